@@ -1,0 +1,88 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { AlarmTransition } from '../../core/alarm.js';
+import type { InferenceEvent } from '../../normalise/inference-event.js';
+
+export interface PersistenceOptions {
+  rule: string;
+  threshold: number;
+  n: number;
+  m: number;
+  clearAfter: number;
+  severity: number;
+  message?: string;
+}
+
+/** Per-key window: the last `m` hit flags in a ring, their count, and the alarm latch. */
+export interface PersistenceWindow {
+  ring: boolean[];
+  next: number;
+  hits: number;
+  belowStreak: number;
+  active: boolean;
+}
+
+export type PersistenceState = Map<string, PersistenceWindow>;
+
+/**
+ * Keyed by device: raises when anomaly ≥ threshold in `n` of the last `m` events, clears after
+ * `clearAfter` consecutive events below it. Events without an anomaly score are ignored.
+ * `state` is passed in so a reloaded, unchanged rule keeps its open windows and latched alarms.
+ */
+export function anomalyPersistence(
+  options: PersistenceOptions,
+  state: PersistenceState = new Map(),
+): OperatorFunction<InferenceEvent, AlarmTransition> {
+  return (source) =>
+    new Observable<AlarmTransition>((subscriber) =>
+      source.subscribe({
+        next(event) {
+          let transition: AlarmTransition | undefined;
+          try {
+            transition = step(options, state, event);
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          if (transition) subscriber.next(transition);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
+function step(o: PersistenceOptions, state: PersistenceState, event: InferenceEvent): AlarmTransition | undefined {
+  if (event.anomaly === undefined) return undefined;
+  let w = state.get(event.device);
+  if (!w) {
+    w = { ring: new Array<boolean>(o.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false };
+    state.set(event.device, w);
+  }
+  const hit = event.anomaly >= o.threshold;
+  if (w.ring[w.next]) w.hits--;
+  w.ring[w.next] = hit;
+  if (hit) w.hits++;
+  w.next = (w.next + 1) % o.m;
+  w.belowStreak = hit ? 0 : w.belowStreak + 1;
+
+  if (!w.active && w.hits >= o.n) {
+    w.active = true;
+    return transition(o, event, 'raised');
+  }
+  if (w.active && w.belowStreak >= o.clearAfter) {
+    w.active = false;
+    w.ring.fill(false);
+    w.hits = 0;
+    return transition(o, event, 'cleared');
+  }
+  return undefined;
+}
+
+function transition(o: PersistenceOptions, event: InferenceEvent, state: 'raised' | 'cleared'): AlarmTransition {
+  const value = event.anomaly ?? 0;
+  const message =
+    state === 'raised'
+      ? (o.message ?? `anomaly ≥ ${o.threshold} in ${o.n} of the last ${o.m} events`)
+      : `anomaly below ${o.threshold} for ${o.clearAfter} consecutive events`;
+  return { device: event.device, rule: o.rule, state, severity: o.severity, value, ts: event.ts, message };
+}

@@ -1,0 +1,94 @@
+import { loadConfig } from '../config/load.js';
+import { ConfigError, formatProblem } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
+import { FLEET_DEFAULTS, SimulatedFleet } from '../sim/fleet.js';
+import { Gateway } from '../daemon/gateway.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** `check`: 0 when the file is valid, 1 with one line per problem (file:line:col: path: message). */
+export function checkCommand(file: string, io: Io): number {
+  try {
+    const config = loadConfig(file);
+    io.out(`${file}: OK (${config.devices.length} devices, ${config.rules.length} rules)\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) io.err(formatProblem(file, p) + '\n');
+    return 1;
+  }
+}
+
+export function modbusMapCommand(file: string, io: Io): number {
+  const config = loadConfig(file);
+  io.out(new RegisterMap(config.devices, config.modbus.wordOrder).toCsv());
+  return 0;
+}
+
+export interface RunOptions {
+  configFile: string;
+  simulate?: number;
+  simRateHz?: number;
+}
+
+/** `run`: starts the daemon, wires signals, resolves with the exit code when it stops. */
+export async function runCommand(o: RunOptions, io: Io): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(o.configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) io.err(formatProblem(o.configFile, p) + '\n');
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger(config.gateway.logLevel);
+  const gateway = new Gateway(config, { log });
+  try {
+    await gateway.start();
+  } catch (err) {
+    io.err(`${(err as Error).message}\n`);
+    return 1;
+  }
+  const fleet = o.simulate ? await startFleet(o, gateway, log) : undefined;
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      const failsafe = setTimeout(() => {
+        log.error('stop took longer than 4.5 s; exiting');
+        resolve(1);
+      }, 4500);
+      void (async () => {
+        await fleet?.stop().catch(() => undefined);
+        await gateway.stop();
+        clearTimeout(failsafe);
+        resolve(0);
+      })();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        void gateway.reload(loadConfig(o.configFile));
+      } catch (err) {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload rejected; keeping the running config');
+      }
+    });
+  });
+}
+
+async function startFleet(o: RunOptions, gateway: Gateway, log: ReturnType<typeof createLogger>): Promise<SimulatedFleet> {
+  const port = gateway.mqtt.transport.port() ?? 1883;
+  const fleet = new SimulatedFleet(
+    { ...FLEET_DEFAULTS, devices: o.simulate ?? FLEET_DEFAULTS.devices, rateHz: o.simRateHz ?? FLEET_DEFAULTS.rateHz, brokerUrl: `mqtt://127.0.0.1:${port}` },
+    log.child({ ns: 'sim' }),
+  );
+  await fleet.start();
+  return fleet;
+}

@@ -1,0 +1,208 @@
+import type { GatewayConfig } from '../config/schema.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { StartError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Part } from '../core/part.js';
+import { RuleEngine } from '../cep/rules/engine.js';
+import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
+import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
+import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { ModbusServerPart } from '../servers/modbus-tcp/modbus-server.js';
+import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
+import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
+import { InfluxSink } from '../sinks/influx/influx-sink.js';
+import { AlarmPublisher } from '../sinks/mqtt/alarm-publisher.js';
+import { DeviceStateStore } from '../state/device-state.js';
+import { HttpServerPart, type HealthReport } from './http-server.js';
+import { GatewayMetrics } from './metrics.js';
+import { Pipeline } from './pipeline.js';
+import { SdNotify, watchdogIntervalMs } from './sd-notify.js';
+import { VERSION } from './version.js';
+
+export interface GatewayDeps {
+  log: Logger;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A part that only runs code at start/stop (state, CEP), so the start order reads as the spec. */
+function innerPart(name: string, start: () => void, stop: () => void): Part {
+  return { name, start: async () => start(), stop: async () => stop(), problem: () => undefined };
+}
+
+/**
+ * Builds every part from the config and runs them in order: state, CEP, servers, sinks, ingest,
+ * HTTP. Stops ingest first so nothing new arrives while sinks flush.
+ */
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  readonly state: DeviceStateStore;
+  readonly engine: RuleEngine;
+  readonly pipeline: Pipeline;
+  readonly mqtt: MqttIngest;
+  readonly modbus?: ModbusServerPart;
+  readonly opcua?: OpcuaServerPart;
+  readonly influx?: InfluxSink;
+  readonly http: HttpServerPart;
+  private readonly parts: Part[];
+  private started: Part[] = [];
+  private readonly notify: SdNotify;
+  private watchdogTimer?: NodeJS.Timeout;
+  private stopping?: Promise<void>;
+  private config: GatewayConfig;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: Logger;
+
+  constructor(config: GatewayConfig, deps: GatewayDeps) {
+    this.config = config;
+    this.env = deps.env ?? process.env;
+    this.log = deps.log;
+    const clock = deps.clock ?? systemClock;
+    const log = deps.log;
+    const child = (ns: string): Logger => log.child({ ns });
+    this.notify = new SdNotify(this.env);
+    this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
+    this.engine = new RuleEngine(config.rules, {
+      evaluated: (rule) => this.metrics.ruleEvaluations.inc({ rule }),
+      failed: (rule, err) => {
+        this.metrics.ruleErrors.inc({ rule });
+        child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
+      },
+    });
+    this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
+
+    const servers: Part[] = [];
+    if (config.opcua.enabled) {
+      this.opcua = new OpcuaServerPart(
+        { port: config.opcua.port, host: config.opcua.host, dataDir: config.gateway.dataDir, version: VERSION, rules: () => this.config.rules.map((r) => r.id) },
+        this.state,
+        child('opcua'),
+      );
+      servers.push(this.opcua);
+    }
+    if (config.modbus.enabled) {
+      this.modbus = new ModbusServerPart(config.modbus, new RegisterMap(config.devices, config.modbus.wordOrder), this.state, clock, child('modbus'));
+      servers.push(this.modbus);
+    }
+
+    const transport = config.mqtt.broker.enabled
+      ? new EmbeddedBroker({ ...config.mqtt.broker, id: config.gateway.id }, clock, child('mqtt'))
+      : new ExternalBroker({ url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? `${config.gateway.id}-${process.pid}` }, clock, child('mqtt'));
+    this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
+
+    const sinks: Part[] = [new AlarmPublisher(this.pipeline.alarms$, transport, child('mqtt-alarms'))];
+    if (config.influx.enabled) {
+      this.influx = new InfluxSink(config.influx, this.pipeline.events$, this.pipeline.alarms$, this.influxCounters(), child('influx'));
+      sinks.push(this.influx);
+    }
+
+    this.http = new HttpServerPart(config.http, () => this.health(), this.metrics.registry, child('http'));
+    this.parts = [
+      innerPart('state', () => this.state.configure(config.devices), () => undefined),
+      innerPart('cep', () => this.pipeline.start(), () => this.pipeline.stop()),
+      ...servers,
+      ...sinks,
+      this.mqtt,
+      this.http,
+    ];
+  }
+
+  async start(): Promise<void> {
+    for (const part of this.parts) {
+      try {
+        await part.start();
+      } catch (err) {
+        const error = new StartError(part.name, err);
+        this.log.error({ part: part.name, err: error.message }, 'start failed');
+        await this.stopParts();
+        throw error;
+      }
+      this.started.push(part);
+      this.metrics.partUp.set({ part: part.name }, 1);
+    }
+    await this.notify.ready(`${this.state.all().length} devices, ${this.config.rules.length} rules`);
+    this.startWatchdog();
+    this.log.info({ version: VERSION, parts: this.started.map((p) => p.name) }, 'gateway started');
+  }
+
+  /** Ingest first, then the rest in reverse start order; sinks flush what was accepted. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.watchdogTimer);
+      await this.notify.stopping().catch(() => undefined);
+      await this.stopParts();
+      this.log.info(
+        { accepted: this.pipeline.accepted, influxPending: this.influx?.pending() ?? 0 },
+        'gateway stopped',
+      );
+      this.notify.close();
+    })();
+    return this.stopping;
+  }
+
+  /** Applies rules and devices from a new config; listeners and client connections stay. */
+  async reload(next: GatewayConfig): Promise<{ kept: string[]; restarted: string[]; removed: string[] }> {
+    await this.notify.reloading().catch(() => undefined);
+    for (const key of ['mqtt', 'opcua', 'modbus', 'http', 'influx'] as const) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
+        this.log.warn({ key }, `${key} settings changed: they take effect after a restart`);
+      }
+    }
+    this.config = { ...this.config, devices: next.devices, rules: next.rules };
+    this.state.configure(next.devices);
+    const report = this.engine.replaceRules(next.rules);
+    this.modbus?.setMap(new RegisterMap(next.devices, this.config.modbus.wordOrder));
+    this.opcua?.rulesChanged();
+    await this.notify.ready('reloaded').catch(() => undefined);
+    this.log.info(report, 'rules and devices reloaded');
+    return report;
+  }
+
+  health(): HealthReport {
+    const parts: HealthReport['parts'] = {};
+    for (const part of this.parts) {
+      const problem = this.started.includes(part) ? part.problem() : 'not started';
+      parts[part.name] = problem === undefined ? { ok: true } : { ok: false, problem };
+      this.metrics.partUp.set({ part: part.name }, problem === undefined ? 1 : 0);
+    }
+    if (!this.pipeline.heartbeat()) parts.cep = { ok: false, problem: 'event pipeline not alive' };
+    for (const rule of this.engine.status()) {
+      if (rule.state !== 'running') parts[`rule:${rule.id}`] = { ok: false, problem: rule.error ?? rule.state };
+    }
+    const failing = Object.entries(parts).filter(([, p]) => !p.ok).map(([name]) => name);
+    return { status: failing.length === 0 ? 'ok' : 'failing', parts, failing };
+  }
+
+  private async stopParts(): Promise<void> {
+    const order = [...this.started].reverse();
+    const ingest = order.filter((p) => p === this.mqtt);
+    for (const part of [...ingest, ...order.filter((p) => p !== this.mqtt)]) {
+      try {
+        await part.stop();
+      } catch (err) {
+        this.log.warn({ part: part.name, err: String(err) }, 'stop failed');
+      }
+      this.metrics.partUp.set({ part: part.name }, 0);
+    }
+    this.started = [];
+  }
+
+  private startWatchdog(): void {
+    const interval = watchdogIntervalMs(this.env);
+    if (interval === undefined || !this.notify.enabled) return;
+    this.watchdogTimer = setInterval(() => {
+      if (this.pipeline.heartbeat()) void this.notify.watchdog().catch(() => undefined);
+      else this.log.error('event pipeline not alive: withholding watchdog ping');
+    }, interval);
+  }
+
+  private influxCounters(): ConstructorParameters<typeof InfluxSink>[3] {
+    const sink = 'influx';
+    return {
+      written: (n) => this.metrics.sinkPointsWritten.inc({ sink }, n),
+      dropped: (n, reason) => this.metrics.sinkPointsDropped.inc({ sink, reason }, n),
+      writeError: () => this.metrics.sinkWriteErrors.inc({ sink }),
+      buffered: (n) => this.metrics.sinkBuffered.set({ sink }, n),
+    };
+  }
+}

@@ -1,0 +1,94 @@
+import { Subject, type Subscription } from 'rxjs';
+import type { AlarmTransition } from '../core/alarm.js';
+import type { Logger } from '../core/logger.js';
+import type { RuleEngine } from '../cep/rules/engine.js';
+import { decodeMqttFrame, type RawFrame } from '../normalise/decode-mqtt.js';
+import type { InferenceEvent } from '../normalise/inference-event.js';
+import type { DeviceStateStore } from '../state/device-state.js';
+import type { GatewayMetrics } from './metrics.js';
+
+const HEARTBEAT = Symbol('heartbeat');
+type PipelineItem = RawFrame | typeof HEARTBEAT;
+
+/**
+ * ingest → normalise → CEP → state, synchronously: when `push` returns, the event is in state and
+ * handed to every sink. Sinks subscribe to `events$` and `alarms$`.
+ */
+export class Pipeline {
+  private readonly input = new Subject<PipelineItem>();
+  private readonly eventSubject = new Subject<InferenceEvent>();
+  private readonly alarmSubject = new Subject<AlarmTransition>();
+  readonly events$ = this.eventSubject.asObservable();
+  readonly alarms$ = this.alarmSubject.asObservable();
+  private readonly subscriptions: Subscription[] = [];
+  private beats = 0;
+  private acceptedTotal = 0;
+
+  constructor(
+    private readonly engine: RuleEngine,
+    private readonly state: DeviceStateStore,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const cepInput = new Subject<InferenceEvent>();
+    this.subscriptions.push(
+      this.engine.connect(cepInput).subscribe((t) => {
+        this.state.applyAlarm(t);
+        this.metrics.alarmTransitions.inc({ state: t.state });
+        this.metrics.alarmsActive.set(this.state.activeAlarmCount());
+        this.log.info({ alarm: t }, `alarm ${t.state}: ${t.device} ${t.rule}`);
+        this.alarmSubject.next(t);
+      }),
+      this.input.subscribe((item) => {
+        if (item === HEARTBEAT) {
+          this.beats++;
+          return;
+        }
+        const event = this.normalise(item);
+        if (!event) return;
+        this.state.applyEvent(event);
+        this.eventSubject.next(event);
+        cepInput.next(event);
+      }),
+    );
+  }
+
+  push(frame: RawFrame, source = 'mqtt'): void {
+    this.metrics.eventsReceived.inc({ source });
+    this.input.next(frame);
+  }
+
+  /** True when a marker went through the whole chain and CEP is still subscribed: the watchdog's proof of life. */
+  heartbeat(): boolean {
+    const before = this.beats;
+    this.input.next(HEARTBEAT);
+    return this.beats === before + 1 && this.subscriptions.length > 0 && this.subscriptions.every((s) => !s.closed);
+  }
+
+  /** Events accepted by validation since start. */
+  get accepted(): number {
+    return this.acceptedTotal;
+  }
+
+  stop(): void {
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.eventSubject.complete();
+    this.alarmSubject.complete();
+  }
+
+  private normalise(frame: RawFrame): InferenceEvent | undefined {
+    const decoded = decodeMqttFrame(frame);
+    if (decoded.ok) {
+      this.acceptedTotal++;
+      this.metrics.eventsAccepted.inc();
+      return decoded.event;
+    }
+    this.metrics.eventsRejected.inc({ reason: decoded.reason });
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ topic: frame.topic, reason: decoded.reason, detail: decoded.detail }, 'event rejected');
+    }
+    return undefined;
+  }
+}

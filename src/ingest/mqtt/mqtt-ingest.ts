@@ -1,0 +1,29 @@
+import type { Subscription } from 'rxjs';
+import type { Part } from '../../core/part.js';
+import type { RawFrame } from '../../normalise/decode-mqtt.js';
+import type { MqttTransport } from './transport.js';
+
+/** Connects the MQTT transport's frames to the pipeline; stopping it stops intake first. */
+export class MqttIngest implements Part {
+  readonly name = 'mqtt';
+  private subscription?: Subscription;
+
+  constructor(
+    readonly transport: MqttTransport,
+    private readonly push: (frame: RawFrame) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.subscription = this.transport.frames$.subscribe((frame) => this.push(frame));
+  }
+
+  async stop(): Promise<void> {
+    this.subscription?.unsubscribe();
+    await this.transport.stop();
+  }
+
+  problem(): string | undefined {
+    return this.transport.connected() ? undefined : `${this.transport.kind} broker not connected`;
+  }
+}

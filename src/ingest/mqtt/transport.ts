@@ -1,0 +1,23 @@
+import type { Observable } from 'rxjs';
+import type { RawFrame } from '../../normalise/decode-mqtt.js';
+
+export const INFERENCE_TOPIC_FILTER = 'tinyml/+/inference';
+
+
+/**
+ * The MQTT side of the gateway: the embedded broker or a client of an external one. I/O only;
+ * decoding happens downstream. Stopping it stops intake, so MCUs keep unacknowledged QoS 1
+ * messages and resend them to the next run.
+ */
+export interface MqttTransport {
+  readonly kind: 'embedded' | 'external';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Inference frames, delivered synchronously before the broker acknowledges them. */
+  readonly frames$: Observable<RawFrame>;
+  /** Publishes unless stopped; resolves false when the message could not be sent. */
+  publish(topic: string, payload: string): Promise<boolean>;
+  connected(): boolean;
+  /** The TCP port actually bound (embedded broker only). */
+  port(): number | undefined;
+}

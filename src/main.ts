@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { checkCommand, modbusMapCommand, runCommand, type Io } from './cli/commands.js';
+import { createLogger } from './core/logger.js';
+import { FLEET_DEFAULTS, SimulatedFleet } from './sim/fleet.js';
+import { VERSION } from './daemon/version.js';
+
+const USAGE = `tinyml-gateway ${VERSION}
+
+usage:
+  tinyml-gateway run --config FILE [--simulate N] [--sim-rate HZ]
+  tinyml-gateway check --config FILE
+  tinyml-gateway modbus-map --config FILE
+  tinyml-gateway simulate --broker URL [--devices N] [--rate HZ] [--degrading SHARE] [--ramp SECONDS] [--seed N]
+`;
+
+const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      simulate: { type: 'string' },
+      'sim-rate': { type: 'string' },
+      broker: { type: 'string' },
+      devices: { type: 'string' },
+      rate: { type: 'string' },
+      degrading: { type: 'string' },
+      ramp: { type: 'string' },
+      seed: { type: 'string' },
+    },
+    strict: true,
+  });
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${v}'`);
+    return n;
+  };
+  const needConfig = (): string => {
+    if (!values.config) throw new Error(`${command} needs --config FILE`);
+    return values.config;
+  };
+  switch (command) {
+    case 'run':
+      return runCommand({ configFile: needConfig(), simulate: num(values.simulate, 'simulate'), simRateHz: num(values['sim-rate'], 'sim-rate') }, io);
+    case 'check':
+      return checkCommand(needConfig(), io);
+    case 'modbus-map':
+      return modbusMapCommand(needConfig(), io);
+    case 'simulate':
+      return simulate(values, num);
+    case '--version':
+      io.out(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case '--help':
+    case 'help':
+      io.out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      io.err(`unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function simulate(values: Record<string, string | undefined>, num: (v: string | undefined, n: string) => number | undefined): Promise<number> {
+  if (!values.broker) throw new Error('simulate needs --broker URL (e.g. mqtt://127.0.0.1:1883)');
+  const log = createLogger('info');
+  const fleet = new SimulatedFleet(
+    {
+      ...FLEET_DEFAULTS,
+      brokerUrl: values.broker,
+      devices: num(values.devices, 'devices') ?? FLEET_DEFAULTS.devices,
+      rateHz: num(values.rate, 'rate') ?? FLEET_DEFAULTS.rateHz,
+      degradingShare: num(values.degrading, 'degrading') ?? FLEET_DEFAULTS.degradingShare,
+      rampMs: (num(values.ramp, 'ramp') ?? FLEET_DEFAULTS.rampMs / 1000) * 1000,
+      seed: num(values.seed, 'seed') ?? FLEET_DEFAULTS.seed,
+    },
+    log,
+  );
+  await fleet.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await fleet.stop();
+  log.info({ published: fleet.count }, 'simulator stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`tinyml-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,45 @@
+import { inferenceEventV1, MAX_EVENT_BYTES, type InferenceEvent } from './inference-event.js';
+
+export type RejectReason = 'oversize' | 'bad_topic' | 'bad_json' | 'schema' | 'device_mismatch';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['oversize', 'bad_topic', 'bad_json', 'schema', 'device_mismatch'];
+
+export type Decoded = { ok: true; event: InferenceEvent } | { ok: false; reason: RejectReason; detail: string };
+
+export interface RawFrame {
+  topic: string;
+  payload: Buffer;
+  receivedAt: number;
+}
+
+const TOPIC = /^tinyml\/([^/]+)\/inference$/;
+
+/** MQTT frame on `tinyml/<device>/inference` → InferenceEvent, or the reason it was rejected. */
+export function decodeMqttFrame(frame: RawFrame): Decoded {
+  if (frame.payload.length > MAX_EVENT_BYTES) {
+    return { ok: false, reason: 'oversize', detail: `${frame.payload.length} bytes > ${MAX_EVENT_BYTES}` };
+  }
+  const topicDevice = TOPIC.exec(frame.topic)?.[1];
+  if (topicDevice === undefined) return { ok: false, reason: 'bad_topic', detail: frame.topic };
+  let json: unknown;
+  try {
+    json = JSON.parse(frame.payload.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: 'bad_json', detail: (err as Error).message };
+  }
+  return decodeEventJson(json, frame.receivedAt, topicDevice);
+}
+
+export function decodeEventJson(json: unknown, receivedAt: number, expectedDevice?: string): Decoded {
+  const parsed = inferenceEventV1.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const detail = first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid';
+    return { ok: false, reason: 'schema', detail };
+  }
+  const { v: _version, ts, ...rest } = parsed.data;
+  if (expectedDevice !== undefined && rest.device !== expectedDevice) {
+    return { ok: false, reason: 'device_mismatch', detail: `payload device '${rest.device}' on topic of '${expectedDevice}'` };
+  }
+  return { ok: true, event: { ...rest, ts: ts ?? receivedAt } };
+}

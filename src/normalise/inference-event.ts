@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const MAX_EVENT_BYTES = 16 * 1024;
+
+const isoTimestamp = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO-8601 timestamp with zone')
+  .transform((s, ctx) => {
+    const ms = Date.parse(s);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'not a valid date' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const epochMs = z.number().finite().nonnegative();
+const shortName = z.string().min(1).max(64);
+
+/**
+ * InferenceEvent v1 as published by MCUs. Unknown top-level fields are ignored so that newer
+ * firmware adding fields keeps working; known fields with wrong types are rejected.
+ */
+export const inferenceEventV1 = z
+  .object({
+    v: z.literal(1).optional(),
+    device: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}'),
+    ts: z.union([epochMs, isoTimestamp]).optional(),
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    model: z.strictObject({ name: shortName, version: shortName }),
+    label: shortName.optional(),
+    scores: z.record(shortName, z.number().min(0).max(1)).optional(),
+    anomaly: z.number().finite().nonnegative().optional(),
+    timing: z
+      .strictObject({
+        dsp_ms: z.number().finite().nonnegative().optional(),
+        inference_ms: z.number().finite().nonnegative().optional(),
+      })
+      .optional(),
+    values: z.record(shortName, z.number().finite()).optional(),
+  })
+  .refine((e) => e.label !== undefined || e.scores !== undefined || e.anomaly !== undefined, {
+    message: 'at least one of label, scores, anomaly is required',
+  });
+
+export type InferenceEventInput = z.input<typeof inferenceEventV1>;
+
+/** A validated event: `ts` is epoch ms (receive time when the MCU sent none). */
+export interface InferenceEvent {
+  device: string;
+  ts: number;
+  seq?: number;
+  model: { name: string; version: string };
+  label?: string;
+  scores?: Record<string, number>;
+  anomaly?: number;
+  timing?: { dsp_ms?: number; inference_ms?: number };
+  values?: Record<string, number>;
+}
+
+/** The label with the highest score, and that score: what "Confidence" means downstream. */
+export function topClass(event: InferenceEvent): { label?: string; confidence?: number } {
+  let best: { label?: string; confidence?: number } = {};
+  for (const [label, score] of Object.entries(event.scores ?? {})) {
+    if (best.confidence === undefined || score > best.confidence) best = { label, confidence: score };
+  }
+  if (event.label !== undefined) {
+    return { label: event.label, confidence: event.scores?.[event.label] ?? best.confidence };
+  }
+  return best;
+}

@@ -1,0 +1,97 @@
+import { DataType, StatusCodes, type Namespace, type UAObject, type UAVariable, type StatusCode } from 'node-opcua';
+import type { DeviceState } from '../../state/device-state.js';
+
+export const NAMESPACE_URI = 'urn:tinyml-gateway';
+
+type Scalar = string | number | boolean | Date;
+
+interface VariableSpec {
+  name: string;
+  dataType: DataType.String | DataType.Double | DataType.Boolean | DataType.DateTime;
+  read: (d: DeviceState, online: boolean) => Scalar | undefined;
+}
+
+/** The device variables, in browse order; `read` maps state to a value (undefined: not known yet). */
+export const DEVICE_VARIABLES: readonly VariableSpec[] = [
+  { name: 'Label', dataType: DataType.String, read: (d) => d.label },
+  { name: 'Confidence', dataType: DataType.Double, read: (d) => d.confidence },
+  { name: 'AnomalyScore', dataType: DataType.Double, read: (d) => d.anomaly },
+  { name: 'ModelName', dataType: DataType.String, read: (d) => d.model?.name },
+  { name: 'ModelVersion', dataType: DataType.String, read: (d) => d.model?.version },
+  { name: 'LastSeen', dataType: DataType.DateTime, read: (d) => (d.lastSeenAt === undefined ? undefined : new Date(d.lastSeenAt)) },
+  { name: 'Online', dataType: DataType.Boolean, read: (_d, online) => online },
+  { name: 'AlarmActive', dataType: DataType.Boolean, read: (d) => d.alarms.size > 0 },
+];
+
+const EMPTY: Record<VariableSpec['dataType'], Scalar> = {
+  [DataType.String]: '',
+  [DataType.Double]: 0,
+  [DataType.Boolean]: false,
+  [DataType.DateTime]: new Date(0),
+};
+
+/** One device object under Devices; node ids are `s=<device>.<Variable>` so SCADA tags stay stable. */
+export class DeviceNodes {
+  private readonly variables = new Map<string, UAVariable>();
+  private readonly ruleVariables = new Map<string, UAVariable>();
+  private readonly alarmsFolder: UAObject;
+  private readonly last = new Map<string, Scalar | undefined>();
+
+  constructor(
+    private readonly ns: Namespace,
+    devicesFolder: UAObject,
+    readonly id: string,
+  ) {
+    const object = ns.addObject({ organizedBy: devicesFolder, browseName: id, nodeId: `s=${id}` });
+    for (const spec of DEVICE_VARIABLES) {
+      const variable = ns.addVariable({
+        componentOf: object,
+        browseName: spec.name,
+        nodeId: `s=${id}.${spec.name}`,
+        dataType: spec.dataType,
+        minimumSamplingInterval: 0,
+      });
+      variable.setValueFromSource({ dataType: spec.dataType, value: EMPTY[spec.dataType] }, StatusCodes.UncertainInitialValue);
+      this.variables.set(spec.name, variable);
+    }
+    this.alarmsFolder = ns.addObject({ componentOf: object, browseName: 'Alarms', nodeId: `s=${id}.Alarms` });
+  }
+
+  /** Writes only the values that changed, so subscriptions see one notification per real change. */
+  update(d: DeviceState, online: boolean): void {
+    for (const spec of DEVICE_VARIABLES) {
+      const value = spec.read(d, online);
+      const previous = this.last.get(spec.name);
+      if (value === undefined || sameValue(previous, value)) continue;
+      this.last.set(spec.name, value);
+      this.variables.get(spec.name)?.setValueFromSource({ dataType: spec.dataType, value }, StatusCodes.Good);
+    }
+    for (const [rule, variable] of this.ruleVariables) {
+      setBoolean(variable, d.alarms.has(rule), StatusCodes.Good);
+    }
+  }
+
+  /** A Boolean per configured rule under `<device>/Alarms`. */
+  ensureRules(rules: string[]): void {
+    for (const rule of rules) {
+      if (this.ruleVariables.has(rule)) continue;
+      const variable = this.ns.addVariable({
+        componentOf: this.alarmsFolder,
+        browseName: rule,
+        nodeId: `s=${this.id}.Alarms.${rule}`,
+        dataType: DataType.Boolean,
+        minimumSamplingInterval: 0,
+      });
+      setBoolean(variable, false, StatusCodes.Good);
+      this.ruleVariables.set(rule, variable);
+    }
+  }
+}
+
+function setBoolean(variable: UAVariable, value: boolean, status: StatusCode): void {
+  if (variable.readValue().value.value !== value) variable.setValueFromSource({ dataType: DataType.Boolean, value }, status);
+}
+
+function sameValue(a: Scalar | undefined, b: Scalar): boolean {
+  return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
+}

@@ -1,0 +1,141 @@
+import { InfluxDB, type IPoint } from 'influx';
+import { merge, type Observable, type Subscription } from 'rxjs';
+import type { AlarmTransition } from '../../core/alarm.js';
+import type { Logger } from '../../core/logger.js';
+import type { Part } from '../../core/part.js';
+import type { InferenceEvent } from '../../normalise/inference-event.js';
+import { alarmPoint, inferencePoint, UniqueTimestamps } from './points.js';
+
+export interface InfluxSinkOptions {
+  url: string;
+  database: string;
+  batchSize: number;
+  flushIntervalMs: number;
+  maxBufferedPoints: number;
+}
+
+export interface SinkCounters {
+  written(n: number): void;
+  dropped(n: number, reason: string): void;
+  writeError(): void;
+  buffered(n: number): void;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Batches points in memory and writes them in order; a failed batch stays at the head of the
+ * queue and is retried with exponential backoff, so an InfluxDB outage delays but loses nothing
+ * until `maxBufferedPoints` (then the oldest are dropped and counted).
+ */
+export class InfluxSink implements Part {
+  readonly name = 'influx';
+  private readonly client: InfluxDB;
+  private readonly queue: IPoint[] = [];
+  private readonly timestamps = new UniqueTimestamps();
+  private subscription?: Subscription;
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failures = 0;
+  private retryAt = 0;
+  private lastError?: string;
+  private databaseReady = false;
+
+  constructor(
+    private readonly options: InfluxSinkOptions,
+    private readonly events$: Observable<InferenceEvent>,
+    private readonly alarms$: Observable<AlarmTransition>,
+    private readonly counters: SinkCounters,
+    private readonly log: Logger,
+  ) {
+    const url = new URL(options.url);
+    this.client = new InfluxDB({
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)),
+      protocol: url.protocol === 'https:' ? 'https' : 'http',
+      database: options.database,
+      ...(url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.ensureDatabase().catch((err: unknown) =>
+      this.log.warn({ err: String(err), url: this.options.url }, 'InfluxDB unreachable at start; buffering until it answers'),
+    );
+    this.subscription = merge(this.events$, this.alarms$).subscribe((item) => this.enqueue(item));
+    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+  }
+
+  /** Stops taking input and writes what is queued, retrying until `deadlineMs` passes. */
+  async stop(deadlineMs = 3000): Promise<void> {
+    this.subscription?.unsubscribe();
+    clearInterval(this.timer);
+    const until = Date.now() + deadlineMs;
+    while (this.queue.length > 0 && Date.now() < until) {
+      this.retryAt = 0;
+      await this.flush();
+      if (this.queue.length > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.queue.length > 0) {
+      this.counters.dropped(this.queue.length, 'shutdown');
+      this.log.error({ points: this.queue.length, err: this.lastError }, 'InfluxDB points not written before shutdown');
+    }
+  }
+
+  problem(): string | undefined {
+    return this.failures > 0 ? `write failing (${this.failures}x): ${this.lastError ?? ''}` : undefined;
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  flush(): Promise<void> {
+    this.flushing ??= this.writeBatches().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private enqueue(item: InferenceEvent | AlarmTransition): void {
+    if ('rule' in item) {
+      this.queue.push(alarmPoint(item, this.timestamps.next(`alarm/${item.device}/${item.rule}`, item.ts)));
+    } else {
+      this.queue.push(inferencePoint(item, this.timestamps.next(`inference/${item.device}`, item.ts)));
+    }
+    if (this.queue.length > this.options.maxBufferedPoints) {
+      const excess = this.queue.length - this.options.maxBufferedPoints;
+      this.queue.splice(0, excess);
+      this.counters.dropped(excess, 'buffer_full');
+    }
+    this.counters.buffered(this.queue.length);
+    if (this.queue.length >= this.options.batchSize) void this.flush();
+  }
+
+  private async writeBatches(): Promise<void> {
+    while (this.queue.length > 0 && Date.now() >= this.retryAt) {
+      const batch = this.queue.slice(0, this.options.batchSize);
+      try {
+        if (!this.databaseReady) await this.ensureDatabase();
+        await this.client.writePoints(batch, { precision: 'n' });
+      } catch (err) {
+        this.failures++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.counters.writeError();
+        const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
+        this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+        if (this.failures === 1) this.log.warn({ err: this.lastError }, 'InfluxDB write failed; retrying with backoff');
+        return;
+      }
+      this.queue.splice(0, batch.length);
+      if (this.failures > 0) this.log.info({ after: this.failures }, 'InfluxDB writes recovered');
+      this.failures = 0;
+      this.counters.written(batch.length);
+      this.counters.buffered(this.queue.length);
+    }
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    const names = await this.client.getDatabaseNames();
+    if (!names.includes(this.options.database)) await this.client.createDatabase(this.options.database);
+    this.databaseReady = true;
+  }
+}

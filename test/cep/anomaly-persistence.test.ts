@@ -1,0 +1,98 @@
+import t, { type Test } from 'tap';
+import { TestScheduler } from 'rxjs/testing';
+import { map, type Observable } from 'rxjs';
+import { anomalyPersistence, type PersistenceOptions, type PersistenceState } from '../../src/cep/operators/anomaly-persistence.js';
+import type { InferenceEvent } from '../../src/normalise/inference-event.js';
+import type { AlarmTransition } from '../../src/core/alarm.js';
+
+const options: PersistenceOptions = { rule: 'r', threshold: 0.7, n: 2, m: 3, clearAfter: 2, severity: 900 };
+
+/** Marble values: h = hit (0.9), l = low (0.1) for device A; H/L the same for device B; x = no anomaly. */
+const values: Record<string, InferenceEvent> = {
+  h: { device: 'A', ts: 1, model: { name: 'm', version: '1' }, anomaly: 0.9 },
+  l: { device: 'A', ts: 2, model: { name: 'm', version: '1' }, anomaly: 0.1 },
+  H: { device: 'B', ts: 3, model: { name: 'm', version: '1' }, anomaly: 0.9 },
+  L: { device: 'B', ts: 4, model: { name: 'm', version: '1' }, anomaly: 0.1 },
+  x: { device: 'A', ts: 5, model: { name: 'm', version: '1' }, label: 'ok' },
+};
+
+/** Transitions reduced to "<device><r|c>" so the expected marble stays readable. */
+const short = (o: Observable<AlarmTransition>) => o.pipe(map((a) => `${a.device}${a.state === 'raised' ? 'r' : 'c'}`));
+
+function scheduler(t: Test): TestScheduler {
+  return new TestScheduler((actual, expected) => t.same(actual, expected));
+}
+
+t.test('empty input completes with nothing', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold<InferenceEvent>('|', values).pipe(anomalyPersistence(options)))).toBe('|');
+  });
+});
+
+t.test('a single hit is not enough for 2 of 3', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold('h|', values).pipe(anomalyPersistence(options)))).toBe('-|');
+  });
+});
+
+t.test('raises on the 2nd hit in 3, clears after 2 consecutive lows, and raises again', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    const input = cold('hlhhllhlh|', values);
+    expectObservable(short(input.pipe(anomalyPersistence(options)))).toBe('--a--b--a|', { a: 'Ar', b: 'Ac' });
+  });
+});
+
+t.test('a low between hits does not clear; hits outside the window do not count', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold('hllhllh|', values).pipe(anomalyPersistence(options)))).toBe('-------|');
+  });
+});
+
+t.test('devices are keyed independently; events without anomaly are ignored', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    const input = cold('hHxLhHlLL|', values);
+    expectObservable(short(input.pipe(anomalyPersistence(options)))).toBe('----ab--c|', { a: 'Ar', b: 'Br', c: 'Bc' });
+  });
+});
+
+t.test('transitions carry rule, severity, value, event ts and a message', async (t) => {
+  const out: AlarmTransition[] = [];
+  scheduler(t).run(({ cold }) => {
+    cold('hh|', values).pipe(anomalyPersistence(options)).subscribe((a) => out.push(a));
+  });
+  t.match(out, [{ device: 'A', rule: 'r', state: 'raised', severity: 900, value: 0.9, ts: 1, message: /2 of the last 3/ }]);
+});
+
+t.test('errors pass through; a never-ending source stays open', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold('hh#', values).pipe(anomalyPersistence(options)))).toBe('-a#', { a: 'Ar' });
+    expectObservable(short(cold('hh-', values).pipe(anomalyPersistence(options)))).toBe('-a-', { a: 'Ar' });
+  });
+});
+
+t.test('early unsubscribe stops reading the source', async (t) => {
+  scheduler(t).run(({ hot, expectObservable, expectSubscriptions }) => {
+    const input = hot('hhlll|', values);
+    expectObservable(short(input.pipe(anomalyPersistence(options))), '^-!').toBe('-a-', { a: 'Ar' });
+    expectSubscriptions(input.subscriptions).toBe('^-!');
+  });
+});
+
+t.test('a failure inside the operator becomes an error notification, not a throw', async (t) => {
+  scheduler(t).run(({ cold, expectObservable }) => {
+    const bad = { ...values.h!, anomaly: 0.9 } as InferenceEvent;
+    Object.defineProperty(bad, 'anomaly', { get: () => { throw new Error('boom'); } });
+    expectObservable(short(cold('a|', { a: bad }).pipe(anomalyPersistence(options)))).toBe('#', undefined, new Error('boom'));
+  });
+});
+
+t.test('state handed back in continues where it was', async (t) => {
+  const state: PersistenceState = new Map();
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold('h|', values).pipe(anomalyPersistence(options, state)))).toBe('-|');
+  });
+  scheduler(t).run(({ cold, expectObservable }) => {
+    expectObservable(short(cold('h|', values).pipe(anomalyPersistence(options, state)))).toBe('a|', { a: 'Ar' });
+  });
+  t.equal(state.get('A')?.active, true);
+});

@@ -1,0 +1,85 @@
+import t from 'tap';
+import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const problems = (text: string) => {
+  try {
+    parseConfig(text, 'test.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+t.test('the shipped default config is valid and resolves dataDir against its folder', async (t) => {
+  const config = loadConfig('gateway-config/gateway.yaml');
+  t.equal(config.mqtt.broker.port, 1883);
+  t.equal(config.opcua.port, 4840);
+  t.equal(config.modbus.port, 5020);
+  t.equal(config.http.port, 8080);
+  t.ok(config.devices.length > 0);
+  t.equal(config.rules[0]?.kind, 'anomaly-persistence');
+  t.match(config.gateway.dataDir, /\/data$/);
+  t.notMatch(config.gateway.dataDir, /gateway-config/);
+});
+
+t.test('an empty file gets every default', async (t) => {
+  const c = parseConfig('');
+  t.same(
+    { broker: c.mqtt.broker, opcua: c.opcua, modbus: c.modbus.port, http: c.http.port, influx: c.influx.enabled },
+    { broker: { enabled: true, host: '0.0.0.0', port: 1883 }, opcua: { enabled: true, port: 4840 }, modbus: 5020, http: 8080, influx: false },
+  );
+});
+
+t.test('a misspelled key is named with its line and column', async (t) => {
+  const p = problems('gateway:\n  id: gw\nopcua:\n  enabled: true\n  porrt: 4841\n');
+  t.same(p, [{ path: 'opcua.porrt', message: 'unknown key', line: 5, column: 3 }]);
+});
+
+t.test('wrong types, rule errors and duplicates point at their lines', async (t) => {
+  const text = [
+    'modbus:',
+    '  port: "five"',
+    'devices:',
+    '  - id: a',
+    '  - id: a',
+    'rules:',
+    '  - id: r1',
+    '    kind: anomaly-persistence',
+    '    threshold: 0.5',
+    '    n: 4',
+    '    m: 3',
+    '    clearAfter: 1',
+    '  - id: r2',
+    '    kind: no-such-kind',
+  ].join('\n');
+  const p = problems(text);
+  const byPath = Object.fromEntries(p.map((x) => [x.path, x.line]));
+  t.equal(byPath['modbus.port'], 2);
+  t.equal(byPath['devices.1.id'], 5);
+  t.equal(byPath['rules.0.n'], 10);
+  t.equal(byPath['rules.1.kind'], 14);
+});
+
+t.test('an external broker needs a url', async (t) => {
+  const p = problems('mqtt:\n  broker:\n    enabled: false\n');
+  t.match(p, [{ path: 'mqtt.url', message: /mqtt.url/ }]);
+  t.same(problems('mqtt:\n  broker:\n    enabled: false\n  url: mqtt://broker.plant:1883\n'), []);
+});
+
+t.test('YAML syntax errors carry a line; unreadable files say so', async (t) => {
+  t.match(problems('a: [\n'), [{ message: /^YAML:/, line: 2 }]);
+  t.match(problems('a: 1\na: 2\n'), [{ message: /^YAML:.*[Uu]nique/, line: 2 }]);
+  t.throws(() => loadConfig('/nonexistent/gateway.yaml'), { problems: [{ message: /cannot read/ }] });
+});
+
+t.test('ConfigError message lists file:line:col per problem', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'g.yaml');
+  writeFileSync(file, readFileSync('gateway-config/gateway.yaml', 'utf8').replace('  port: 8080', '  prt: 8080'));
+  t.throws(() => loadConfig(file), { message: new RegExp(`${file}:\\d+:3: http.prt: unknown key`) });
+});

@@ -1,0 +1,159 @@
+import t from 'tap';
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { Gateway } from '../../src/daemon/gateway.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { modbusMapCommand } from '../../src/cli/commands.js';
+import { fromRegisters } from '../../src/servers/modbus-tcp/word-order.js';
+import { startInfluxd } from '../helpers/influxd.js';
+import { testConfig, inferenceEvent } from '../helpers/gateway-config.js';
+import { waitFor } from '../helpers/ports.js';
+import { modbusClient, monitorValues, mqttClient, opcuaSession, readValue } from '../helpers/clients.js';
+
+const require = createRequire(import.meta.url);
+const helper = require('node-red-node-test-helper') as NodeRedHelper;
+const eventInNode = require('../../nodes/tinyml-event-in.js') as unknown;
+
+interface NodeRedHelper {
+  init(path: string): void;
+  startServer(): Promise<void>;
+  stopServer(): Promise<void>;
+  load(node: unknown, flow: object[]): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): { on(event: string, cb: (msg: { topic: string; kind: string; payload: Record<string, unknown> }) => void): void; status: { calledWithMatch(arg: object): boolean } };
+}
+
+t.setTimeout(180_000);
+
+t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-RED', async (t) => {
+  const influx = await startInfluxd();
+  t.teardown(() => influx.stop());
+  const { config, ports, raw } = await testConfig({
+    influx: { enabled: true, url: influx.url, database: 'e2e', flushIntervalMs: 100, batchSize: 100 },
+  });
+  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
+  await gateway.start();
+  t.teardown(() => gateway.stop());
+
+  // Node-RED: the real runtime through the test helper, our node wired to a helper node.
+  helper.init(require.resolve('node-red'));
+  await helper.startServer();
+  t.teardown(() => helper.stopServer());
+  await helper.load(eventInNode, [
+    { id: 'in', type: 'tinyml-event-in', broker: `mqtt://127.0.0.1:${ports.mqtt}`, device: '+', kinds: 'both', wires: [['out']] },
+    { id: 'out', type: 'helper' },
+  ]);
+  t.teardown(() => helper.unload());
+  const nodeRedMsgs: { topic: string; kind: string; payload: Record<string, unknown> }[] = [];
+  helper.getNode('out').on('input', (msg) => nodeRedMsgs.push(msg));
+  await waitFor(() => helper.getNode('in').status.calledWithMatch({ text: 'connected' }), 'Node-RED node to connect');
+
+  const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
+  t.teardown(() => opc.close());
+  const node = (v: string) => `ns=${opc.ns};s=press-01.${v}`;
+  t.ok(opc.ns > 0, 'namespace urn:tinyml-gateway is registered');
+  const browsed = await opc.session.browse(`ns=${opc.ns};s=Devices`);
+  t.same(browsed.references?.map((r) => r.browseName.name).sort(), ['press-01', 'press-02'], 'Devices holds one object per device');
+  const anomalyWatch = await monitorValues(opc.session, node('AnomalyScore'));
+
+  const mqtt = await mqttClient(ports.mqtt);
+  t.teardown(() => mqtt.endAsync());
+  const publish = (payload: unknown, device = 'press-01') =>
+    mqtt.publishAsync(`tinyml/${device}/inference`, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+
+  // Each value is published once the subscription has seen the previous one: a subscription
+  // samples, so changes inside one sampling interval would be folded into the latest.
+  const publishSeen = async (seq: number, anomaly: number) => {
+    await publish(inferenceEvent('press-01', anomaly, seq));
+    await waitFor(() => anomalyWatch.values.includes(anomaly), `subscription to see ${anomaly}`);
+  };
+  await publish('{not json');
+  await publish(inferenceEvent('press-02', 0.1, 1), 'press-02');
+  await publish(inferenceEvent('press-02', 0.1, 2), 'press-01');
+  for (const [seq, anomaly] of [[1, 0.2], [2, 0.9], [3, 0.95]] as const) await publishSeen(seq, anomaly);
+
+  // Raised: every view agrees.
+  await waitFor(() => gateway.state.get('press-01')?.alarms.size === 1, 'alarm raised in state');
+  t.equal(await readValue(opc.session, node('AlarmActive')), true, 'OPC UA AlarmActive');
+  t.equal(await readValue(opc.session, `ns=${opc.ns};s=press-01.Alarms.persist`), true, 'OPC UA per-rule alarm');
+  const modbus = await modbusClient(ports.modbus);
+  t.teardown(() => new Promise<void>((r) => modbus.close(() => r())));
+  t.same((await modbus.readDiscreteInputs(0, 2)).data.slice(0, 2), [true, false], 'Modbus discrete input 0 = press-01 alarm');
+
+  for (const [seq, anomaly] of [[4, 0.1], [5, 0.15]] as const) await publishSeen(seq, anomaly);
+  await waitFor(() => gateway.state.get('press-01')?.alarms.size === 0, 'alarm cleared in state');
+
+  // OPC UA: values read back and seen by a subscription.
+  t.equal(await readValue(opc.session, node('AnomalyScore')), 0.15);
+  t.equal(await readValue(opc.session, node('Label')), 'normal');
+  t.equal(await readValue(opc.session, node('Confidence')), 0.9);
+  t.equal(await readValue(opc.session, node('ModelName')), 'motor-anomaly');
+  t.equal(await readValue(opc.session, node('ModelVersion')), '2.3.1');
+  t.equal(await readValue(opc.session, node('Online')), true);
+  t.equal(await readValue(opc.session, node('AlarmActive')), false);
+  t.type(await readValue(opc.session, node('LastSeen')), Date);
+  t.same(anomalyWatch.values.slice(-5), [0.2, 0.9, 0.95, 0.1, 0.15], 'the subscription saw every value');
+  await anomalyWatch.stop();
+
+  // Modbus: every press-01 field at the address `modbus-map` prints.
+  const file = join(config.gateway.dataDir, 'gateway.yaml');
+  writeFileSync(file, stringify(raw));
+  let csv = '';
+  t.equal(modbusMapCommand(file, { out: (s) => (csv += s), err: () => undefined }), 0);
+  const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','));
+  const address = (field: string) => Number(rows.find((r) => r[0] === 'press-01' && r[1] === field)?.[3]);
+  const read32 = async (field: string) => {
+    const { data } = await modbus.readInputRegisters(address(field), 2);
+    return fromRegisters([data[0]!, data[1]!], 'ABCD');
+  };
+  t.equal((await read32('anomaly')).readFloatBE(), Math.fround(0.15));
+  t.equal((await read32('confidence')).readFloatBE(), Math.fround(0.9));
+  t.equal((await modbus.readInputRegisters(address('label_index'), 1)).data[0], 0, 'label normal is index 0');
+  t.same((await modbus.readInputRegisters(address('model_version_major'), 3)).data, [2, 3, 1]);
+  t.equal((await read32('seq')).readUInt32BE(), 5);
+  t.ok((await read32('seconds_since_last_seen')).readUInt32BE() < 5);
+  t.equal((await modbus.readInputRegisters(address('online'), 1)).data[0], 1);
+  t.equal((await read32('events_total')).readUInt32BE(), 5);
+  t.equal((await modbus.readDiscreteInputs(0, 1)).data[0], false, 'alarm cleared on Modbus');
+  await t.rejects(modbus.readInputRegisters(31, 2), { modbusCode: 2 }, 'a read past the map is exception 02');
+  await t.rejects(modbus.readHoldingRegisters(0, 1), { modbusCode: 2 }, 'holding registers are not mapped');
+  await t.rejects(modbus.readInputRegisters(0, 126), { modbusCode: 3 }, 'more than 125 registers is exception 03');
+
+  // InfluxDB: every accepted event and both transitions, as points.
+  await waitFor(async () => {
+    const rows = await influx.query('e2e', 'SELECT count(anomaly) AS n FROM inference');
+    return rows[0]?.n === 6 ? true : undefined;
+  }, 'six inference points in InfluxDB');
+  const points = await influx.query('e2e', "SELECT anomaly, label, confidence, model_version, seq FROM inference WHERE device = 'press-01'");
+  t.same(points.map((p) => p.anomaly), [0.2, 0.9, 0.95, 0.1, 0.15]);
+  t.same(points.map((p) => p.seq), [1, 2, 3, 4, 5]);
+  t.equal(points[0]?.model_version, '2.3.1');
+  const alarms = await waitFor(async () => {
+    const rows = await influx.query('e2e', "SELECT state, severity, value FROM alarm WHERE device = 'press-01' AND rule = 'persist'");
+    return rows.length === 2 ? rows : undefined;
+  }, 'two alarm points');
+  t.same(alarms.map((a) => [a.state, a.severity, a.value]), [['raised', 800, 0.95], ['cleared', 800, 0.15]]);
+
+  // Node-RED: one msg per inference event and per alarm transition.
+  await waitFor(() => nodeRedMsgs.filter((m) => m.kind === 'alarm').length === 2, 'Node-RED alarm msgs');
+  await waitFor(() => nodeRedMsgs.filter((m) => m.kind === 'inference').length === 6, 'Node-RED inference msgs');
+  const seen = nodeRedMsgs.filter((m) => m.kind === 'inference' && m.topic === 'press-01').map((m) => m.payload.seq);
+  t.same(seen, [1, 2, 3, 4, 5], 'every press-01 message, including those that raised and cleared the alarm');
+  t.same(nodeRedMsgs.filter((m) => m.kind === 'alarm').map((m) => [m.topic, m.payload.state, m.payload.rule]), [['press-01', 'raised', 'persist'], ['press-01', 'cleared', 'persist']]);
+  t.match(nodeRedMsgs.find((m) => m.kind === 'inference' && m.topic === 'press-01'), { payload: { device: 'press-01', anomaly: 0.2 } });
+
+  // Health and metrics over HTTP.
+  const health = await fetch(`http://127.0.0.1:${ports.http}/health`);
+  t.equal(health.status, 200);
+  const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+  t.match(metrics, /tinyml_gateway_events_accepted_total 6/);
+  t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="bad_json"\} 1/);
+  t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="device_mismatch"\} 1/);
+  t.match(metrics, /tinyml_gateway_events_received_total\{source="mqtt"\} 8/);
+  t.match(metrics, /tinyml_gateway_rule_evaluations_total\{rule="persist"\} 6/);
+  t.match(metrics, /tinyml_gateway_alarms_active 0/);
+  t.match(metrics, /tinyml_gateway_alarm_transitions_total\{state="raised"\} 1/);
+  t.match(metrics, /tinyml_gateway_sink_points_written_total\{sink="influx"\} 8/);
+});
