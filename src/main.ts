@@ -8,7 +8,7 @@ import { VERSION } from './daemon/version.js';
 const USAGE = `tinyml-gateway ${VERSION}
 
 usage:
-  tinyml-gateway run --config FILE [--simulate N] [--sim-rate HZ]
+  tinyml-gateway run --config FILE [--data-dir DIR] [--simulate N] [--sim-rate HZ]
   tinyml-gateway check --config FILE
   tinyml-gateway modbus-map --config FILE
   tinyml-gateway simulate --broker URL [--devices N] [--rate HZ] [--degrading SHARE] [--ramp SECONDS] [--seed N]
@@ -22,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
       simulate: { type: 'string' },
       'sim-rate': { type: 'string' },
       broker: { type: 'string' },
@@ -45,7 +46,15 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'run':
-      return runCommand({ configFile: needConfig(), simulate: num(values.simulate, 'simulate'), simRateHz: num(values['sim-rate'], 'sim-rate') }, io);
+      return runCommand(
+        {
+          configFile: needConfig(),
+          dataDir: values['data-dir'],
+          simulate: num(values.simulate, 'simulate'),
+          simRateHz: num(values['sim-rate'], 'sim-rate'),
+        },
+        io,
+      );
     case 'check':
       return checkCommand(needConfig(), io);
     case 'modbus-map':
@@ -66,7 +75,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function simulate(values: Record<string, string | undefined>, num: (v: string | undefined, n: string) => number | undefined): Promise<number> {
+async function simulate(
+  values: Record<string, string | undefined>,
+  num: (v: string | undefined, n: string) => number | undefined,
+): Promise<number> {
   if (!values.broker) throw new Error('simulate needs --broker URL (e.g. mqtt://127.0.0.1:1883)');
   const log = createLogger('info');
   const fleet = new SimulatedFleet(

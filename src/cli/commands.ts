@@ -3,7 +3,7 @@ import { ConfigError, formatProblem } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
 import { FLEET_DEFAULTS, SimulatedFleet } from '../sim/fleet.js';
-import { Gateway } from '../daemon/gateway.js';
+import type { Gateway } from '../daemon/gateway.js';
 
 export interface Io {
   out: (text: string) => void;
@@ -31,6 +31,7 @@ export function modbusMapCommand(file: string, io: Io): number {
 
 export interface RunOptions {
   configFile: string;
+  dataDir?: string;
   simulate?: number;
   simRateHz?: number;
 }
@@ -39,7 +40,7 @@ export interface RunOptions {
 export async function runCommand(o: RunOptions, io: Io): Promise<number> {
   let config;
   try {
-    config = loadConfig(o.configFile);
+    config = loadConfig(o.configFile, { dataDir: o.dataDir });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) io.err(formatProblem(o.configFile, p) + '\n');
@@ -48,6 +49,8 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     throw err;
   }
   const log = createLogger(config.gateway.logLevel);
+  // Loaded here so that check and modbus-map do not pay for node-opcua's start-up.
+  const { Gateway } = await import('../daemon/gateway.js');
   const gateway = new Gateway(config, { log });
   try {
     await gateway.start();
@@ -75,7 +78,7 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => {
       try {
-        void gateway.reload(loadConfig(o.configFile));
+        void gateway.reload(loadConfig(o.configFile, { dataDir: o.dataDir }));
       } catch (err) {
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload rejected; keeping the running config');
       }
@@ -86,7 +89,12 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
 async function startFleet(o: RunOptions, gateway: Gateway, log: ReturnType<typeof createLogger>): Promise<SimulatedFleet> {
   const port = gateway.mqtt.transport.port() ?? 1883;
   const fleet = new SimulatedFleet(
-    { ...FLEET_DEFAULTS, devices: o.simulate ?? FLEET_DEFAULTS.devices, rateHz: o.simRateHz ?? FLEET_DEFAULTS.rateHz, brokerUrl: `mqtt://127.0.0.1:${port}` },
+    {
+      ...FLEET_DEFAULTS,
+      devices: o.simulate ?? FLEET_DEFAULTS.devices,
+      rateHz: o.simRateHz ?? FLEET_DEFAULTS.rateHz,
+      brokerUrl: `mqtt://127.0.0.1:${port}`,
+    },
     log.child({ ns: 'sim' }),
   );
   await fleet.start();

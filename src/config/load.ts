@@ -5,8 +5,11 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
-/** Reads, parses and validates a config file; throws ConfigError listing every problem with its line. */
-export function loadConfig(file: string): GatewayConfig {
+/**
+ * Reads, parses and validates a config file; throws ConfigError listing every problem with its
+ * line. `dataDir` (the --data-dir flag, e.g. systemd's StateDirectory) overrides gateway.dataDir.
+ */
+export function loadConfig(file: string, overrides: { dataDir?: string } = {}): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -14,7 +17,11 @@ export function loadConfig(file: string): GatewayConfig {
     throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
   }
   const config = parseConfig(text, file);
-  const dataDir = isAbsolute(config.gateway.dataDir) ? config.gateway.dataDir : resolve(dirname(file), config.gateway.dataDir);
+  const dataDir = overrides.dataDir
+    ? resolve(overrides.dataDir)
+    : isAbsolute(config.gateway.dataDir)
+      ? config.gateway.dataDir
+      : resolve(dirname(file), config.gateway.dataDir);
   return { ...config, gateway: { ...config.gateway, dataDir } };
 }
 
@@ -32,7 +39,10 @@ export function parseConfig(text: string, file = '<config>'): GatewayConfig {
   }
   const result = configSchema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
-  throw new ConfigError(file, result.error.issues.flatMap((issue) => toProblems(issue, doc, lineCounter)));
+  throw new ConfigError(
+    file,
+    result.error.issues.flatMap((issue) => toProblems(issue, doc, lineCounter)),
+  );
 }
 
 function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem[] {
@@ -44,12 +54,7 @@ function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter):
 }
 
 /** Finds the deepest YAML key on `path`, so a missing key still points at its parent's line. */
-function locate(
-  path: (string | number)[],
-  message: string,
-  doc: Document,
-  lines: LineCounter,
-): ConfigProblem {
+function locate(path: (string | number)[], message: string, doc: Document, lines: LineCounter): ConfigProblem {
   let node: unknown = doc.contents;
   let offset = (doc.contents as Node | null)?.range?.[0];
   for (const segment of path) {

@@ -74,20 +74,36 @@ export class Gateway {
     const servers: Part[] = [];
     if (config.opcua.enabled) {
       this.opcua = new OpcuaServerPart(
-        { port: config.opcua.port, host: config.opcua.host, dataDir: config.gateway.dataDir, version: VERSION, rules: () => this.config.rules.map((r) => r.id) },
+        {
+          port: config.opcua.port,
+          host: config.opcua.host,
+          dataDir: config.gateway.dataDir,
+          version: VERSION,
+          rules: () => this.config.rules.map((r) => r.id),
+        },
         this.state,
         child('opcua'),
       );
       servers.push(this.opcua);
     }
     if (config.modbus.enabled) {
-      this.modbus = new ModbusServerPart(config.modbus, new RegisterMap(config.devices, config.modbus.wordOrder), this.state, clock, child('modbus'));
+      this.modbus = new ModbusServerPart(
+        config.modbus,
+        new RegisterMap(config.devices, config.modbus.wordOrder),
+        this.state,
+        clock,
+        child('modbus'),
+      );
       servers.push(this.modbus);
     }
 
     const transport = config.mqtt.broker.enabled
       ? new EmbeddedBroker({ ...config.mqtt.broker, id: config.gateway.id }, clock, child('mqtt'))
-      : new ExternalBroker({ url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? `${config.gateway.id}-${process.pid}` }, clock, child('mqtt'));
+      : new ExternalBroker(
+          { url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? `${config.gateway.id}-${process.pid}` },
+          clock,
+          child('mqtt'),
+        );
     this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
 
     const sinks: Part[] = [new AlarmPublisher(this.pipeline.alarms$, transport, child('mqtt-alarms'))];
@@ -98,8 +114,16 @@ export class Gateway {
 
     this.http = new HttpServerPart(config.http, () => this.health(), this.metrics.registry, child('http'));
     this.parts = [
-      innerPart('state', () => this.state.configure(config.devices), () => undefined),
-      innerPart('cep', () => this.pipeline.start(), () => this.pipeline.stop()),
+      innerPart(
+        'state',
+        () => this.state.configure(config.devices),
+        () => undefined,
+      ),
+      innerPart(
+        'cep',
+        () => this.pipeline.start(),
+        () => this.pipeline.stop(),
+      ),
       ...servers,
       ...sinks,
       this.mqtt,
@@ -131,10 +155,7 @@ export class Gateway {
       clearInterval(this.watchdogTimer);
       await this.notify.stopping().catch(() => undefined);
       await this.stopParts();
-      this.log.info(
-        { accepted: this.pipeline.accepted, influxPending: this.influx?.pending() ?? 0 },
-        'gateway stopped',
-      );
+      this.log.info({ accepted: this.pipeline.accepted, influxPending: this.influx?.pending() ?? 0 }, 'gateway stopped');
       this.notify.close();
     })();
     return this.stopping;
@@ -169,7 +190,9 @@ export class Gateway {
     for (const rule of this.engine.status()) {
       if (rule.state !== 'running') parts[`rule:${rule.id}`] = { ok: false, problem: rule.error ?? rule.state };
     }
-    const failing = Object.entries(parts).filter(([, p]) => !p.ok).map(([name]) => name);
+    const failing = Object.entries(parts)
+      .filter(([, p]) => !p.ok)
+      .map(([name]) => name);
     return { status: failing.length === 0 ? 'ok' : 'failing', parts, failing };
   }
 

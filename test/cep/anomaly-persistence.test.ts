@@ -58,7 +58,9 @@ t.test('devices are keyed independently; events without anomaly are ignored', as
 t.test('transitions carry rule, severity, value, event ts and a message', async (t) => {
   const out: AlarmTransition[] = [];
   scheduler(t).run(({ cold }) => {
-    cold('hh|', values).pipe(anomalyPersistence(options)).subscribe((a) => out.push(a));
+    cold('hh|', values)
+      .pipe(anomalyPersistence(options))
+      .subscribe((a) => out.push(a));
   });
   t.match(out, [{ device: 'A', rule: 'r', state: 'raised', severity: 900, value: 0.9, ts: 1, message: /2 of the last 3/ }]);
 });
@@ -81,7 +83,11 @@ t.test('early unsubscribe stops reading the source', async (t) => {
 t.test('a failure inside the operator becomes an error notification, not a throw', async (t) => {
   scheduler(t).run(({ cold, expectObservable }) => {
     const bad = { ...values.h!, anomaly: 0.9 } as InferenceEvent;
-    Object.defineProperty(bad, 'anomaly', { get: () => { throw new Error('boom'); } });
+    Object.defineProperty(bad, 'anomaly', {
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     expectObservable(short(cold('a|', { a: bad }).pipe(anomalyPersistence(options)))).toBe('#', undefined, new Error('boom'));
   });
 });

@@ -30,9 +30,18 @@ function harness(rules: RuleConfig[]) {
 t.test('every rule sees every event; device filters apply', async (t) => {
   const h = harness([rule('all'), rule('only-b', { devices: ['b'] })]);
   for (const e of [ev('a', 0.9), ev('a', 0.9), ev('b', 0.9), ev('b', 0.9)]) h.input.next(e);
-  t.same(h.out.map((a) => `${a.rule}:${a.device}`), ['all:a', 'all:b', 'only-b:b']);
+  t.same(
+    h.out.map((a) => `${a.rule}:${a.device}`),
+    ['all:a', 'all:b', 'only-b:b'],
+  );
   t.same(h.evaluated.filter((r) => r === 'only-b').length, 2);
-  t.same(h.engine.status().map((s) => [s.id, s.state, s.keys]), [['all', 'running', 2], ['only-b', 'running', 1]]);
+  t.same(
+    h.engine.status().map((s) => [s.id, s.state, s.keys]),
+    [
+      ['all', 'running', 2],
+      ['only-b', 'running', 1],
+    ],
+  );
 });
 
 t.test('an unchanged rule keeps its state across a swap; a changed one restarts; removed ones stop', async (t) => {
@@ -41,7 +50,11 @@ t.test('an unchanged rule keeps its state across a swap; a changed one restarts;
   const report = h.engine.replaceRules([rule('keep'), rule('change', { threshold: 0.6 }), rule('new')]);
   t.same(report, { kept: ['keep'], restarted: ['change', 'new'], removed: ['drop'] });
   h.input.next(ev('a', 0.9));
-  t.same(h.out.map((a) => a.rule), ['keep'], 'only the kept rule had the first hit in its window');
+  t.same(
+    h.out.map((a) => a.rule),
+    ['keep'],
+    'only the kept rule had the first hit in its window',
+  );
   h.input.next(ev('a', 0.9));
   t.same(h.out.map((a) => a.rule).sort(), ['change', 'keep', 'new']);
 });

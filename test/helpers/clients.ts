@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import ModbusRTU from 'modbus-serial';
+import modbusSerial from 'modbus-serial';
 import { connectAsync, type MqttClient } from 'mqtt';
 import {
   AttributeIds,
@@ -18,7 +18,10 @@ export async function opcuaSession(port: number, pkiDir: string): Promise<{ sess
     endpointMustExist: false,
     securityMode: MessageSecurityMode.None,
     securityPolicy: SecurityPolicy.None,
-    clientCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'client-pki'), automaticallyAcceptUnknownCertificate: true }),
+    clientCertificateManager: new OPCUACertificateManager({
+      rootFolder: join(pkiDir, 'client-pki'),
+      automaticallyAcceptUnknownCertificate: true,
+    }),
     connectionStrategy: { maxRetry: 3, initialDelay: 200, maxDelay: 1000 },
   });
   await client.connect(`opc.tcp://127.0.0.1:${port}/UA/TinyMLGateway`);
@@ -47,13 +50,21 @@ export async function monitorValues(session: ClientSession, nodeId: string): Pro
     requestedLifetimeCount: 200,
     publishingEnabled: true,
   });
-  const item = await subscription.monitor({ nodeId, attributeId: AttributeIds.Value }, { samplingInterval: 0, queueSize: 100, discardOldest: true }, TimestampsToReturn.Both);
+  const item = await subscription.monitor(
+    { nodeId, attributeId: AttributeIds.Value },
+    { samplingInterval: 0, queueSize: 100, discardOldest: true },
+    TimestampsToReturn.Both,
+  );
   const values: unknown[] = [];
   item.on('changed', (dv: DataValue) => values.push(dv.value.value));
   return { values, stop: () => subscription.terminate() };
 }
 
-export async function modbusClient(port: number, unitId = 1): Promise<ModbusRTU> {
+// modbus-serial is CommonJS with `module.exports.default = module.exports`: `.default` is the class either way.
+const ModbusRTU = modbusSerial.default;
+type ModbusClient = InstanceType<typeof ModbusRTU>;
+
+export async function modbusClient(port: number, unitId = 1): Promise<ModbusClient> {
   const client = new ModbusRTU();
   await client.connectTCP('127.0.0.1', { port });
   client.setID(unitId);
@@ -63,4 +74,14 @@ export async function modbusClient(port: number, unitId = 1): Promise<ModbusRTU>
 
 export async function mqttClient(port: number): Promise<MqttClient> {
   return connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `test-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+}
+
+/** The Modbus exception code a request was answered with, or undefined when it succeeded. */
+export async function modbusExceptionOf(request: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await request;
+    return undefined;
+  } catch (err) {
+    return (err as { modbusCode?: number }).modbusCode;
+  }
 }

@@ -14,7 +14,9 @@ export interface TestPorts {
 }
 
 /** A valid config on free loopback ports and a temp data dir; `extra` overrides top-level sections. */
-export async function testConfig(extra: Record<string, unknown> = {}): Promise<{ config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
+export async function testConfig(
+  extra: Record<string, unknown> = {},
+): Promise<{ config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
   const ports = { mqtt: await freePort(), opcua: await freePort(), modbus: await freePort(), http: await freePort() };
   const raw: Record<string, unknown> = {
     gateway: { id: 'gw-test', dataDir: mkdtempSync(join(tmpdir(), 'tinyml-gw-')), logLevel: 'silent' },

@@ -16,16 +16,18 @@ export interface InfluxServer {
 export function ensureInfluxd(): string {
   const which = spawnSync('sh', ['-c', 'command -v influxd'], { encoding: 'utf8' });
   if (which.status === 0) return which.stdout.trim();
-  const install = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb'], { stdio: 'inherit' });
+  const install = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb'], {
+    stdio: 'inherit',
+  });
   if (install.status !== 0) throw new Error('influxd is missing and apt-get install influxdb failed (run as root or install it)');
   return 'influxd';
 }
 
 /** A real InfluxDB 1.x on free loopback ports in a temp dir; stop() kills it and removes the dir. */
-export async function startInfluxd(): Promise<InfluxServer> {
+export async function startInfluxd(options: { httpPort?: number } = {}): Promise<InfluxServer> {
   const binary = ensureInfluxd();
   const dir = mkdtempSync(join(tmpdir(), 'tinyml-influxd-'));
-  const [httpPort, rpcPort] = [await freePort(), await freePort()];
+  const [httpPort, rpcPort] = [options.httpPort ?? (await freePort()), await freePort()];
   const configFile = join(dir, 'influxdb.conf');
   writeFileSync(
     configFile,
@@ -51,7 +53,10 @@ bind-address = "127.0.0.1:${rpcPort}"
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`influxd exited with ${child.exitCode}`);
-      return fetch(`${url}/ping`).then((r) => r.status === 204, () => false);
+      return fetch(`${url}/ping`).then(
+        (r) => r.status === 204,
+        () => false,
+      );
     },
     'influxd to answer /ping',
     20_000,

@@ -19,7 +19,13 @@ t.test('word orders place bytes A B C D as documented', async (t) => {
 });
 
 t.test('addresses depend on config order only; the CSV lists every field', async (t) => {
-  const map = new RegisterMap([{ id: 'a', labels: [] }, { id: 'b', labels: [] }], 'CDAB');
+  const map = new RegisterMap(
+    [
+      { id: 'a', labels: [] },
+      { id: 'b', labels: [] },
+    ],
+    'CDAB',
+  );
   const csv = map.toCsv().trim().split('\n');
   t.equal(csv[0], 'device,field,table,address,type,word_order');
   t.equal(csv.length, 1 + 2 * (DEVICE_FIELDS.length + 1));
@@ -63,5 +69,9 @@ t.test('a block encodes state, with sentinels for unknown values', async (t) => 
   t.ok(Number.isNaN(fromRegisters([unknown[0]!, unknown[1]!], 'ABCD').readFloatBE()));
   t.equal(unknown[4], 0xffff);
   t.same(unknown.slice(8, 10), [0xffff, 0xffff]);
-  t.same(map.readInputRegisters(3, 2, () => ({ device, online: true, nowMs: 0 })), regs.slice(3, 5), 'partial reads align');
+  t.same(
+    map.readInputRegisters(3, 2, () => ({ device, online: true, nowMs: 0 })),
+    regs.slice(3, 5),
+    'partial reads align',
+  );
 });

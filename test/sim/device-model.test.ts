@@ -34,7 +34,13 @@ t.test('the same seed gives the same stream', async (t) => {
 
 t.test('a quarter of the fleet degrades, staggered', async (t) => {
   const fleet = fleetProfiles({ devices: 8, degradingShare: 0.25, rampMs: 40_000, idPrefix: 'sim-' });
-  t.same(fleet.filter((p) => p.degrading).map((p) => [p.id, p.degradeStartMs]), [['sim-04', 0], ['sim-08', 10_000]]);
+  t.same(
+    fleet.filter((p) => p.degrading).map((p) => [p.id, p.degradeStartMs]),
+    [
+      ['sim-04', 0],
+      ['sim-08', 10_000],
+    ],
+  );
   t.equal(fleetProfiles({ devices: 3, degradingShare: 0, rampMs: 1, idPrefix: 'x' }).filter((p) => p.degrading).length, 0);
   t.equal(simDeviceId('sim-', 4, 120), 'sim-005');
 });

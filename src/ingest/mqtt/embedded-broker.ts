@@ -51,9 +51,7 @@ export class EmbeddedBroker implements MqttTransport {
     // them; publishing re-entrantly there cut that message off from the remaining subscribers.
     return new Promise((resolve) => {
       setImmediate(() =>
-        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) =>
-          resolve(!err),
-        ),
+        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => resolve(!err)),
       );
     });
   }

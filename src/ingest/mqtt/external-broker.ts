@@ -1,12 +1,18 @@
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connect, type MqttClient } from 'mqtt';
 import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { UpstreamError } from '../../core/errors.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
 import { INFERENCE_TOPIC_FILTER, type MqttTransport } from './transport.js';
 
-/** A client of a plant's own broker; mqtt.js reconnects by itself and resubscribes. */
+/** How long start() waits for a first connection before going on and retrying in the background. */
+const FIRST_CONNECT_WAIT_MS = 3000;
+
+/**
+ * A client of a plant's own broker. An unreachable broker does not fail the start (gateways
+ * often boot before the broker): mqtt.js keeps reconnecting, resubscribes, and /health shows
+ * the mqtt part failing until it is connected.
+ */
 export class ExternalBroker implements MqttTransport {
   readonly kind = 'external' as const;
   private client?: MqttClient;
@@ -18,18 +24,18 @@ export class ExternalBroker implements MqttTransport {
   ) {}
 
   async start(): Promise<void> {
-    try {
-      this.client = await connectAsync(this.options.url, {
-        clientId: this.options.clientId,
-        reconnectPeriod: 2000,
-        connectTimeout: 5000,
+    const client = connect(this.options.url, { clientId: this.options.clientId, reconnectPeriod: 1000, connectTimeout: 5000, clean: true });
+    this.client = client;
+    client.on('connect', () => this.log.info({ url: this.options.url }, 'connected to external MQTT broker'));
+    client.on('offline', () => this.log.warn({ url: this.options.url }, 'external MQTT broker unreachable; retrying'));
+    client.on('error', (err) => this.log.debug({ err: err.message }, 'MQTT client error'));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
       });
-    } catch (err) {
-      throw new UpstreamError(`cannot connect to MQTT broker ${this.options.url}: ${(err as Error).message}`, { cause: err });
-    }
-    this.client.on('reconnect', () => this.log.warn({ url: this.options.url }, 'reconnecting to MQTT broker'));
-    this.client.on('error', (err) => this.log.warn({ err: err.message }, 'MQTT client error'));
-    this.log.info({ url: this.options.url }, 'connected to external MQTT broker');
+    });
   }
 
   readonly frames$ = new Observable<RawFrame>((subscriber) => {
@@ -39,9 +45,8 @@ export class ExternalBroker implements MqttTransport {
       subscriber.next({ topic, payload, receivedAt: this.clock.now() });
     };
     client.on('message', onMessage);
-    client.subscribe(INFERENCE_TOPIC_FILTER, { qos: 1 }, (err) => {
-      if (err) subscriber.error(err);
-    });
+    // Sent now or on connect; mqtt.js resubscribes after every reconnect.
+    client.subscribe(INFERENCE_TOPIC_FILTER, { qos: 1 });
     return () => {
       client.off('message', onMessage);
       if (client.connected) client.unsubscribe(INFERENCE_TOPIC_FILTER);
@@ -50,7 +55,7 @@ export class ExternalBroker implements MqttTransport {
 
   async publish(topic: string, payload: string): Promise<boolean> {
     const client = this.client;
-    if (!client || client.disconnecting || client.disconnected) return false;
+    if (!client?.connected) return false;
     try {
       await client.publishAsync(topic, payload, { qos: 0 });
       return true;
@@ -59,8 +64,13 @@ export class ExternalBroker implements MqttTransport {
     }
   }
 
+  /** Flushes queued publishes for up to a second, then closes regardless: stop must not hang on a dead broker. */
   async stop(): Promise<void> {
-    await this.client?.endAsync();
+    const client = this.client;
+    if (!client) return;
+    const graceful = client.endAsync();
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1000).unref());
+    if ((await Promise.race([graceful, timer])) === 'timeout') await client.endAsync(true);
   }
 
   connected(): boolean {

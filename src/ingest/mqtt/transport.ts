@@ -3,7 +3,6 @@ import type { RawFrame } from '../../normalise/decode-mqtt.js';
 
 export const INFERENCE_TOPIC_FILTER = 'tinyml/+/inference';
 
-
 /**
  * The MQTT side of the gateway: the embedded broker or a client of an external one. I/O only;
  * decoding happens downstream. Stopping it stops intake, so MCUs keep unacknowledged QoS 1

@@ -64,10 +64,7 @@ export class ModbusServerPart implements Part {
     const server = new ServerTCP(this.vector(), { host: this.options.host, port: this.options.port, unitID: this.options.unitId });
     this.server = server;
     server.on('socketError', (err: unknown) => this.log.debug({ err: String(err) }, 'modbus client socket error'));
-    await Promise.race([
-      once(server, 'initialized'),
-      once(server, 'serverError').then(([err]) => Promise.reject(err as Error)),
-    ]);
+    await Promise.race([once(server, 'initialized'), once(server, 'serverError').then(([err]) => Promise.reject(err as Error))]);
     this.running = true;
     this.log.info({ host: this.options.host, port: this.options.port, unitId: this.options.unitId }, 'Modbus TCP server listening');
   }
@@ -96,7 +93,8 @@ export class ModbusServerPart implements Part {
     };
     return {
       getMultipleInputRegisters: (addr: number, length: number, _unit: number, cb: Callback<number[]>) => readRegisters(addr, length, cb),
-      getInputRegister: (addr: number, _unit: number, cb: Callback<number>) => readRegisters(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
+      getInputRegister: (addr: number, _unit: number, cb: Callback<number>) =>
+        readRegisters(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
       getDiscreteInput: (addr: number, _unit: number, cb: Callback<boolean>) => {
         if (!this.map.discreteInputsInRange(addr, 1)) return fail(cb, ILLEGAL_ADDRESS);
         const device = this.map.devices[addr];

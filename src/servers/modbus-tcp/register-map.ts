@@ -25,17 +25,71 @@ const UNKNOWN32 = 0xffffffff;
 
 /** One device's input-register block; offsets are relative to the device's base address. */
 export const DEVICE_FIELDS: readonly FieldSpec[] = [
-  { field: 'anomaly', offset: 0, type: 'float32', read: (c) => c.device?.anomaly ?? Number.NaN, description: 'anomaly score (NaN until known)' },
-  { field: 'confidence', offset: 2, type: 'float32', read: (c) => c.device?.confidence ?? Number.NaN, description: 'score of the top label, 0..1 (NaN until known)' },
-  { field: 'label_index', offset: 4, type: 'uint16', read: (c, labels) => labelIndex(c.device?.label, labels), description: 'position of the label in the device labels list (65535: unknown)' },
-  { field: 'model_version_major', offset: 5, type: 'uint16', read: (c) => versionPart(c.device, 0), description: 'model version, first number' },
-  { field: 'model_version_minor', offset: 6, type: 'uint16', read: (c) => versionPart(c.device, 1), description: 'model version, second number' },
-  { field: 'model_version_patch', offset: 7, type: 'uint16', read: (c) => versionPart(c.device, 2), description: 'model version, third number' },
-  { field: 'seconds_since_last_seen', offset: 8, type: 'uint32', read: sinceLastSeen, description: 'seconds since the last event (4294967295: never)' },
-  { field: 'seq', offset: 10, type: 'uint32', read: (c) => (c.device?.seq ?? 0) % 2 ** 32, description: 'last sequence counter, low 32 bits' },
+  {
+    field: 'anomaly',
+    offset: 0,
+    type: 'float32',
+    read: (c) => c.device?.anomaly ?? Number.NaN,
+    description: 'anomaly score (NaN until known)',
+  },
+  {
+    field: 'confidence',
+    offset: 2,
+    type: 'float32',
+    read: (c) => c.device?.confidence ?? Number.NaN,
+    description: 'score of the top label, 0..1 (NaN until known)',
+  },
+  {
+    field: 'label_index',
+    offset: 4,
+    type: 'uint16',
+    read: (c, labels) => labelIndex(c.device?.label, labels),
+    description: 'position of the label in the device labels list (65535: unknown)',
+  },
+  {
+    field: 'model_version_major',
+    offset: 5,
+    type: 'uint16',
+    read: (c) => versionPart(c.device, 0),
+    description: 'model version, first number',
+  },
+  {
+    field: 'model_version_minor',
+    offset: 6,
+    type: 'uint16',
+    read: (c) => versionPart(c.device, 1),
+    description: 'model version, second number',
+  },
+  {
+    field: 'model_version_patch',
+    offset: 7,
+    type: 'uint16',
+    read: (c) => versionPart(c.device, 2),
+    description: 'model version, third number',
+  },
+  {
+    field: 'seconds_since_last_seen',
+    offset: 8,
+    type: 'uint32',
+    read: sinceLastSeen,
+    description: 'seconds since the last event (4294967295: never)',
+  },
+  {
+    field: 'seq',
+    offset: 10,
+    type: 'uint32',
+    read: (c) => (c.device?.seq ?? 0) % 2 ** 32,
+    description: 'last sequence counter, low 32 bits',
+  },
   { field: 'alarm_count', offset: 12, type: 'uint16', read: (c) => c.device?.alarms.size ?? 0, description: 'alarms active on the device' },
   { field: 'online', offset: 13, type: 'uint16', read: (c) => (c.online ? 1 : 0), description: '1 while the device sends events' },
-  { field: 'events_total', offset: 14, type: 'uint32', read: (c) => (c.device?.events ?? 0) % 2 ** 32, description: 'events accepted since start' },
+  {
+    field: 'events_total',
+    offset: 14,
+    type: 'uint32',
+    read: (c) => (c.device?.events ?? 0) % 2 ** 32,
+    description: 'events accepted since start',
+  },
 ];
 
 export interface MapRow {
@@ -71,7 +125,15 @@ export class RegisterMap {
         wordOrder: f.type === 'uint16' ? ('' as const) : wordOrder,
         description: f.description,
       })),
-      { device: d.id, field: 'alarm', table: 'discrete_input' as const, address: i, type: 'bit' as const, wordOrder: '' as const, description: 'any alarm active' },
+      {
+        device: d.id,
+        field: 'alarm',
+        table: 'discrete_input' as const,
+        address: i,
+        type: 'bit' as const,
+        wordOrder: '' as const,
+        description: 'any alarm active',
+      },
     ]);
   }
 

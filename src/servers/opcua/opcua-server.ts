@@ -39,7 +39,10 @@ export class OpcuaServerPart implements Part {
       ...(this.options.host ? { hostname: this.options.host } : {}),
       resourcePath: '/UA/TinyMLGateway',
       buildInfo: { productName: 'tinyml-gateway', softwareVersion: this.options.version, manufacturerName: 'tinyml-gateway' },
-      serverCertificateManager: new OPCUACertificateManager({ rootFolder: join(pki, 'server'), automaticallyAcceptUnknownCertificate: true }),
+      serverCertificateManager: new OPCUACertificateManager({
+        rootFolder: join(pki, 'server'),
+        automaticallyAcceptUnknownCertificate: true,
+      }),
       userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pki, 'user'), automaticallyAcceptUnknownCertificate: false }),
       registerServerMethod: RegisterServerMethod.HIDDEN,
     });

@@ -1,0 +1,68 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
+import { testConfig } from '../helpers/gateway-config.js';
+
+t.setTimeout(120_000);
+
+t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', async (t) => {
+  const ok = runCli(['check', '--config', 'gateway-config/gateway.yaml']);
+  t.equal(ok.status, 0);
+  t.match(ok.stdout, /OK \(8 devices, 1 rules\)/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'check-'));
+  const bad = join(dir, 'bad.yaml');
+  const lines = readFileSync('gateway-config/gateway.yaml', 'utf8').split('\n');
+  const line = lines.findIndex((l) => l.startsWith('  wordOrder:'));
+  lines[line] = lines[line]!.replace('wordOrder', 'wordorder');
+  writeFileSync(bad, lines.join('\n'));
+  const r = runCli(['check', '--config', bad]);
+  t.equal(r.status, 1);
+  t.equal(r.stderr.trim(), `${bad}:${line + 1}:3: modbus.wordorder: unknown key`);
+});
+
+t.test('usage errors exit 2 with a message', async (t) => {
+  t.match(runCli(['check']), { status: 2, stderr: /check needs --config FILE/ });
+  t.match(runCli(['frobnicate']), { status: 2, stderr: /unknown command 'frobnicate'/ });
+  t.match(runCli(['run', '--config', 'x', '--bogus']), { status: 2, stderr: /bogus/ });
+  t.match(runCli(['--help']), { status: 0, stdout: /usage:/ });
+  t.match(runCli(['--version']), { status: 0, stdout: /^\d+\.\d+\.\d+/ });
+});
+
+t.test('modbus-map prints the CSV with the documented header', async (t) => {
+  const r = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml']);
+  t.equal(r.status, 0);
+  const rows = r.stdout.trim().split('\n');
+  t.equal(rows[0], 'device,field,table,address,type,word_order');
+  t.ok(rows.includes('sim-02,anomaly,input_register,16,float32,ABCD'));
+  t.ok(rows.includes('sim-08,alarm,discrete_input,7,bit,'));
+});
+
+t.test('run with an invalid config exits 1 with the problems', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'run-'));
+  const file = writeConfig(dir, { http: { port: 'eighty' } });
+  const gw = spawnGateway(['--config', file]);
+  t.equal((await gw.exited).code, 1);
+  t.match(gw.stderr(), /http\.port: .*expected number/);
+});
+
+t.test('a part that cannot start is named and the process exits non-zero', async (t) => {
+  const { raw, ports } = await testConfig();
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(ports.modbus, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
+  const dir = (raw.gateway as { dataDir: string }).dataDir;
+  const gw = spawnGateway(['--config', writeConfig(dir, raw)]);
+  t.teardown(() => gw.stop());
+  const { code } = await gw.exited;
+  t.equal(code, 1);
+  t.match(gw.stderr(), /part 'modbus' failed to start: .*EADDRINUSE/);
+  t.ok(gw.logs.some((l) => l.msg === 'start failed' && l.part === 'modbus'));
+  t.notOk(
+    gw.logs.some((l) => l.msg === 'HTTP listening'),
+    'later parts never started',
+  );
+});

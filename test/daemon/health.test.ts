@@ -1,0 +1,57 @@
+import t from 'tap';
+import { Gateway } from '../../src/daemon/gateway.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { mqttClient } from '../helpers/clients.js';
+import { startInfluxd } from '../helpers/influxd.js';
+
+t.setTimeout(120_000);
+
+t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive once it is back', async (t) => {
+  const influxPort = await freePort();
+  const { config, ports } = await testConfig({
+    opcua: { enabled: false },
+    influx: { enabled: true, url: `http://127.0.0.1:${influxPort}`, database: 'outage', flushIntervalMs: 100 },
+  });
+  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
+  await gateway.start();
+  t.teardown(() => gateway.stop());
+  t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200, 'starting without InfluxDB is allowed');
+
+  const mqtt = await mqttClient(ports.mqtt);
+  t.teardown(() => mqtt.endAsync());
+  for (let seq = 1; seq <= 20; seq++) {
+    await mqtt.publishAsync('tinyml/press-01/inference', JSON.stringify(inferenceEvent('press-01', 0.1, seq)), { qos: 1 });
+  }
+  const report = await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${ports.http}/health`);
+    return res.status === 503 ? ((await res.json()) as { failing: string[]; parts: Record<string, { problem?: string }> }) : undefined;
+  }, '503 from /health');
+  t.same(report.failing, ['influx']);
+  t.match(report.parts.influx?.problem, /write failing/);
+  t.equal(gateway.influx?.pending(), 20, 'points held while InfluxDB is down');
+  t.match(await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(), /tinyml_gateway_sink_buffered_points\{sink="influx"\} 20/);
+
+  const influx = await startInfluxd({ httpPort: influxPort });
+  t.teardown(() => influx.stop());
+  await waitFor(() => gateway.influx?.pending() === 0, 'backlog drained', 60_000, 200);
+  const rows = await influx.query('outage', 'SELECT seq FROM inference');
+  t.same(
+    rows.map((r) => r.seq),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+    'every point, in order, once',
+  );
+  t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200);
+});
+
+t.test('unknown routes are 404; health lists every part', async (t) => {
+  const { config, ports } = await testConfig({ opcua: { enabled: false }, modbus: { enabled: false } });
+  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
+  await gateway.start();
+  t.teardown(() => gateway.stop());
+  const res = await fetch(`http://127.0.0.1:${ports.http}/nope`);
+  t.equal(res.status, 404);
+  const health = (await (await fetch(`http://127.0.0.1:${ports.http}/health`)).json()) as { parts: object };
+  t.same(Object.keys(health.parts), ['state', 'cep', 'mqtt-alarms', 'mqtt', 'http']);
+});

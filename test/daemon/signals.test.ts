@@ -1,0 +1,89 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
+import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { startInfluxd } from '../helpers/influxd.js';
+import { modbusClient, modbusExceptionOf, mqttClient } from '../helpers/clients.js';
+import { waitFor } from '../helpers/ports.js';
+
+t.setTimeout(180_000);
+
+t.test('SIGHUP reloads rules and devices; connected clients stay connected', async (t) => {
+  const { raw, ports } = await testConfig({ opcua: { enabled: false } });
+  const dir = (raw.gateway as { dataDir: string }).dataDir;
+  const file = writeConfig(dir, raw);
+  const gw = spawnGateway(['--config', file]);
+  t.teardown(() => gw.stop());
+  await gw.waitForLog((l) => l.msg === 'gateway started', 'start');
+
+  const mqtt = await mqttClient(ports.mqtt);
+  let mqttClosed = false;
+  mqtt.on('close', () => (mqttClosed = true));
+  t.teardown(() => mqtt.endAsync(true));
+  const modbus = await modbusClient(ports.modbus);
+  t.teardown(() => new Promise<void>((r) => modbus.close(() => r())));
+  t.equal(await modbusExceptionOf(modbus.readInputRegisters(32, 2)), 2, 'no third device yet');
+
+  const next = parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { devices: object[]; rules: { threshold: number }[] };
+  next.devices.push({ id: 'press-03', labels: [] });
+  next.rules[0]!.threshold = 0.5;
+  writeConfig(dir, next);
+  gw.child.kill('SIGHUP');
+  const reloaded = await gw.waitForLog((l) => l.msg === 'rules and devices reloaded', 'reload');
+  t.same(reloaded.restarted, ['persist'], 'the changed rule restarted');
+
+  t.same((await modbus.readInputRegisters(32, 2)).data.length, 2, 'the new device has a Modbus block on the same connection');
+  t.notOk(mqttClosed, 'the MQTT client was not disconnected');
+  await mqtt.publishAsync('tinyml/press-03/inference', JSON.stringify(inferenceEvent('press-03', 0.6, 1)), { qos: 1 });
+  await mqtt.publishAsync('tinyml/press-03/inference', JSON.stringify(inferenceEvent('press-03', 0.6, 2)), { qos: 1 });
+  await gw.waitForLog((l) => (l.alarm as { device?: string } | undefined)?.device === 'press-03', 'alarm at the new threshold');
+
+  writeConfig(dir, { ...next, rules: [{ id: 'broken' }] });
+  gw.child.kill('SIGHUP');
+  await gw.waitForLog((l) => l.msg === 'reload rejected; keeping the running config', 'rejected reload');
+  t.equal(gw.child.exitCode, null, 'a bad config on reload does not stop the gateway');
+});
+
+t.test('SIGTERM during a stream: exit 0 within 5 s, every accepted event in InfluxDB', async (t) => {
+  const influx = await startInfluxd();
+  t.teardown(() => influx.stop());
+  const { raw, ports } = await testConfig({
+    opcua: { enabled: false },
+    influx: { enabled: true, url: influx.url, database: 'drain', flushIntervalMs: 1000, batchSize: 5000 },
+  });
+  const gw = spawnGateway(['--config', writeConfig((raw.gateway as { dataDir: string }).dataDir, raw)]);
+  t.teardown(() => gw.stop());
+  await gw.waitForLog((l) => l.msg === 'gateway started', 'start');
+
+  const mqtt = await mqttClient(ports.mqtt);
+  mqtt.on('error', () => undefined);
+  let acked = 0;
+  let seq = 0;
+  const stream = (async () => {
+    while (!mqtt.disconnected && !mqtt.disconnecting && seq < 200_000) {
+      seq++;
+      const device = seq % 2 ? 'press-01' : 'press-02';
+      await mqtt.publishAsync(`tinyml/${device}/inference`, JSON.stringify(inferenceEvent(device, (seq % 10) / 10, seq)), { qos: 1 }).then(
+        () => acked++,
+        () => undefined,
+      );
+    }
+  })();
+  await waitFor(() => acked >= 3000, '3000 acknowledged events', 60_000);
+
+  const sentAt = Date.now();
+  gw.child.kill('SIGTERM');
+  const { code } = await gw.exited;
+  const elapsed = Date.now() - sentAt;
+  mqtt.end(true);
+  await stream;
+  t.equal(code, 0, 'exit code 0');
+  t.ok(elapsed < 5000, `stopped in ${elapsed} ms`);
+
+  const stopped = gw.logs.find((l) => l.msg === 'gateway stopped') as { accepted: number; influxPending: number };
+  t.ok(stopped.accepted >= acked, `accepted ${stopped.accepted} ≥ acknowledged ${acked}`);
+  t.equal(stopped.influxPending, 0);
+  const rows = await influx.query('drain', 'SELECT count(anomaly) AS n FROM inference');
+  t.equal(rows[0]?.n, stopped.accepted, 'InfluxDB holds every accepted event');
+});

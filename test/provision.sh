@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests talk to, when missing: a real InfluxDB 1.x, mbpoll (a
+# third-party Modbus client) and systemd-analyze. Debian packages; needs root (or sudo).
+set -euo pipefail
+need=()
+command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "provisioning: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"

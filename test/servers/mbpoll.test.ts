@@ -1,0 +1,65 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { Gateway } from '../../src/daemon/gateway.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { RegisterMap } from '../../src/servers/modbus-tcp/register-map.js';
+import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { mqttClient } from '../helpers/clients.js';
+import { waitFor } from '../helpers/ports.js';
+
+t.setTimeout(60_000);
+
+/** Async on purpose: the gateway runs in this process and must keep answering while mbpoll waits. */
+function mbpoll(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) =>
+    execFile('mbpoll', args, { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    ),
+  );
+}
+
+/** mbpoll's float reads are low word first by default; -B makes them high word first (ABCD). */
+const ORDERS = [
+  { order: 'ABCD', flags: ['-B'] },
+  { order: 'CDAB', flags: [] },
+] as const;
+
+for (const { order, flags } of ORDERS) {
+  t.test(`mbpoll decodes the anomaly float32 at the mapped address (${order})`, async (t) => {
+    const { config, ports } = await testConfig({ opcua: { enabled: false } });
+    config.modbus.wordOrder = order;
+    const gateway = new Gateway(config, { log: silentLogger(), env: {} });
+    await gateway.start();
+    t.teardown(() => gateway.stop());
+    const mqtt = await mqttClient(ports.mqtt);
+    t.teardown(() => mqtt.endAsync());
+    await mqtt.publishAsync('tinyml/press-02/inference', JSON.stringify(inferenceEvent('press-02', 0.625, 9)), { qos: 1 });
+    await waitFor(() => gateway.state.get('press-02')?.anomaly === 0.625, 'event in state');
+
+    const row = new RegisterMap(config.devices, order).rows.find((r) => r.device === 'press-02' && r.field === 'anomaly');
+    // mbpoll counts references from 1 (-r 1 is address 0).
+    const args = [
+      '-m',
+      'tcp',
+      '-p',
+      String(ports.modbus),
+      '-a',
+      '1',
+      '-t',
+      '3:float',
+      ...flags,
+      '-r',
+      String((row?.address ?? 0) + 1),
+      '-c',
+      '1',
+      '-1',
+      '127.0.0.1',
+    ];
+    const r = await mbpoll(args);
+    t.equal(r.code, 0, r.output);
+    t.match(r.output, /\[\d+\]:\s+0\.625\b/);
+
+    const past = await mbpoll(['-m', 'tcp', '-p', String(ports.modbus), '-a', '1', '-t', '3', '-r', '100', '-c', '1', '-1', '127.0.0.1']);
+    t.match(past.output, /Illegal data address/i, 'outside the map: exception 02');
+  });
+}
