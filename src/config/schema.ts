@@ -8,63 +8,98 @@ const host = z.string().min(1);
 export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
 
 const deviceSchema = z.strictObject({
-  id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}'),
-  description: z.string().max(256).optional(),
-  /** Class labels in a fixed order: the Modbus label index is a position in this list. */
-  labels: z.array(z.string().min(1).max(64)).max(65535).default([]),
+  id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}').describe('Device id, as in the MQTT topic'),
+  description: z.string().max(256).optional().describe('Free text for people'),
+  labels: z
+    .array(z.string().min(1).max(64))
+    .max(65535)
+    .default([])
+    .describe('Class labels in a fixed order: the Modbus label_index is a position in this list'),
 });
 
 /**
- * The one source for config types, defaults and error messages. Every object is strict so a
- * misspelled key is an error, not a silently ignored setting.
+ * The one source for config types, defaults, error messages and docs/config.md. Every object is
+ * strict so a misspelled key is an error, not a silently ignored setting.
  */
 export const configSchema = z.strictObject({
-  version: z.literal(1).default(1),
+  version: z.literal(1).default(1).describe('Config format version'),
   gateway: z
     .strictObject({
-      id: z.string().regex(DEVICE_ID_PATTERN).default('tinyml-gateway'),
-      dataDir: z.string().min(1).default('./data'),
-      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** A device is Online while its last event is younger than this. */
-      offlineAfterMs: z.number().int().positive().default(30_000),
+      id: z.string().regex(DEVICE_ID_PATTERN).default('tinyml-gateway').describe('Name of this gateway (MQTT broker id, logs)'),
+      dataDir: z.string().min(1).default('./data').describe('State and OPC UA PKI; relative to the config file; `--data-dir` overrides it'),
+      logLevel: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('JSON log lines on stdout at or above this level'),
+      offlineAfterMs: z.number().int().positive().default(30_000).describe('A device is Online while its last event is younger than this'),
     })
     .prefault({}),
   mqtt: z
     .strictObject({
-      broker: z.strictObject({ enabled: z.boolean().default(true), host: host.default('0.0.0.0'), port: port.default(1883) }).prefault({}),
-      /** External broker, used when the embedded one is disabled. */
-      url: z.url({ protocol: /^(mqtts?|wss?|tcp)$/ }).optional(),
-      clientId: z.string().min(1).optional(),
+      broker: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('Run the embedded MQTT broker (aedes)'),
+          host: host.default('0.0.0.0').describe('Address the embedded broker listens on'),
+          port: port.default(1883).describe('Port of the embedded broker'),
+        })
+        .prefault({}),
+      url: z
+        .url({ protocol: /^(mqtts?|wss?|tcp)$/ })
+        .optional()
+        .describe('External broker (e.g. mqtt://broker.plant:1883), used when broker.enabled is false'),
+      clientId: z.string().min(1).optional().describe('Client id at the external broker (default: <gateway.id>-<pid>)'),
     })
     .prefault({})
     .refine((m) => m.broker.enabled || m.url !== undefined, {
       message: 'set mqtt.url when mqtt.broker.enabled is false',
       path: ['url'],
     }),
-  opcua: z.strictObject({ enabled: z.boolean().default(true), port: port.default(4840), host: host.optional() }).prefault({}),
+  opcua: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Run the OPC UA server'),
+      port: port.default(4840).describe('OPC UA TCP port (endpoint opc.tcp://<host>:<port>/UA/TinyMLGateway)'),
+      host: host.optional().describe('Host name advertised in endpoint URLs (default: the machine name)'),
+    })
+    .prefault({}),
   modbus: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      host: host.default('0.0.0.0'),
-      port: port.default(5020),
-      unitId: z.number().int().min(1).max(255).default(1),
-      wordOrder: z.enum(WORD_ORDERS).default('ABCD'),
+      enabled: z.boolean().default(true).describe('Run the Modbus TCP server'),
+      host: host.default('0.0.0.0').describe('Address the Modbus server listens on'),
+      port: port.default(5020).describe('Modbus TCP port (502 is allowed under the systemd unit)'),
+      unitId: z.number().int().min(1).max(255).default(1).describe('Unit id the server answers; requests to other ids get no answer'),
+      wordOrder: z.enum(WORD_ORDERS).default('ABCD').describe('Order of 32-bit values in two registers; see docs/modbus.md'),
     })
     .prefault({}),
-  http: z.strictObject({ host: host.default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
+      port: port.default(8080).describe('HTTP port'),
+    })
+    .prefault({}),
   influx: z
     .strictObject({
-      enabled: z.boolean().default(false),
-      url: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8086'),
-      database: z.string().min(1).default('tinyml'),
-      batchSize: z.number().int().positive().max(50_000).default(1000),
-      flushIntervalMs: z.number().int().positive().default(1000),
-      /** Points held in memory while InfluxDB is unreachable; beyond it the oldest are dropped and counted. */
-      maxBufferedPoints: z.number().int().positive().default(1_000_000),
+      enabled: z.boolean().default(false).describe('Write events and alarm transitions to InfluxDB 1.x'),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .default('http://127.0.0.1:8086')
+        .describe('InfluxDB HTTP API; user:password@ in the URL for auth'),
+      database: z.string().min(1).default('tinyml').describe('Database, created at start when missing'),
+      batchSize: z.number().int().positive().max(50_000).default(1000).describe('Points per write'),
+      flushIntervalMs: z.number().int().positive().default(1000).describe('Longest time a point waits before it is written'),
+      maxBufferedPoints: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe('Points held in memory while InfluxDB is unreachable; beyond it the oldest are dropped and counted'),
     })
     .prefault({}),
-  devices: z.array(deviceSchema).superRefine(uniqueIds('device')).default([]),
-  rules: z.array(ruleSchema).superRefine(uniqueIds('rule')).default([]),
+  devices: z
+    .array(deviceSchema)
+    .superRefine(uniqueIds('device'))
+    .default([])
+    .describe('Known devices, in Modbus block order; unknown devices are still accepted and shown in OPC UA'),
+  rules: z.array(ruleSchema).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
 });
 
 function uniqueIds(what: string) {

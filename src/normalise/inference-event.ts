@@ -24,21 +24,24 @@ const shortName = z.string().min(1).max(64);
  */
 export const inferenceEventV1 = z
   .object({
-    v: z.literal(1).optional(),
-    device: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}'),
-    ts: z.union([epochMs, isoTimestamp]).optional(),
-    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-    model: z.strictObject({ name: shortName, version: shortName }),
-    label: shortName.optional(),
-    scores: z.record(shortName, z.number().min(0).max(1)).optional(),
-    anomaly: z.number().finite().nonnegative().optional(),
+    v: z.literal(1).optional().describe('Schema version; absent means 1'),
+    device: z
+      .string()
+      .regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}')
+      .describe('Device id `[A-Za-z0-9_.-]{1,64}`; must match the topic'),
+    ts: z.union([epochMs, isoTimestamp]).optional().describe('Event time: epoch ms, or ISO-8601 with zone; absent → receive time'),
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe('Counter the MCU increments per inference'),
+    model: z.strictObject({ name: shortName.describe('Model name'), version: shortName.describe('Model version, e.g. 1.2.0') }),
+    label: shortName.optional().describe('Predicted class'),
+    scores: z.record(shortName, z.number().min(0).max(1)).optional().describe('Class label → score 0..1'),
+    anomaly: z.number().finite().nonnegative().optional().describe('Anomaly score ≥ 0 (higher is more anomalous)'),
     timing: z
       .strictObject({
-        dsp_ms: z.number().finite().nonnegative().optional(),
-        inference_ms: z.number().finite().nonnegative().optional(),
+        dsp_ms: z.number().finite().nonnegative().optional().describe('Feature extraction time, ms'),
+        inference_ms: z.number().finite().nonnegative().optional().describe('Model run time, ms'),
       })
       .optional(),
-    values: z.record(shortName, z.number().finite()).optional(),
+    values: z.record(shortName, z.number().finite()).optional().describe('Sensor readings: name → number'),
   })
   .refine((e) => e.label !== undefined || e.scores !== undefined || e.anomaly !== undefined, {
     message: 'at least one of label, scores, anomaly is required',

@@ -65,4 +65,13 @@ t.test('a part that cannot start is named and the process exits non-zero', async
     gw.logs.some((l) => l.msg === 'HTTP listening'),
     'later parts never started',
   );
+  t.ok(
+    gw.logs.some((l) => l.msg === 'OPC UA server listening'),
+    'OPC UA had started (and was stopped again)',
+  );
+  t.same(
+    gw.logs.filter((l) => 'raw' in l),
+    [],
+    'stdout is JSON lines only, node-opcua output included',
+  );
 });

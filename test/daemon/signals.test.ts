@@ -56,34 +56,43 @@ t.test('SIGTERM during a stream: exit 0 within 5 s, every accepted event in Infl
   t.teardown(() => gw.stop());
   await gw.waitForLog((l) => l.msg === 'gateway started', 'start');
 
-  const mqtt = await mqttClient(ports.mqtt);
-  mqtt.on('error', () => undefined);
-  let acked = 0;
+  // Four publishers with a message in flight each, so SIGTERM lands while the broker is busy.
+  const publishers = await Promise.all([1, 2, 3, 4].map(() => mqttClient(ports.mqtt)));
+  const acked = new Set<number>();
   let seq = 0;
-  const stream = (async () => {
+  const streams = publishers.map(async (mqtt) => {
+    mqtt.on('error', () => undefined);
     while (!mqtt.disconnected && !mqtt.disconnecting && seq < 200_000) {
-      seq++;
-      const device = seq % 2 ? 'press-01' : 'press-02';
-      await mqtt.publishAsync(`tinyml/${device}/inference`, JSON.stringify(inferenceEvent(device, (seq % 10) / 10, seq)), { qos: 1 }).then(
-        () => acked++,
-        () => undefined,
-      );
+      const mine = ++seq;
+      const device = mine % 2 ? 'press-01' : 'press-02';
+      await mqtt
+        .publishAsync(`tinyml/${device}/inference`, JSON.stringify(inferenceEvent(device, (mine % 10) / 10, mine)), { qos: 1 })
+        .then(
+          () => acked.add(mine),
+          () => undefined,
+        );
     }
-  })();
-  await waitFor(() => acked >= 3000, '3000 acknowledged events', 60_000);
+  });
+  await waitFor(() => acked.size >= 4000, '4000 acknowledged events', 60_000);
 
   const sentAt = Date.now();
   gw.child.kill('SIGTERM');
   const { code } = await gw.exited;
   const elapsed = Date.now() - sentAt;
-  mqtt.end(true);
-  await stream;
+  for (const mqtt of publishers) mqtt.end(true);
+  await Promise.all(streams);
   t.equal(code, 0, 'exit code 0');
   t.ok(elapsed < 5000, `stopped in ${elapsed} ms`);
 
   const stopped = gw.logs.find((l) => l.msg === 'gateway stopped') as { accepted: number; influxPending: number };
-  t.ok(stopped.accepted >= acked, `accepted ${stopped.accepted} ≥ acknowledged ${acked}`);
+  t.ok(stopped.accepted >= acked.size, `accepted ${stopped.accepted} ≥ acknowledged ${acked.size}`);
   t.equal(stopped.influxPending, 0);
   const rows = await influx.query('drain', 'SELECT count(anomaly) AS n FROM inference');
+  const stored = new Set((await influx.query('drain', 'SELECT seq FROM inference')).map((r) => r.seq as number));
+  t.same(
+    [...acked].filter((s) => !stored.has(s)),
+    [],
+    'every acknowledged event is in InfluxDB',
+  );
   t.equal(rows[0]?.n, stopped.accepted, 'InfluxDB holds every accepted event');
 });

@@ -5,16 +5,24 @@ import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
-import { INFERENCE_TOPIC_FILTER, type MqttTransport } from './transport.js';
+import type { MqttTransport } from './transport.js';
 
-type DeliverFn = Parameters<Aedes['subscribe']>[1];
+const INFERENCE_TOPIC = /^tinyml\/[^/]+\/inference$/;
 
-/** aedes on a TCP listener: MCUs and Node-RED connect to it directly. */
+/**
+ * aedes on a TCP listener: MCUs and Node-RED connect to it directly.
+ *
+ * Inference messages are taken in aedes' authorizePublish hook, because aedes writes the QoS 1
+ * PUBACK before it delivers to subscribers: only there does "acknowledged" imply "in the
+ * pipeline". While nothing consumes frames$ the publish is refused, so the MCU gets no PUBACK
+ * and sends the message again later.
+ */
 export class EmbeddedBroker implements MqttTransport {
   readonly kind = 'embedded' as const;
   private broker?: Aedes;
   private server?: Server;
   private stopped = false;
+  private consume?: (frame: RawFrame) => void;
 
   constructor(
     private readonly options: { host: string; port: number; id: string },
@@ -23,9 +31,20 @@ export class EmbeddedBroker implements MqttTransport {
   ) {}
 
   async start(): Promise<void> {
-    this.broker = await Aedes.createBroker({ id: this.options.id });
-    this.broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
-    const server = createServer(this.broker.handle);
+    const broker = await Aedes.createBroker({
+      id: this.options.id,
+      authorizePublish: (client, packet, callback) => {
+        if (!client || !INFERENCE_TOPIC.test(packet.topic)) return callback(null);
+        const consume = this.consume;
+        if (!consume) return callback(new Error('gateway is not taking events'));
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        consume({ topic: packet.topic, payload, receivedAt: this.clock.now() });
+        callback(null);
+      },
+    });
+    this.broker = broker;
+    broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
+    const server = createServer(broker.handle);
     this.server = server;
     server.listen(this.options.port, this.options.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
@@ -33,22 +52,16 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   readonly frames$ = new Observable<RawFrame>((subscriber) => {
-    const broker = this.broker;
-    if (!broker) throw new Error('embedded broker not started');
-    const deliver: DeliverFn = (packet, done) => {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
-      subscriber.next({ topic: packet.topic, payload, receivedAt: this.clock.now() });
-      done();
-    };
-    broker.subscribe(INFERENCE_TOPIC_FILTER, deliver, () => undefined);
-    return () => broker.unsubscribe(INFERENCE_TOPIC_FILTER, deliver, () => undefined);
+    if (this.consume) throw new Error('the embedded broker feeds one pipeline');
+    this.consume = (frame) => subscriber.next(frame);
+    return () => (this.consume = undefined);
   });
 
   publish(topic: string, payload: string): Promise<boolean> {
     const broker = this.broker;
     if (!broker || this.stopped) return Promise.resolve(false);
-    // Alarms are produced while aedes is still delivering the inference message that caused
-    // them; publishing re-entrantly there cut that message off from the remaining subscribers.
+    // Alarms are produced while aedes is still handling the inference message that caused them;
+    // publishing from there re-entrantly cut that message off from the remaining subscribers.
     return new Promise((resolve) => {
       setImmediate(() =>
         broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => resolve(!err)),
@@ -59,13 +72,9 @@ export class EmbeddedBroker implements MqttTransport {
   async stop(): Promise<void> {
     this.stopped = true;
     const { server, broker } = this;
-    if (server?.listening) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await closed;
-    } else if (broker) {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    }
+    const closed = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await closed;
   }
 
   connected(): boolean {

@@ -18,9 +18,13 @@ export class MqttIngest implements Part {
     this.subscription = this.transport.frames$.subscribe((frame) => this.push(frame));
   }
 
+  /**
+   * Closes the transport before unsubscribing: a message that arrives in between would otherwise
+   * be acknowledged to the MCU by the broker without reaching the pipeline.
+   */
   async stop(): Promise<void> {
-    this.subscription?.unsubscribe();
     await this.transport.stop();
+    this.subscription?.unsubscribe();
   }
 
   problem(): string | undefined {

@@ -1,5 +1,14 @@
 import { join } from 'node:path';
-import { OPCUAServer, OPCUACertificateManager, RegisterServerMethod, type UAObject, type Namespace } from 'node-opcua';
+import { format } from 'node:util';
+import {
+  OPCUAServer,
+  OPCUACertificateManager,
+  RegisterServerMethod,
+  setErrorLogger,
+  setWarningLogger,
+  type UAObject,
+  type Namespace,
+} from 'node-opcua';
 import type { Subscription } from 'rxjs';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
@@ -16,6 +25,19 @@ export interface OpcuaOptions {
 
 const ONLINE_REFRESH_MS = 1000;
 
+/** node-opcua prints its warnings as plain text on stdout; the daemon's stdout is JSON lines only. */
+function routeLibraryLogs(log: Logger): void {
+  // node-opcua calls these with its caller ({ filename, callerline }) first, then printf-style args.
+  const route =
+    (level: 'warn' | 'error') =>
+    (caller: unknown, ...args: unknown[]): void => {
+      const { filename, callerline } = (caller ?? {}) as { filename?: string; callerline?: number };
+      log[level]({ lib: 'node-opcua', source: filename ? `${filename}:${callerline ?? ''}` : undefined }, format(...args).trim());
+    };
+  setWarningLogger(route('warn'));
+  setErrorLogger(route('error'));
+}
+
 /** A read-only OPC UA view of device state: Objects/Devices/<device>/… */
 export class OpcuaServerPart implements Part {
   readonly name = 'opcua';
@@ -30,7 +52,9 @@ export class OpcuaServerPart implements Part {
     private readonly options: OpcuaOptions,
     private readonly state: DeviceStateStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    routeLibraryLogs(log);
+  }
 
   async start(): Promise<void> {
     const pki = join(this.options.dataDir, 'pki');

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { configSchema } from '../config/schema.js';
+import { inferenceEventV1 } from '../normalise/inference-event.js';
+import { BLOCK_SIZE, DEVICE_FIELDS } from '../servers/modbus-tcp/register-map.js';
+import { DEVICE_VARIABLES } from '../servers/opcua/device-nodes.js';
+import { DataType } from 'node-opcua';
+
+interface JsonSchema {
+  type?: string;
+  enum?: unknown[];
+  const?: unknown;
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  additionalProperties?: JsonSchema | boolean;
+}
+
+/** Markdown reference tables generated from the code, so docs/ cannot drift from it. */
+export const REFERENCES: Record<string, () => string> = {
+  'config-keys': () => keyTable(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
+  'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
+  'modbus-block': modbusBlock,
+  'opcua-variables': opcuaVariables,
+};
+
+function keyTable(schema: JsonSchema, withDefaults: boolean): string {
+  const rows = withDefaults
+    ? ['| key | type | default | description |', '|---|---|---|---|']
+    : ['| field | type | required | description |', '|---|---|---|---|'];
+  walk(schema, '', rows, withDefaults);
+  return rows.join('\n');
+}
+
+function walk(schema: JsonSchema, path: string, rows: string[], withDefaults: boolean): void {
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    const name = path ? `${path}.${key}` : key;
+    const required = schema.required?.includes(key) ?? false;
+    if (child.type === 'object' && child.properties) {
+      walk(child, name, rows, withDefaults);
+    } else if (child.type === 'array' && child.items?.properties) {
+      rows.push(row(name, 'list', withDefaults ? fmt(child.default) : yesNo(required), child.description));
+      walk(child.items, `${name}[]`, rows, withDefaults);
+    } else {
+      rows.push(row(name, typeOf(child), withDefaults ? fmt(child.default) : yesNo(required), child.description));
+    }
+  }
+}
+
+function row(key: string, type: string, third: string, description = ''): string {
+  return `| \`${key}\` | ${type} | ${third} | ${description.replace(/\|/g, '\\|')} |`;
+}
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+const fmt = (v: unknown): string => (v === undefined ? '—' : `\`${JSON.stringify(v)}\``);
+
+function typeOf(s: JsonSchema): string {
+  if (s.anyOf) return s.anyOf.map(typeOf).join(' or ');
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(', ');
+  if (s.type === 'array') return `list of ${s.items ? typeOf(s.items) : 'any'}`;
+  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') {
+    return `map of ${typeOf(s.additionalProperties)}`;
+  }
+  const low = s.minimum ?? (s.exclusiveMinimum !== undefined ? `>${s.exclusiveMinimum}` : undefined);
+  const high = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : undefined;
+  const range = low !== undefined || high !== undefined ? ` ${low ?? ''}..${high ?? ''}` : '';
+  return `${s.type ?? 'any'}${range}`;
+}
+
+function modbusBlock(): string {
+  const rows = [
+    `Input registers of device *i* (0-based, in config order) start at 16·*i*; the block is ${BLOCK_SIZE} registers.`,
+    '',
+    '| offset | field | type | registers | meaning |',
+    '|---|---|---|---|---|',
+    ...DEVICE_FIELDS.map((f) => `| ${f.offset} | \`${f.field}\` | ${f.type} | ${f.type === 'uint16' ? 1 : 2} | ${f.description} |`),
+    '',
+    'Discrete input *i* is `alarm`: 1 while any rule has an alarm raised on device *i*.',
+  ];
+  return rows.join('\n');
+}
+
+function opcuaVariables(): string {
+  return [
+    '| browse name | DataType | NodeId |',
+    '|---|---|---|',
+    ...DEVICE_VARIABLES.map((v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=<device>.${v.name}\` |`),
+    '| `Alarms/<rule>` | Boolean | `ns=<urn:tinyml-gateway>;s=<device>.Alarms.<rule>` |',
+  ].join('\n');
+}
+
+const MARKER = /<!-- generated:([a-z-]+) -->\n[\s\S]*?<!-- \/generated -->/g;
+
+/** Rewrites every `<!-- generated:NAME -->…<!-- /generated -->` section of a document. */
+export function refreshDocument(text: string): string {
+  return text.replace(MARKER, (_all, name: string) => {
+    const make = REFERENCES[name];
+    if (!make) throw new Error(`unknown generated section '${name}'`);
+    return `<!-- generated:${name} -->\n${make()}\n<!-- /generated -->`;
+  });
+}
