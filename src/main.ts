@@ -37,7 +37,10 @@ async function main(argv: string[]): Promise<number> {
   const num = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${v}'`);
+    const zeroAllowed = name === 'degrading' || name === 'seed';
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) {
+      throw new Error(`--${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number, got '${v}'`);
+    }
     return n;
   };
   const needConfig = (): string => {

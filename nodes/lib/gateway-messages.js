@@ -1,11 +1,14 @@
 'use strict';
 
-const TOPIC = /^tinyml\/([^/]+)\/(inference|alarm)$/;
+// The gateway republishes what it accepted: events on tinyml/<device>/event, alarms on …/alarm.
+const TOPIC = /^tinyml\/([^/]+)\/(event|alarm)$/;
+const TOPIC_OF_KIND = { inference: 'event', alarm: 'alarm' };
+const KIND_OF_TOPIC = { event: 'inference', alarm: 'alarm' };
 
 /** MQTT topics for a device filter ('+' = all) and the kinds wanted: 'both', 'inference' or 'alarm'. */
 function subscriptionTopics(device, kinds) {
   const wanted = kinds === 'both' ? ['inference', 'alarm'] : [kinds];
-  return wanted.map((kind) => `tinyml/${device}/${kind}`);
+  return wanted.map((kind) => `tinyml/${device}/${TOPIC_OF_KIND[kind]}`);
 }
 
 /** Turns a gateway MQTT message into a Node-RED msg, or `{ error }` for a payload that is not JSON. */
@@ -19,9 +22,7 @@ function parseGatewayMessage(topic, payload) {
     return { error: `dropped non-JSON payload on ${topic}: ${err.message}` };
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return { error: `dropped non-object payload on ${topic}` };
-  // The gateway rejects these too (device_mismatch): a flow must not act on an event the gateway refused.
-  if (body.device !== match[1]) return { error: `dropped payload of device '${body.device}' on ${topic}` };
-  return { topic: match[1], kind: match[2], payload: body, mqttTopic: topic };
+  return { topic: match[1], kind: KIND_OF_TOPIC[match[2]], payload: body, mqttTopic: topic };
 }
 
 module.exports = { parseGatewayMessage, subscriptionTopics };

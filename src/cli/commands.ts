@@ -1,3 +1,4 @@
+import { config as rxjsConfig } from 'rxjs';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
@@ -49,6 +50,9 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     throw err;
   }
   const log = createLogger(config.gateway.logLevel);
+  // An error thrown inside a subscriber would otherwise be rethrown asynchronously and end the process.
+  rxjsConfig.onUnhandledError = (err: unknown) =>
+    log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error in a stream');
   // Loaded here so that check and modbus-map do not pay for node-opcua's start-up.
   const { Gateway } = await import('../daemon/gateway.js');
   const gateway = new Gateway(config, { log });
@@ -77,10 +81,12 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => {
-      try {
-        void gateway.reload(loadConfig(o.configFile, { dataDir: o.dataDir }));
-      } catch (err) {
+      const failed = (err: unknown): void =>
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload rejected; keeping the running config');
+      try {
+        gateway.reload(loadConfig(o.configFile, { dataDir: o.dataDir })).catch(failed);
+      } catch (err) {
+        failed(err);
       }
     });
   });

@@ -48,6 +48,10 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('External broker (e.g. mqtt://broker.plant:1883), used when broker.enabled is false'),
       clientId: z.string().min(1).optional().describe('Client id at the external broker (default: <gateway.id>-<pid>)'),
+      republishEvents: z
+        .boolean()
+        .default(true)
+        .describe('Republish accepted events, normalised, on tinyml/<device>/event (alarms always go to tinyml/<device>/alarm)'),
     })
     .prefault({})
     .refine((m) => m.broker.enabled || m.url !== undefined, {

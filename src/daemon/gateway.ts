@@ -10,8 +10,8 @@ import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { ModbusServerPart } from '../servers/modbus-tcp/modbus-server.js';
 import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
-import { InfluxSink } from '../sinks/influx/influx-sink.js';
-import { AlarmPublisher } from '../sinks/mqtt/alarm-publisher.js';
+import { InfluxSink, type SinkCounters } from '../sinks/influx/influx-sink.js';
+import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
 import { DeviceStateStore } from '../state/device-state.js';
 import { HttpServerPart, type HealthReport } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
@@ -62,13 +62,17 @@ export class Gateway {
     const child = (ns: string): Logger => log.child({ ns });
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
-    this.engine = new RuleEngine(config.rules, {
-      evaluated: (rule) => this.metrics.ruleEvaluations.inc({ rule }),
-      failed: (rule, err) => {
-        this.metrics.ruleErrors.inc({ rule });
-        child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
+    this.engine = new RuleEngine(
+      config.rules,
+      {
+        evaluated: (rule) => this.metrics.ruleEvaluations.inc({ rule }),
+        failed: (rule, err) => {
+          this.metrics.ruleErrors.inc({ rule });
+          child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
+        },
       },
-    });
+      clock,
+    );
     this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];
@@ -106,7 +110,8 @@ export class Gateway {
         );
     this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
 
-    const sinks: Part[] = [new AlarmPublisher(this.pipeline.alarms$, transport, child('mqtt-alarms'))];
+    const republishedEvents = config.mqtt.republishEvents ? this.pipeline.events$ : undefined;
+    const sinks: Part[] = [new MqttRepublisher(republishedEvents, this.pipeline.alarms$, transport, child('mqtt-out'))];
     if (config.influx.enabled) {
       this.influx = new InfluxSink(config.influx, this.pipeline.events$, this.pipeline.alarms$, this.influxCounters(), child('influx'));
       sinks.push(this.influx);
@@ -138,6 +143,8 @@ export class Gateway {
       } catch (err) {
         const error = new StartError(part.name, err);
         this.log.error({ part: part.name, err: error.message }, 'start failed');
+        // The failed part may hold half of what it opened (timers, a broker without a listener).
+        this.started.push(part);
         await this.stopParts();
         throw error;
       }
@@ -162,7 +169,8 @@ export class Gateway {
   }
 
   /** Applies rules and devices from a new config; listeners and client connections stay. */
-  async reload(next: GatewayConfig): Promise<{ kept: string[]; restarted: string[]; removed: string[] }> {
+  async reload(next: GatewayConfig): Promise<{ kept: string[]; restarted: string[]; removed: string[] } | undefined> {
+    if (this.stopping) return undefined;
     await this.notify.reloading().catch(() => undefined);
     for (const key of ['mqtt', 'opcua', 'modbus', 'http', 'influx'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
@@ -219,7 +227,7 @@ export class Gateway {
     }, interval);
   }
 
-  private influxCounters(): ConstructorParameters<typeof InfluxSink>[3] {
+  private influxCounters(): SinkCounters {
     const sink = 'influx';
     return {
       written: (n) => this.metrics.sinkPointsWritten.inc({ sink }, n),

@@ -35,6 +35,11 @@ export class GatewayMetrics {
     labelNames: ['rule'],
     registers: [this.registry],
   });
+  readonly pipelineErrors = new Counter({
+    name: `${PREFIX}pipeline_errors_total`,
+    help: 'Events whose processing threw (a bug; the event is lost)',
+    registers: [this.registry],
+  });
   readonly alarmTransitions = new Counter({
     name: `${PREFIX}alarm_transitions_total`,
     help: 'Alarm transitions, by new state',

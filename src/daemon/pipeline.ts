@@ -46,11 +46,17 @@ export class Pipeline {
           this.beats++;
           return;
         }
-        const event = this.normalise(item);
-        if (!event) return;
-        this.state.applyEvent(event);
-        this.eventSubject.next(event);
-        cepInput.next(event);
+        // One event that trips a bug downstream is logged and counted; it must not end the stream.
+        try {
+          const event = this.normalise(item);
+          if (!event) return;
+          this.state.applyEvent(event);
+          this.eventSubject.next(event);
+          cepInput.next(event);
+        } catch (err) {
+          this.metrics.pipelineErrors.inc();
+          this.log.error({ topic: item.topic, err: err instanceof Error ? err.stack : String(err) }, 'event processing failed');
+        }
       }),
     );
   }

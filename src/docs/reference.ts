@@ -91,7 +91,7 @@ function opcuaVariables(): string {
     '| browse name | DataType | NodeId |',
     '|---|---|---|',
     ...DEVICE_VARIABLES.map((v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=<device>.${v.name}\` |`),
-    '| `Alarms/<rule>` | Boolean | `ns=<urn:tinyml-gateway>;s=<device>.Alarms.<rule>` |',
+    '| `Alarms/<rule>` | Boolean | `ns=<urn:tinyml-gateway>;s=Devices/<device>/Alarms/<rule>` |',
   ].join('\n');
 }
 

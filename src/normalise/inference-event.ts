@@ -2,20 +2,23 @@ import { z } from 'zod';
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const MAX_EVENT_BYTES = 16 * 1024;
+/** The last millisecond whose nanosecond count fits int64, InfluxDB's time type (2262-04-11). */
+export const MAX_EVENT_TS_MS = 9_223_372_036_854;
+const TS_RANGE = 'ts must be epoch milliseconds up to 2262-04-11 (microseconds or nanoseconds are not accepted)';
 
 const isoTimestamp = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO-8601 timestamp with zone')
   .transform((s, ctx) => {
     const ms = Date.parse(s);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'not a valid date' });
+    if (Number.isNaN(ms) || ms < 0 || ms > MAX_EVENT_TS_MS) {
+      ctx.addIssue({ code: 'custom', message: Number.isNaN(ms) ? 'not a valid date' : TS_RANGE });
       return z.NEVER;
     }
     return ms;
   });
 
-const epochMs = z.number().finite().nonnegative();
+const epochMs = z.number().finite().nonnegative().max(MAX_EVENT_TS_MS, TS_RANGE);
 const shortName = z.string().min(1).max(64);
 
 /**
@@ -43,8 +46,8 @@ export const inferenceEventV1 = z
       .optional(),
     values: z.record(shortName, z.number().finite()).optional().describe('Sensor readings: name → number'),
   })
-  .refine((e) => e.label !== undefined || e.scores !== undefined || e.anomaly !== undefined, {
-    message: 'at least one of label, scores, anomaly is required',
+  .refine((e) => e.label !== undefined || e.anomaly !== undefined || Object.keys(e.scores ?? {}).length > 0, {
+    message: 'at least one of label, scores (non-empty), anomaly is required',
   });
 
 export type InferenceEventInput = z.input<typeof inferenceEventV1>;

@@ -59,6 +59,17 @@ t.test('an unchanged rule keeps its state across a swap; a changed one restarts;
   t.same(h.out.map((a) => a.rule).sort(), ['change', 'keep', 'new']);
 });
 
+t.test('alarms of a restarted or removed rule are cleared; a kept rule keeps its alarm', async (t) => {
+  const h = harness([rule('keep'), rule('change'), rule('drop')]);
+  h.input.next(ev('a', 0.9));
+  h.input.next(ev('a', 0.9));
+  t.same(h.out.map((a) => `${a.rule}:${a.state}`).sort(), ['change:raised', 'drop:raised', 'keep:raised']);
+  h.out.length = 0;
+  h.engine.replaceRules([rule('keep'), rule('change', { severity: 900 })]);
+  t.same(h.out.map((a) => `${a.rule}:${a.device}:${a.state}:${a.severity}`).sort(), ['change:a:cleared:500', 'drop:a:cleared:500']);
+  t.match(h.out[0], { message: /alarm reset/ });
+});
+
 t.test('a rule that throws stops alone and is reported', async (t) => {
   const h = harness([rule('good'), rule('bad')]);
   const poisoned = ev('a', 0.9);

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const problemsOf = (load: () => unknown) => {
   try {
@@ -88,7 +88,7 @@ t.test('YAML syntax errors carry a line; unreadable files say so', async (t) => 
 });
 
 t.test('ConfigError message lists file:line:col per problem', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const dir = tempDir(t, 'cfg-');
   const file = join(dir, 'g.yaml');
   writeFileSync(file, readFileSync('gateway-config/gateway.yaml', 'utf8').replace('  port: 8080', '  prt: 8080'));
   t.throws(() => loadConfig(file), { message: new RegExp(`${file}:\\d+:3: http.prt: unknown key`) });

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
 import { testConfig } from '../helpers/gateway-config.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 t.setTimeout(120_000);
 
@@ -13,7 +13,7 @@ t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', 
   t.equal(ok.status, 0);
   t.match(ok.stdout, /OK \(8 devices, 1 rules\)/);
 
-  const dir = mkdtempSync(join(tmpdir(), 'check-'));
+  const dir = tempDir(t, 'check-');
   const bad = join(dir, 'bad.yaml');
   const lines = readFileSync('gateway-config/gateway.yaml', 'utf8').split('\n');
   const line = lines.findIndex((l) => l.startsWith('  wordOrder:'));
@@ -29,6 +29,7 @@ t.test('usage errors exit 2 with a message', async (t) => {
   t.match(runCli(['frobnicate']), { status: 2, stderr: /unknown command 'frobnicate'/ });
   t.match(runCli(['run', '--config', 'x', '--bogus']), { status: 2, stderr: /bogus/ });
   t.match(runCli(['--help']), { status: 0, stdout: /usage:/ });
+  t.match(runCli(['simulate', '--broker', 'mqtt://127.0.0.1:1', '--rate', '0']), { status: 2, stderr: /--rate must be a positive number/ });
   t.match(runCli(['--version']), { status: 0, stdout: /^\d+\.\d+\.\d+/ });
 });
 
@@ -42,7 +43,7 @@ t.test('modbus-map prints the CSV with the documented header', async (t) => {
 });
 
 t.test('run with an invalid config exits 1 with the problems', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'run-'));
+  const dir = tempDir(t, 'run-');
   const file = writeConfig(dir, { http: { port: 'eighty' } });
   const gw = spawnGateway(['--config', file]);
   t.equal((await gw.exited).code, 1);
@@ -50,7 +51,7 @@ t.test('run with an invalid config exits 1 with the problems', async (t) => {
 });
 
 t.test('a part that cannot start is named and the process exits non-zero', async (t) => {
-  const { raw, ports } = await testConfig();
+  const { raw, ports } = await testConfig(t);
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(ports.modbus, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));

@@ -10,7 +10,7 @@ t.setTimeout(120_000);
 
 t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive once it is back', async (t) => {
   const influxPort = await freePort();
-  const { config, ports } = await testConfig({
+  const { config, ports } = await testConfig(t, {
     opcua: { enabled: false },
     influx: { enabled: true, url: `http://127.0.0.1:${influxPort}`, database: 'outage', flushIntervalMs: 100 },
   });
@@ -46,12 +46,12 @@ t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive
 });
 
 t.test('unknown routes are 404; health lists every part', async (t) => {
-  const { config, ports } = await testConfig({ opcua: { enabled: false }, modbus: { enabled: false } });
+  const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const gateway = new Gateway(config, { log: silentLogger(), env: {} });
   await gateway.start();
   t.teardown(() => gateway.stop());
   const res = await fetch(`http://127.0.0.1:${ports.http}/nope`);
   t.equal(res.status, 404);
   const health = (await (await fetch(`http://127.0.0.1:${ports.http}/health`)).json()) as { parts: object };
-  t.same(Object.keys(health.parts), ['state', 'cep', 'mqtt-alarms', 'mqtt', 'http']);
+  t.same(Object.keys(health.parts), ['state', 'cep', 'mqtt-out', 'mqtt', 'http']);
 });

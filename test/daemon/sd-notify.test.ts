@@ -1,7 +1,5 @@
 import t, { type Test } from 'tap';
 import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SdNotify, watchdogIntervalMs } from '../../src/daemon/sd-notify.js';
 import { Gateway } from '../../src/daemon/gateway.js';
@@ -9,6 +7,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { testConfig } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 import { spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 interface DgramSocket {
   bind(path: string): void;
@@ -20,7 +19,7 @@ t.setTimeout(120_000);
 
 /** What systemd does: a datagram socket that collects notify messages. */
 function notifySocket(t: Test): { path: string; messages: string[] } {
-  const path = join(mkdtempSync(join(tmpdir(), 'notify-')), 'notify.sock');
+  const path = join(tempDir(t, 'notify-'), 'notify.sock');
   const messages: string[] = [];
   const socket = unix.createSocket('unix_dgram', (msg) => messages.push(msg.toString('utf8')));
   socket.bind(path);
@@ -40,7 +39,7 @@ t.test('without NOTIFY_SOCKET everything is a no-op; the watchdog interval is ha
 
 t.test('READY after listeners bind, WATCHDOG only while the pipeline lives, STOPPING on stop', async (t) => {
   const sock = notifySocket(t);
-  const { config, ports } = await testConfig({ opcua: { enabled: false } });
+  const { config, ports } = await testConfig(t, { opcua: { enabled: false } });
   const gateway = new Gateway(config, { log: silentLogger(), env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000' } });
   await gateway.start();
   t.teardown(() => gateway.stop());
@@ -65,7 +64,7 @@ t.test('READY after listeners bind, WATCHDOG only while the pipeline lives, STOP
 
 t.test('the real binary notifies READY=1 and STOPPING=1, and RELOADING=1 on SIGHUP', async (t) => {
   const sock = notifySocket(t);
-  const { raw } = await testConfig({ opcua: { enabled: false } });
+  const { raw } = await testConfig(t, { opcua: { enabled: false } });
   const gw = spawnGateway(['--config', writeConfig((raw.gateway as { dataDir: string }).dataDir, raw)], { NOTIFY_SOCKET: sock.path });
   t.teardown(() => gw.stop());
   await waitFor(() => sock.messages.some((m) => m.startsWith('READY=1')), 'READY=1 from the process', 60_000);

@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/ports.js';
 t.setTimeout(180_000);
 
 t.test('SIGHUP reloads rules and devices; connected clients stay connected', async (t) => {
-  const { raw, ports } = await testConfig({ opcua: { enabled: false } });
+  const { raw, ports } = await testConfig(t, { opcua: { enabled: false } });
   const dir = (raw.gateway as { dataDir: string }).dataDir;
   const file = writeConfig(dir, raw);
   const gw = spawnGateway(['--config', file]);
@@ -48,7 +48,7 @@ t.test('SIGHUP reloads rules and devices; connected clients stay connected', asy
 t.test('SIGTERM during a stream: exit 0 within 5 s, every accepted event in InfluxDB', async (t) => {
   const influx = await startInfluxd();
   t.teardown(() => influx.stop());
-  const { raw, ports } = await testConfig({
+  const { raw, ports } = await testConfig(t, {
     opcua: { enabled: false },
     influx: { enabled: true, url: influx.url, database: 'drain', flushIntervalMs: 1000, batchSize: 5000 },
   });

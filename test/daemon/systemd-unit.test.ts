@@ -1,8 +1,8 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const UNIT = 'gateway-config/systemd/tinyml-gateway.service';
 
@@ -16,7 +16,7 @@ const hasAnalyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status 
 
 t.test('the unit file passes systemd-analyze verify', { skip: hasAnalyze ? false : 'systemd-analyze not installed' }, async (t) => {
   t.same(verify(UNIT), { status: 0, output: '' });
-  const broken = join(mkdtempSync(join(tmpdir(), 'unit-')), 'tinyml-gateway.service');
+  const broken = join(tempDir(t, 'unit-'), 'tinyml-gateway.service');
   writeFileSync(broken, readFileSync(UNIT, 'utf8').replace('Type=notify', 'Type=notifyy'));
   t.not(verify(broken).output, '', 'a broken unit is reported (the check can fail)');
 });

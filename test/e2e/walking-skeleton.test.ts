@@ -33,7 +33,7 @@ t.setTimeout(180_000);
 t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-RED', async (t) => {
   const influx = await startInfluxd();
   t.teardown(() => influx.stop());
-  const { config, ports, raw } = await testConfig({
+  const { config, ports, raw } = await testConfig(t, {
     influx: { enabled: true, url: influx.url, database: 'e2e', flushIntervalMs: 100, batchSize: 100 },
   });
   const gateway = new Gateway(config, { log: silentLogger(), env: {} });
@@ -55,7 +55,7 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
 
   const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
   t.teardown(() => opc.close());
-  const node = (v: string) => `ns=${opc.ns};s=press-01.${v}`;
+  const node = (v: string) => `ns=${opc.ns};s=Devices/press-01/${v}`;
   t.ok(opc.ns > 0, 'namespace urn:tinyml-gateway is registered');
   const browsed = await opc.session.browse(`ns=${opc.ns};s=Devices`);
   t.same(browsed.references?.map((r) => r.browseName.name).sort(), ['press-01', 'press-02'], 'Devices holds one object per device');
@@ -85,7 +85,7 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   // Raised: every view agrees.
   await waitFor(() => gateway.state.get('press-01')?.alarms.size === 1, 'alarm raised in state');
   t.equal(await readValue(opc.session, node('AlarmActive')), true, 'OPC UA AlarmActive');
-  t.equal(await readValue(opc.session, `ns=${opc.ns};s=press-01.Alarms.persist`), true, 'OPC UA per-rule alarm');
+  t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/press-01/Alarms/persist`), true, 'OPC UA per-rule alarm');
   const modbus = await modbusClient(ports.modbus);
   t.teardown(() => new Promise<void>((r) => modbus.close(() => r())));
   t.same((await modbus.readDiscreteInputs(0, 2)).data.slice(0, 2), [true, false], 'Modbus discrete input 0 = press-01 alarm');
@@ -136,6 +136,9 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   t.equal(await modbusExceptionOf(modbus.readInputRegisters(31, 2)), 2, 'a read past the map is exception 02');
   t.equal(await modbusExceptionOf(modbus.readHoldingRegisters(0, 1)), 2, 'holding registers are not mapped');
   t.equal(await modbusExceptionOf(modbus.readInputRegisters(0, 126)), 3, 'more than 125 registers is exception 03');
+  t.equal(await modbusExceptionOf(modbus.readInputRegisters(0, 200)), 3, '200 registers is exception 03, not the library 04');
+  t.equal(await modbusExceptionOf(modbus.readHoldingRegisters(0, 300)), 3, 'the limit holds for holding registers too');
+  t.equal(await modbusExceptionOf(modbus.readDiscreteInputs(0, 2001)), 3, 'more than 2000 bits is exception 03');
 
   // InfluxDB: every accepted event and both transitions, as points.
   await waitFor(async () => {
@@ -171,7 +174,7 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   await waitFor(() => nodeRedMsgs.filter((m) => m.kind === 'alarm').length === 2, 'Node-RED alarm msgs');
   await waitFor(() => nodeRedMsgs.filter((m) => m.kind === 'inference').length === 6, 'Node-RED inference msgs');
   const seen = nodeRedMsgs.filter((m) => m.kind === 'inference' && m.topic === 'press-01').map((m) => m.payload.seq);
-  t.same(seen, [1, 2, 3, 4, 5], 'every press-01 message, including those that raised and cleared the alarm');
+  t.same(seen, [1, 2, 3, 4, 5], 'every accepted press-01 event, including those that raised and cleared the alarm');
   t.same(
     nodeRedMsgs.filter((m) => m.kind === 'alarm').map((m) => [m.topic, m.payload.state, m.payload.rule]),
     [
@@ -181,19 +184,32 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   );
   t.match(
     nodeRedMsgs.find((m) => m.kind === 'inference' && m.topic === 'press-01'),
-    { payload: { device: 'press-01', anomaly: 0.2 } },
+    { payload: { device: 'press-01', anomaly: 0.2, ts: 1_700_000_000_010 } },
   );
+  t.notOk(
+    nodeRedMsgs.some((m) => m.payload.seq === 2 && m.payload.device === 'press-02'),
+    'the event the gateway rejected (device mismatch) never reaches the flow',
+  );
+
+  // Device ids that look like node-id paths or folder names get their own objects, no crash.
+  for (const device of ['Devices', 'pump', 'pump.Label', 'Alarms']) await publish(inferenceEvent(device, 0.3, 1), device);
+  await waitFor(() => gateway.state.get('Alarms')?.events === 1, 'odd device ids in state');
+  t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/pump.Label/AnomalyScore`), 0.3);
+  t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/Devices/AnomalyScore`), 0.3);
+  const devices = await opc.session.browse(`ns=${opc.ns};s=Devices`);
+  t.same(devices.references?.length, 6, 'six device objects');
 
   // Health and metrics over HTTP.
   const health = await fetch(`http://127.0.0.1:${ports.http}/health`);
   t.equal(health.status, 200);
   const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
-  t.match(metrics, /tinyml_gateway_events_accepted_total 6/);
+  t.match(metrics, /tinyml_gateway_events_accepted_total 10/);
   t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="bad_json"\} 1/);
   t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="device_mismatch"\} 1/);
-  t.match(metrics, /tinyml_gateway_events_received_total\{source="mqtt"\} 8/);
-  t.match(metrics, /tinyml_gateway_rule_evaluations_total\{rule="persist"\} 6/);
+  t.match(metrics, /tinyml_gateway_events_received_total\{source="mqtt"\} 12/);
+  t.match(metrics, /tinyml_gateway_rule_evaluations_total\{rule="persist"\} 10/);
   t.match(metrics, /tinyml_gateway_alarms_active 0/);
   t.match(metrics, /tinyml_gateway_alarm_transitions_total\{state="raised"\} 1/);
-  t.match(metrics, /tinyml_gateway_sink_points_written_total\{sink="influx"\} 8/);
+  const written = Number(/tinyml_gateway_sink_points_written_total\{sink="influx"\} (\d+)/.exec(metrics)?.[1]);
+  t.ok(written >= 8, `influx points written: ${written}`);
 });

@@ -1,8 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { configSchema, type GatewayConfig } from '../../src/config/schema.js';
 import { freePort } from './ports.js';
+import { tempDir } from './temp-dir.js';
 
 export const LABELS = ['normal', 'imbalance', 'bearing_wear'];
 
@@ -13,13 +11,14 @@ export interface TestPorts {
   http: number;
 }
 
-/** A valid config on free loopback ports and a temp data dir; `extra` overrides top-level sections. */
+/** A valid config on free loopback ports and a temp data dir (removed after `t`); `extra` overrides top-level sections. */
 export async function testConfig(
+  t: { teardown(fn: () => void): void },
   extra: Record<string, unknown> = {},
 ): Promise<{ config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
   const ports = { mqtt: await freePort(), opcua: await freePort(), modbus: await freePort(), http: await freePort() };
   const raw: Record<string, unknown> = {
-    gateway: { id: 'gw-test', dataDir: mkdtempSync(join(tmpdir(), 'tinyml-gw-')), logLevel: 'silent' },
+    gateway: { id: 'gw-test', dataDir: tempDir(t, 'tinyml-gw-'), logLevel: 'silent' },
     mqtt: { broker: { enabled: true, host: '127.0.0.1', port: ports.mqtt } },
     opcua: { enabled: true, port: ports.opcua, host: '127.0.0.1' },
     modbus: { enabled: true, host: '127.0.0.1', port: ports.modbus, unitId: 1, wordOrder: 'ABCD' },

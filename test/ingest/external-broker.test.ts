@@ -24,7 +24,7 @@ async function plantBroker(port: number): Promise<{ stop(): Promise<void> }> {
 
 t.test('an external broker that comes up after the gateway: health recovers, events flow, alarms go back', async (t) => {
   const brokerPort = await freePort();
-  const { config, ports } = await testConfig({
+  const { config, ports } = await testConfig(t, {
     opcua: { enabled: false },
     modbus: { enabled: false },
     mqtt: { broker: { enabled: false }, url: `mqtt://127.0.0.1:${brokerPort}`, clientId: 'gw-under-test' },

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 t.setTimeout(120_000);
 
@@ -18,7 +18,7 @@ t.test('examples/ (what the editor shows under Import ▸ Examples) mirrors flow
 });
 
 t.test('a real Node-RED 4 runtime loads the package and deploys the example flow', async (t) => {
-  const userDir = mkdtempSync(join(tmpdir(), 'nodered-'));
+  const userDir = tempDir(t, 'nodered-');
   mkdirSync(join(userDir, 'node_modules'));
   symlinkSync(ROOT, join(userDir, 'node_modules', 'tinyml-gateway'), 'dir');
   writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'nr-user', dependencies: { 'tinyml-gateway': '*' } }));

@@ -26,7 +26,7 @@ const ORDERS = [
 
 for (const { order, flags } of ORDERS) {
   t.test(`mbpoll decodes the anomaly float32 at the mapped address (${order})`, async (t) => {
-    const { config, ports } = await testConfig({ opcua: { enabled: false } });
+    const { config, ports } = await testConfig(t, { opcua: { enabled: false } });
     config.modbus.wordOrder = order;
     const gateway = new Gateway(config, { log: silentLogger(), env: {} });
     await gateway.start();

@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/ports.js';
 t.setTimeout(60_000);
 
 t.test('the simulated fleet publishes valid events for every device over MQTT', async (t) => {
-  const { config, ports } = await testConfig({ opcua: { enabled: false }, modbus: { enabled: false } });
+  const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const gateway = new Gateway(config, { log: silentLogger(), env: {} });
   await gateway.start();
   t.teardown(() => gateway.stop());

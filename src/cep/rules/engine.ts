@@ -1,5 +1,6 @@
 import { Observable, Subject, filter, tap, type Subscription } from 'rxjs';
 import type { AlarmTransition } from '../../core/alarm.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import { anomalyPersistence, type PersistenceState } from '../operators/anomaly-persistence.js';
 import type { RuleConfig } from './schema.js';
@@ -40,6 +41,7 @@ export class RuleEngine {
   constructor(
     rules: RuleConfig[],
     private readonly hooks: RuleHooks = {},
+    private readonly clock: Clock = systemClock,
   ) {
     this.replaceRules(rules);
   }
@@ -77,7 +79,18 @@ export class RuleEngine {
     }
     this.rules = next;
     for (const rule of next.values()) this.start(rule);
+    for (const [id, old] of previous) if (!report.kept.includes(id)) this.clearRaised(old);
     return report;
+  }
+
+  /** A rule that restarts or goes away starts with no alarms, so the ones it raised are cleared, not left stuck. */
+  private clearRaised(old: RunningRule): void {
+    const ts = this.clock.now();
+    for (const [device, window] of old.state) {
+      if (!window.active) continue;
+      const { id: rule, severity } = old.config;
+      this.output.next({ device, rule, state: 'cleared', severity, value: 0, ts, message: 'rule changed or removed; alarm reset' });
+    }
   }
 
   status(): RuleStatus[] {

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Aedes } from 'aedes';
 import { Observable } from 'rxjs';
@@ -23,6 +23,8 @@ export class EmbeddedBroker implements MqttTransport {
   private server?: Server;
   private stopped = false;
   private consume?: (frame: RawFrame) => void;
+  /** Every TCP connection, MQTT session or not: aedes only closes clients that sent CONNECT. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     private readonly options: { host: string; port: number; id: string },
@@ -45,6 +47,10 @@ export class EmbeddedBroker implements MqttTransport {
     this.broker = broker;
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
     const server = createServer(broker.handle);
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.server = server;
     server.listen(this.options.port, this.options.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
@@ -74,6 +80,7 @@ export class EmbeddedBroker implements MqttTransport {
     const { server, broker } = this;
     const closed = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
     await closed;
   }
 

@@ -64,13 +64,16 @@ export class ExternalBroker implements MqttTransport {
     }
   }
 
-  /** Flushes queued publishes for up to a second, then closes regardless: stop must not hang on a dead broker. */
+  /**
+   * Flushes queued publishes for up to a second, then cuts the socket: stop must not hang on a
+   * dead broker (mqtt.js ignores a second, forced end() once it is disconnecting).
+   */
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
     const graceful = client.endAsync();
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1000).unref());
-    if ((await Promise.race([graceful, timer])) === 'timeout') await client.endAsync(true);
+    if ((await Promise.race([graceful, timer])) === 'timeout') client.stream?.destroy();
   }
 
   connected(): boolean {

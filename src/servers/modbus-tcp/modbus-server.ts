@@ -5,15 +5,13 @@ import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { DeviceStateStore } from '../../state/device-state.js';
 import type { RegisterMap, FieldContext } from './register-map.js';
+import { enforceQuantityLimits } from './quantity-limits.js';
 
 export interface ModbusOptions {
   host: string;
   port: number;
   unitId: number;
 }
-
-/** Modbus spec limit for one FC04 read; larger quantities get exception 03. */
-const MAX_READ_REGISTERS = 125;
 
 /** modbus-serial answers an error carrying `modbusErrorCode` with that exception code. */
 class ModbusException extends Error {
@@ -26,7 +24,6 @@ class ModbusException extends Error {
 }
 
 const ILLEGAL_ADDRESS = new ModbusException(0x02, 'illegal data address');
-const ILLEGAL_VALUE = new ModbusException(0x03, 'illegal data value');
 
 type Callback<T> = (err: Error | null, value: T) => void;
 
@@ -61,6 +58,7 @@ export class ModbusServerPart implements Part {
   }
 
   async start(): Promise<void> {
+    enforceQuantityLimits();
     const server = new ServerTCP(this.vector(), { host: this.options.host, port: this.options.port, unitID: this.options.unitId });
     this.server = server;
     server.on('socketError', (err: unknown) => this.log.debug({ err: String(err) }, 'modbus client socket error'));
@@ -73,7 +71,6 @@ export class ModbusServerPart implements Part {
     const server = this.server;
     if (!server) return;
     this.running = false;
-    for (const sock of server.socks.keys()) sock.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -87,7 +84,6 @@ export class ModbusServerPart implements Part {
       return { device, online: device ? this.state.isOnline(device) : false, nowMs: this.clock.now() };
     };
     const readRegisters = (addr: number, length: number, cb: Callback<number[]>): void => {
-      if (length > MAX_READ_REGISTERS) return fail(cb, ILLEGAL_VALUE);
       if (!this.map.inputRegistersInRange(addr, length)) return fail(cb, ILLEGAL_ADDRESS);
       cb(null, this.map.readInputRegisters(addr, length, context));
     };

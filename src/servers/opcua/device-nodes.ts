@@ -2,6 +2,11 @@ import { DataType, StatusCodes, type Namespace, type UAObject, type UAVariable, 
 import type { DeviceState } from '../../state/device-state.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
+export const DEVICES_FOLDER = 'Devices';
+
+export function devicePath(device: string): string {
+  return `${DEVICES_FOLDER}/${device}`;
+}
 
 type Scalar = string | number | boolean | Date;
 
@@ -30,7 +35,10 @@ const EMPTY: Record<VariableSpec['dataType'], Scalar> = {
   [DataType.DateTime]: new Date(0),
 };
 
-/** One device object under Devices; node ids are `s=<device>.<Variable>` so SCADA tags stay stable. */
+/**
+ * One device object under Devices. Node ids are `s=Devices/<device>/<Variable>`: stable for SCADA
+ * tags, and collision-free because `/` cannot occur in device or rule ids.
+ */
 export class DeviceNodes {
   private readonly variables = new Map<string, UAVariable>();
   private readonly ruleVariables = new Map<string, UAVariable>();
@@ -42,19 +50,19 @@ export class DeviceNodes {
     devicesFolder: UAObject,
     readonly id: string,
   ) {
-    const object = ns.addObject({ organizedBy: devicesFolder, browseName: id, nodeId: `s=${id}` });
+    const object = ns.addObject({ organizedBy: devicesFolder, browseName: id, nodeId: `s=${devicePath(id)}` });
     for (const spec of DEVICE_VARIABLES) {
       const variable = ns.addVariable({
         componentOf: object,
         browseName: spec.name,
-        nodeId: `s=${id}.${spec.name}`,
+        nodeId: `s=${devicePath(id)}/${spec.name}`,
         dataType: spec.dataType,
         minimumSamplingInterval: 0,
       });
       variable.setValueFromSource({ dataType: spec.dataType, value: EMPTY[spec.dataType] }, StatusCodes.UncertainInitialValue);
       this.variables.set(spec.name, variable);
     }
-    this.alarmsFolder = ns.addObject({ componentOf: object, browseName: 'Alarms', nodeId: `s=${id}.Alarms` });
+    this.alarmsFolder = ns.addObject({ componentOf: object, browseName: 'Alarms', nodeId: `s=${devicePath(id)}/Alarms` });
   }
 
   /** Writes only the values that changed, so subscriptions see one notification per real change. */
@@ -78,7 +86,7 @@ export class DeviceNodes {
       const variable = this.ns.addVariable({
         componentOf: this.alarmsFolder,
         browseName: rule,
-        nodeId: `s=${this.id}.Alarms.${rule}`,
+        nodeId: `s=${devicePath(this.id)}/Alarms/${rule}`,
         dataType: DataType.Boolean,
         minimumSamplingInterval: 0,
       });

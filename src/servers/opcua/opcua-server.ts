@@ -13,7 +13,7 @@ import type { Subscription } from 'rxjs';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { DeviceStateStore, DeviceState } from '../../state/device-state.js';
-import { DeviceNodes, NAMESPACE_URI } from './device-nodes.js';
+import { DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI } from './device-nodes.js';
 
 export interface OpcuaOptions {
   port: number;
@@ -75,7 +75,7 @@ export class OpcuaServerPart implements Part {
     const addressSpace = server.engine.addressSpace;
     if (!addressSpace) throw new Error('OPC UA address space not created');
     this.ns = addressSpace.registerNamespace(NAMESPACE_URI);
-    this.devicesFolder = this.ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Devices', nodeId: 's=Devices' });
+    this.devicesFolder = this.ns.addFolder(addressSpace.rootFolder.objects, { browseName: DEVICES_FOLDER, nodeId: `s=${DEVICES_FOLDER}` });
     for (const d of this.state.all()) this.sync(d);
     this.subscription = this.state.changes$.subscribe((change) => this.sync(change.device));
     await server.start();
@@ -103,15 +103,20 @@ export class OpcuaServerPart implements Part {
     return this.server?.engine.addressSpace ? undefined : 'not running';
   }
 
+  /** A failure here is logged, never thrown: it would surface inside the pipeline's subscription. */
   private sync(d: DeviceState): void {
     if (!this.ns || !this.devicesFolder) return;
-    let nodes = this.devices.get(d.id);
-    if (!nodes) {
-      nodes = new DeviceNodes(this.ns, this.devicesFolder, d.id);
-      this.devices.set(d.id, nodes);
+    try {
+      let nodes = this.devices.get(d.id);
+      if (!nodes) {
+        nodes = new DeviceNodes(this.ns, this.devicesFolder, d.id);
+        this.devices.set(d.id, nodes);
+      }
+      nodes.ensureRules(this.options.rules());
+      nodes.update(d, this.state.isOnline(d));
+    } catch (err) {
+      this.log.error({ device: d.id, err: err instanceof Error ? err.message : String(err) }, 'OPC UA update failed');
     }
-    nodes.ensureRules(this.options.rules());
-    nodes.update(d, this.state.isOnline(d));
   }
 
   private refreshOnline(): void {

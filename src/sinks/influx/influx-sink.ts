@@ -22,11 +22,21 @@ export interface SinkCounters {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** One HTTP request may not outlast this: stop() and a failing InfluxDB must not stall the daemon. */
+const REQUEST_TIMEOUT_MS = 2000;
+
+/** InfluxDB answered 4xx: the batch itself is wrong (1.x writes the valid points of a partial write). */
+function rejectedByServer(err: unknown): number | undefined {
+  const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
+  return status !== undefined && status >= 400 && status < 500 ? status : undefined;
+}
 
 /**
- * Batches points in memory and writes them in order; a failed batch stays at the head of the
- * queue and is retried with exponential backoff, so an InfluxDB outage delays but loses nothing
- * until `maxBufferedPoints` (then the oldest are dropped and counted).
+ * Batches points in memory and writes them in order. A batch that fails for a transient reason
+ * stays at the head of the queue and is retried with exponential backoff and jitter, so an
+ * InfluxDB outage delays but loses nothing until `maxBufferedPoints`; then the oldest waiting
+ * points are dropped and counted. A batch InfluxDB rejects (4xx) is dropped and counted, so one
+ * bad point cannot block everything after it.
  */
 export class InfluxSink implements Part {
   readonly name = 'influx';
@@ -36,6 +46,8 @@ export class InfluxSink implements Part {
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
+  /** Points at the head of the queue that are in an HTTP request right now. */
+  private inFlight = 0;
   private failures = 0;
   private retryAt = 0;
   private lastError?: string;
@@ -54,14 +66,13 @@ export class InfluxSink implements Part {
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)),
       protocol: url.protocol === 'https:' ? 'https' : 'http',
       database: options.database,
+      pool: { requestTimeout: REQUEST_TIMEOUT_MS, maxRetries: 0 },
       ...(url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
     });
   }
 
+  /** Never waits for InfluxDB: the first flush creates the database, so an outage cannot delay READY. */
   async start(): Promise<void> {
-    await this.ensureDatabase().catch((err: unknown) =>
-      this.log.warn({ err: String(err), url: this.options.url }, 'InfluxDB unreachable at start; buffering until it answers'),
-    );
     this.subscription = merge(this.events$, this.alarms$).subscribe((item) => this.enqueue(item));
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
   }
@@ -73,8 +84,9 @@ export class InfluxSink implements Part {
     const until = Date.now() + deadlineMs;
     while (this.queue.length > 0 && Date.now() < until) {
       this.retryAt = 0;
-      await this.flush();
-      if (this.queue.length > 0) await new Promise((r) => setTimeout(r, 100));
+      const left = until - Date.now();
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, left).unref())]);
+      if (this.queue.length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     }
     if (this.queue.length > 0) {
       this.counters.dropped(this.queue.length, 'shutdown');
@@ -101,9 +113,10 @@ export class InfluxSink implements Part {
     } else {
       this.queue.push(inferencePoint(item, this.timestamps.next(`inference/${item.device}`, item.ts)));
     }
-    if (this.queue.length > this.options.maxBufferedPoints) {
-      const excess = this.queue.length - this.options.maxBufferedPoints;
-      this.queue.splice(0, excess);
+    const excess = this.queue.length - Math.max(this.options.maxBufferedPoints, this.inFlight);
+    if (excess > 0) {
+      // The oldest points that are not in a request right now: those in flight are accounted for by the write.
+      this.queue.splice(this.inFlight, excess);
       this.counters.dropped(excess, 'buffer_full');
     }
     this.counters.buffered(this.queue.length);
@@ -113,24 +126,34 @@ export class InfluxSink implements Part {
   private async writeBatches(): Promise<void> {
     while (this.queue.length > 0 && Date.now() >= this.retryAt) {
       const batch = this.queue.slice(0, this.options.batchSize);
+      this.inFlight = batch.length;
+      let rejectedWith: number | undefined;
       try {
         if (!this.databaseReady) await this.ensureDatabase();
         await this.client.writePoints(batch, { precision: 'n' });
       } catch (err) {
-        this.failures++;
-        this.lastError = err instanceof Error ? err.message : String(err);
-        this.counters.writeError();
-        const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
-        this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
-        if (this.failures === 1) this.log.warn({ err: this.lastError }, 'InfluxDB write failed; retrying with backoff');
-        return;
+        rejectedWith = rejectedByServer(err);
+        if (rejectedWith === undefined) return this.backOff(err);
+        this.log.error({ status: rejectedWith, points: batch.length, err: String(err) }, 'InfluxDB rejected a batch; dropped');
+      } finally {
+        this.inFlight = 0;
       }
       this.queue.splice(0, batch.length);
-      if (this.failures > 0) this.log.info({ after: this.failures }, 'InfluxDB writes recovered');
+      if (this.failures > 0) this.log.info({ after: this.failures }, 'InfluxDB reachable again');
       this.failures = 0;
-      this.counters.written(batch.length);
+      if (rejectedWith === undefined) this.counters.written(batch.length);
+      else this.counters.dropped(batch.length, `rejected_${rejectedWith}`);
       this.counters.buffered(this.queue.length);
     }
+  }
+
+  private backOff(err: unknown): void {
+    this.failures++;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    this.counters.writeError();
+    const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
+    this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+    if (this.failures === 1) this.log.warn({ err: this.lastError }, 'InfluxDB write failed; retrying with backoff');
   }
 
   private async ensureDatabase(): Promise<void> {
