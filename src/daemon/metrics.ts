@@ -6,77 +6,24 @@ const PREFIX = 'tinyml_gateway_';
 /** Every Prometheus metric the gateway exposes, on its own registry (no global state). */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly eventsReceived = new Counter({
-    name: `${PREFIX}events_received_total`,
-    help: 'Frames received by ingest, valid or not',
-    labelNames: ['source'],
-    registers: [this.registry],
-  });
-  readonly eventsAccepted = new Counter({
-    name: `${PREFIX}events_accepted_total`,
-    help: 'Inference events that passed validation',
-    registers: [this.registry],
-  });
-  readonly eventsRejected = new Counter({
-    name: `${PREFIX}events_rejected_total`,
-    help: 'Frames dropped by validation, by reason',
-    labelNames: ['reason'],
-    registers: [this.registry],
-  });
-  readonly ruleEvaluations = new Counter({
-    name: `${PREFIX}rule_evaluations_total`,
-    help: 'Events evaluated by each rule',
-    labelNames: ['rule'],
-    registers: [this.registry],
-  });
-  readonly ruleErrors = new Counter({
-    name: `${PREFIX}rule_errors_total`,
-    help: 'Rules stopped by an error',
-    labelNames: ['rule'],
-    registers: [this.registry],
-  });
-  readonly pipelineErrors = new Counter({
-    name: `${PREFIX}pipeline_errors_total`,
-    help: 'Events whose processing threw (a bug; the event is lost)',
-    registers: [this.registry],
-  });
-  readonly alarmTransitions = new Counter({
-    name: `${PREFIX}alarm_transitions_total`,
-    help: 'Alarm transitions, by new state',
-    labelNames: ['state'],
-    registers: [this.registry],
-  });
-  readonly alarmsActive = new Gauge({ name: `${PREFIX}alarms_active`, help: 'Alarms currently raised', registers: [this.registry] });
-  readonly sinkPointsWritten = new Counter({
-    name: `${PREFIX}sink_points_written_total`,
-    help: 'Points confirmed by a sink upstream',
-    labelNames: ['sink'],
-    registers: [this.registry],
-  });
-  readonly sinkPointsDropped = new Counter({
-    name: `${PREFIX}sink_points_dropped_total`,
-    help: 'Points a sink gave up on (buffer full, shutdown timeout)',
-    labelNames: ['sink', 'reason'],
-    registers: [this.registry],
-  });
-  readonly sinkWriteErrors = new Counter({
-    name: `${PREFIX}sink_write_errors_total`,
-    help: 'Failed upstream writes (retried)',
-    labelNames: ['sink'],
-    registers: [this.registry],
-  });
-  readonly sinkBuffered = new Gauge({
-    name: `${PREFIX}sink_buffered_points`,
-    help: 'Points waiting in a sink buffer',
-    labelNames: ['sink'],
-    registers: [this.registry],
-  });
-  readonly partUp = new Gauge({
-    name: `${PREFIX}part_up`,
-    help: '1 while a daemon part runs healthily',
-    labelNames: ['part'],
-    registers: [this.registry],
-  });
+  private readonly counter = <L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> =>
+    new Counter({ name: PREFIX + name, help, labelNames, registers: [this.registry] });
+  private readonly gauge = <L extends string>(name: string, help: string, labelNames: L[] = []): Gauge<L> =>
+    new Gauge({ name: PREFIX + name, help, labelNames, registers: [this.registry] });
+
+  readonly eventsReceived = this.counter('events_received_total', 'Frames received by ingest, valid or not', ['source']);
+  readonly eventsAccepted = this.counter('events_accepted_total', 'Inference events that passed validation');
+  readonly eventsRejected = this.counter('events_rejected_total', 'Frames dropped by validation, by reason', ['reason']);
+  readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
+  readonly ruleEvaluations = this.counter('rule_evaluations_total', 'Events evaluated by each rule', ['rule']);
+  readonly ruleErrors = this.counter('rule_errors_total', 'Rules stopped by an error', ['rule']);
+  readonly alarmTransitions = this.counter('alarm_transitions_total', 'Alarm transitions, by new state', ['state']);
+  readonly alarmsActive = this.gauge('alarms_active', 'Alarms currently raised');
+  readonly sinkPointsWritten = this.counter('sink_points_written_total', 'Points confirmed by a sink upstream', ['sink']);
+  readonly sinkPointsDropped = this.counter('sink_points_dropped_total', 'Points a sink gave up on, by reason', ['sink', 'reason']);
+  readonly sinkWriteErrors = this.counter('sink_write_errors_total', 'Failed upstream writes (retried)', ['sink']);
+  readonly sinkBuffered = this.gauge('sink_buffered_points', 'Points waiting in a sink buffer', ['sink']);
+  readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });

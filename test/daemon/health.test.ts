@@ -1,7 +1,5 @@
 import t from 'tap';
-import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { mqttClient } from '../helpers/clients.js';
 import { startInfluxd } from '../helpers/influxd.js';
@@ -10,13 +8,10 @@ t.setTimeout(120_000);
 
 t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive once it is back', async (t) => {
   const influxPort = await freePort();
-  const { config, ports } = await testConfig(t, {
+  const { gateway, ports } = await runningGateway(t, {
     opcua: { enabled: false },
     influx: { enabled: true, url: `http://127.0.0.1:${influxPort}`, database: 'outage', flushIntervalMs: 100 },
   });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
   t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200, 'starting without InfluxDB is allowed');
 
   const mqtt = await mqttClient(ports.mqtt);
@@ -46,10 +41,7 @@ t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive
 });
 
 t.test('unknown routes are 404; health lists every part', async (t) => {
-  const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
+  const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const res = await fetch(`http://127.0.0.1:${ports.http}/nope`);
   t.equal(res.status, 404);
   const health = (await (await fetch(`http://127.0.0.1:${ports.http}/health`)).json()) as { parts: object };

@@ -1,17 +1,12 @@
 import t from 'tap';
-import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 
 t.setTimeout(60_000);
 
 t.test('an event whose processing throws is counted; the pipeline and the daemon go on', async (t) => {
-  const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
+  const { gateway, ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const applyEvent = gateway.state.applyEvent.bind(gateway.state);
   let calls = 0;
   gateway.state.applyEvent = (event) => {

@@ -2,9 +2,7 @@ import t, { type Test } from 'tap';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { SdNotify, watchdogIntervalMs } from '../../src/daemon/sd-notify.js';
-import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { testConfig } from '../helpers/gateway-config.js';
+import { runningGateway, testConfig } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 import { spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -39,10 +37,7 @@ t.test('without NOTIFY_SOCKET everything is a no-op; the watchdog interval is ha
 
 t.test('READY after listeners bind, WATCHDOG only while the pipeline lives, STOPPING on stop', async (t) => {
   const sock = notifySocket(t);
-  const { config, ports } = await testConfig(t, { opcua: { enabled: false } });
-  const gateway = new Gateway(config, { log: silentLogger(), env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000' } });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
+  const { gateway, ports } = await runningGateway(t, { opcua: { enabled: false } }, { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000' });
 
   await waitFor(() => sock.messages.some((m) => m.startsWith('READY=1')), 'READY=1');
   t.match(sock.messages[0], /^READY=1\nSTATUS=2 devices, 1 rules\nMAINPID=\d+$/);

@@ -3,12 +3,10 @@ import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { modbusMapCommand } from '../../src/cli/commands.js';
 import { fromRegisters } from '../../src/servers/modbus-tcp/word-order.js';
 import { startInfluxd } from '../helpers/influxd.js';
-import { testConfig, inferenceEvent } from '../helpers/gateway-config.js';
+import { runningGateway, inferenceEvent } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 import { modbusClient, modbusExceptionOf, monitorValues, mqttClient, opcuaSession, readValue } from '../helpers/clients.js';
 
@@ -33,12 +31,9 @@ t.setTimeout(180_000);
 t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-RED', async (t) => {
   const influx = await startInfluxd();
   t.teardown(() => influx.stop());
-  const { config, ports, raw } = await testConfig(t, {
+  const { gateway, config, ports, raw } = await runningGateway(t, {
     influx: { enabled: true, url: influx.url, database: 'e2e', flushIntervalMs: 100, batchSize: 100 },
   });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
 
   // Node-RED: the real runtime through the test helper, our node wired to a helper node.
   helper.init(require.resolve('node-red'));

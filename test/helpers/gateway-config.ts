@@ -1,4 +1,6 @@
 import { configSchema, type GatewayConfig } from '../../src/config/schema.js';
+import { Gateway } from '../../src/daemon/gateway.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { freePort } from './ports.js';
 import { tempDir } from './temp-dir.js';
 
@@ -11,13 +13,13 @@ export interface TestPorts {
   http: number;
 }
 
-/** A valid config on free loopback ports and a temp data dir (removed after `t`); `extra` overrides top-level sections. */
+/** A valid config on free loopback ports and a temp data dir (removed after `t`); `extra` is merged per section. */
 export async function testConfig(
   t: { teardown(fn: () => void): void },
   extra: Record<string, unknown> = {},
 ): Promise<{ config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
   const ports = { mqtt: await freePort(), opcua: await freePort(), modbus: await freePort(), http: await freePort() };
-  const raw: Record<string, unknown> = {
+  const defaults: Record<string, unknown> = {
     gateway: { id: 'gw-test', dataDir: tempDir(t, 'tinyml-gw-'), logLevel: 'silent' },
     mqtt: { broker: { enabled: true, host: '127.0.0.1', port: ports.mqtt } },
     opcua: { enabled: true, port: ports.opcua, host: '127.0.0.1' },
@@ -28,8 +30,14 @@ export async function testConfig(
       { id: 'press-02', labels: LABELS },
     ],
     rules: [{ id: 'persist', kind: 'anomaly-persistence', threshold: 0.7, n: 2, m: 3, clearAfter: 2, severity: 800 }],
-    ...extra,
   };
+  // Each section of `extra` is merged over the default section, so a test names only what it changes.
+  const raw: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(extra)) {
+    const base = defaults[key];
+    raw[key] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value;
+  }
+
   return { config: configSchema.parse(raw), ports, raw };
 }
 
@@ -45,4 +53,21 @@ export function inferenceEvent(device: string, anomaly: number, seq: number, ext
     timing: { dsp_ms: 11.5, inference_ms: 3.2 },
     ...extra,
   };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A Gateway built from `testConfig`, started in this process and stopped after `t`. */
+export async function runningGateway(
+  t: { teardown(fn: () => unknown): void },
+  extra: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ gateway: Gateway; config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
+  const made = await testConfig(t, extra);
+  const gateway = new Gateway(made.config, { log: silentLogger(), env });
+  await gateway.start();
+  t.teardown(() => gateway.stop());
+  return { gateway, ...made };
 }

@@ -1,9 +1,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { RegisterMap } from '../../src/servers/modbus-tcp/register-map.js';
-import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
+import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 
@@ -26,11 +24,7 @@ const ORDERS = [
 
 for (const { order, flags } of ORDERS) {
   t.test(`mbpoll decodes the anomaly float32 at the mapped address (${order})`, async (t) => {
-    const { config, ports } = await testConfig(t, { opcua: { enabled: false } });
-    config.modbus.wordOrder = order;
-    const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-    await gateway.start();
-    t.teardown(() => gateway.stop());
+    const { gateway, config, ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { wordOrder: order } });
     const mqtt = await mqttClient(ports.mqtt);
     t.teardown(() => mqtt.endAsync());
     await mqtt.publishAsync('tinyml/press-02/inference', JSON.stringify(inferenceEvent('press-02', 0.625, 9)), { qos: 1 });

@@ -1,17 +1,13 @@
 import t from 'tap';
-import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FLEET_DEFAULTS, SimulatedFleet } from '../../src/sim/fleet.js';
-import { testConfig } from '../helpers/gateway-config.js';
+import { runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 
 t.setTimeout(60_000);
 
 t.test('the simulated fleet publishes valid events for every device over MQTT', async (t) => {
-  const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
+  const { gateway, ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const fleet = new SimulatedFleet(
     { ...FLEET_DEFAULTS, devices: 4, rateHz: 20, idPrefix: 'press-', brokerUrl: `mqtt://127.0.0.1:${ports.mqtt}` },
     silentLogger(),
