@@ -40,10 +40,3 @@ export class StartError extends GatewayError {
     super(`part '${part}' failed to start: ${cause instanceof Error ? cause.message : String(cause)}`, false, { cause });
   }
 }
-
-/** Transient upstream failure (network, server restarting): worth retrying. */
-export class UpstreamError extends GatewayError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, true, options);
-  }
-}

@@ -1,3 +1,4 @@
+import { INFERENCE_TOPIC } from '../ingest/mqtt/transport.js';
 import { inferenceEventV1, MAX_EVENT_BYTES, type InferenceEvent } from './inference-event.js';
 
 export type RejectReason = 'oversize' | 'bad_topic' | 'bad_json' | 'schema' | 'device_mismatch';
@@ -12,14 +13,12 @@ export interface RawFrame {
   receivedAt: number;
 }
 
-const TOPIC = /^tinyml\/([^/]+)\/inference$/;
-
 /** MQTT frame on `tinyml/<device>/inference` → InferenceEvent, or the reason it was rejected. */
 export function decodeMqttFrame(frame: RawFrame): Decoded {
   if (frame.payload.length > MAX_EVENT_BYTES) {
     return { ok: false, reason: 'oversize', detail: `${frame.payload.length} bytes > ${MAX_EVENT_BYTES}` };
   }
-  const topicDevice = TOPIC.exec(frame.topic)?.[1];
+  const topicDevice = INFERENCE_TOPIC.exec(frame.topic)?.[1];
   if (topicDevice === undefined) return { ok: false, reason: 'bad_topic', detail: frame.topic };
   let json: unknown;
   try {

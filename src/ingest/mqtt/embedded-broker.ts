@@ -5,9 +5,7 @@ import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
-import type { MqttTransport } from './transport.js';
-
-const INFERENCE_TOPIC = /^tinyml\/[^/]+\/inference$/;
+import { INFERENCE_TOPIC, type MqttTransport } from './transport.js';
 
 /**
  * aedes on a TCP listener: MCUs and Node-RED connect to it directly.

@@ -2,6 +2,8 @@ import type { Observable } from 'rxjs';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
 
 export const INFERENCE_TOPIC_FILTER = 'tinyml/+/inference';
+/** The same topics as a pattern; group 1 is the device id. */
+export const INFERENCE_TOPIC = /^tinyml\/([^/]+)\/inference$/;
 
 /**
  * The MQTT side of the gateway: the embedded broker or a client of an external one. I/O only;
