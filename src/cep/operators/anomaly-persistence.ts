@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { keyedStep } from './keyed-step.js';
 import type { AlarmTransition } from '../../core/alarm.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 
@@ -30,34 +31,20 @@ export type PersistenceState = Map<string, PersistenceWindow>;
  */
 export function anomalyPersistence(
   options: PersistenceOptions,
-  state: PersistenceState = new Map(),
+  state?: PersistenceState,
 ): OperatorFunction<InferenceEvent, AlarmTransition> {
-  return (source) =>
-    new Observable<AlarmTransition>((subscriber) =>
-      source.subscribe({
-        next(event) {
-          let transition: AlarmTransition | undefined;
-          try {
-            transition = step(options, state, event);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          if (transition) subscriber.next(transition);
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return keyedStep<InferenceEvent, PersistenceWindow, AlarmTransition>(
+    {
+      keyOf: (e) => e.device,
+      init: () => ({ ring: new Array<boolean>(options.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false }),
+      step: (window, event) => step(options, window, event),
+    },
+    state,
+  );
 }
 
-function step(o: PersistenceOptions, state: PersistenceState, event: InferenceEvent): AlarmTransition | undefined {
+function step(o: PersistenceOptions, w: PersistenceWindow, event: InferenceEvent): AlarmTransition | undefined {
   if (event.anomaly === undefined) return undefined;
-  let w = state.get(event.device);
-  if (!w) {
-    w = { ring: new Array<boolean>(o.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false };
-    state.set(event.device, w);
-  }
   const hit = event.anomaly >= o.threshold;
   if (w.ring[w.next]) w.hits--;
   w.ring[w.next] = hit;

@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { keyedStep } from './keyed-step.js';
 
 export interface HysteresisOptions<T> {
   /** Raise when the value is ≥ raiseAt … */
@@ -17,34 +18,24 @@ export interface LevelChange<T> {
   event: T;
 }
 
-/** Keyed two-threshold latch: one stage over a Map of raised keys. */
+/** Keyed two-threshold latch. */
 export function hysteresis<T>(options: HysteresisOptions<T>): OperatorFunction<T, LevelChange<T>> {
   if (!(options.clearAt < options.raiseAt)) throw new RangeError('hysteresis needs clearAt < raiseAt');
-  return (source) =>
-    new Observable<LevelChange<T>>((subscriber) => {
-      const raised = new Set<string>();
-      return source.subscribe({
-        next(event) {
-          let key: string;
-          let value: number | undefined;
-          try {
-            value = options.valueOf(event);
-            if (value === undefined) return;
-            key = options.keyOf(event);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          if (!raised.has(key) && value >= options.raiseAt) {
-            raised.add(key);
-            subscriber.next({ key, state: 'raised', value, event });
-          } else if (raised.has(key) && value <= options.clearAt) {
-            raised.delete(key);
-            subscriber.next({ key, state: 'cleared', value, event });
-          }
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-    });
+  return keyedStep<T, { raised: boolean }, LevelChange<T>>({
+    keyOf: options.keyOf,
+    init: () => ({ raised: false }),
+    step(latch, event, key) {
+      const value = options.valueOf(event);
+      if (value === undefined) return undefined;
+      if (!latch.raised && value >= options.raiseAt) {
+        latch.raised = true;
+        return { key, state: 'raised', value, event };
+      }
+      if (latch.raised && value <= options.clearAt) {
+        latch.raised = false;
+        return { key, state: 'cleared', value, event };
+      }
+      return undefined;
+    },
+  });
 }
