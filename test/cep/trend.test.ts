@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { TestScheduler } from 'rxjs/testing';
 import { from, lastValueFrom, map, toArray, type Observable } from 'rxjs';
 import { trend, type Trend } from '../../src/cep/operators/trend.js';
+import { seededRandom } from '../../src/sim/device-model.js';
 
 interface P {
   k: string;
@@ -77,6 +78,30 @@ t.test('points at one instant or without a value give no line; epoch-ms times ke
   const last = (await run(rising, 50, 0.5)).at(-1)!;
   t.ok(Math.abs(last.slopePerSecond - 0.001 / 60) < 1e-12, `slope ${last.slopePerSecond}`);
   t.ok(Math.abs(last.timeToThresholdMs! - ((0.5 - 0.149) / 0.001) * 60_000) < 1, `RUL ${last.timeToThresholdMs} ms`);
+});
+
+t.test('running sums match an exact two-pass fit over a long stream (many re-bases)', async (t) => {
+  const noise = seededRandom(5);
+  const epoch = 1_763_800_000_000;
+  let y = 0.3;
+  const points = Array.from({ length: 5000 }, (_, i) => ({
+    k: 'w',
+    t: epoch + i * 500 + Math.floor(noise() * 200),
+    y: (y += (noise() - 0.5) * 0.01),
+  }));
+  const results = await run(points, 20);
+  let worst = 0;
+  results.forEach((r, i) => {
+    const last = points.slice(Math.max(0, i + 2 - 20), i + 2);
+    const xs = last.map((p) => (p.t - epoch) / 1000);
+    const ys = last.map((p) => p.y!);
+    const mx = xs.reduce((a, b) => a + b) / xs.length;
+    const my = ys.reduce((a, b) => a + b) / ys.length;
+    const slope = xs.reduce((a, x, j) => a + (x - mx) * (ys[j]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    worst = Math.max(worst, Math.abs(r.slopePerSecond - slope) / (Math.abs(slope) + 1e-9));
+  });
+  t.equal(results.length, 4999);
+  t.ok(worst < 1e-6, `worst relative slope error ${worst}`);
 });
 
 t.test('marbles: keys, empty, error, never-ending, early unsubscribe, throwing callback', async (t) => {

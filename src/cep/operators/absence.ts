@@ -1,5 +1,4 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import { DeadlineQueue } from './deadline-queue.js';
 
 export interface Silence<T> {
   key: string;
@@ -19,32 +18,32 @@ export interface AbsenceOptions<T> {
 
 /**
  * "No event from key K within T": emits one Silence per quiet episode; the key's next event
- * re-arms it. One deadline queue and one scheduled action for the earliest deadline drive every
- * key, never a timer per event.
+ * re-arms it. Deadlines are lastSeen + T with scheduler time that never goes back, so a Map in
+ * insertion order (re-arming moves a key to the end) is already sorted by deadline: O(1) per
+ * event, and one scheduled action for the earliest deadline drives every key, never a timer per
+ * event.
  */
 export function absence<T>(options: AbsenceOptions<T>): OperatorFunction<T, Silence<T>> {
   const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<Silence<T>>((subscriber) => {
-      const deadlines = new DeadlineQueue();
-      const last = new Map<string, { event: T; at: number }>();
+      const lastSeen = new Map<string, { event: T; at: number }>();
       let wakeup: Subscription | undefined;
-      let wakeupAt = Infinity;
 
       const arm = (): void => {
-        const next = deadlines.peek();
-        if (next === undefined || next >= wakeupAt) return;
-        wakeup?.unsubscribe();
-        wakeupAt = next;
-        wakeup = scheduler.schedule(fire, Math.max(0, next - scheduler.now()));
+        if (wakeup) return;
+        const first = lastSeen.values().next();
+        if (first.done) return;
+        const due = first.value.at + options.timeoutMs;
+        wakeup = scheduler.schedule(fire, Math.max(0, due - scheduler.now()));
       };
       const fire = (): void => {
-        wakeupAt = Infinity;
         wakeup = undefined;
-        for (const key of deadlines.popDue(scheduler.now())) {
-          const seen = last.get(key);
-          last.delete(key);
-          if (seen) subscriber.next({ key, last: seen.event, lastSeenAt: seen.at, at: seen.at + options.timeoutMs });
+        const now = scheduler.now();
+        for (const [key, seen] of lastSeen) {
+          if (seen.at + options.timeoutMs > now) break;
+          lastSeen.delete(key);
+          subscriber.next({ key, last: seen.event, lastSeenAt: seen.at, at: seen.at + options.timeoutMs });
         }
         arm();
       };
@@ -58,9 +57,8 @@ export function absence<T>(options: AbsenceOptions<T>): OperatorFunction<T, Sile
             subscriber.error(err);
             return;
           }
-          const now = scheduler.now();
-          last.set(key, { event, at: now });
-          deadlines.set(key, now + options.timeoutMs);
+          lastSeen.delete(key);
+          lastSeen.set(key, { event, at: scheduler.now() });
           arm();
         },
         error: (err: unknown) => subscriber.error(err),

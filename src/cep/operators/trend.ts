@@ -29,57 +29,82 @@ interface Fit {
   ys: number[];
   next: number;
   count: number;
-  /** x = (t - origin) / 1000, kept small so the sums keep their precision. */
+  /** x = (t - origin) / 1000; the origin moves to the oldest point once per window so x stays small. */
   origin: number;
+  /** The sums use y - yOrigin (the oldest value at the last re-base), which avoids cancellation when y is far from 0. */
+  yOrigin: number;
+  sx: number;
+  sy: number;
+  sxx: number;
+  sxy: number;
+  sinceRebase: number;
 }
 
 /**
- * Least-squares slope of a value over time, per key, over the last `window` points. Emits once a
- * key has two points with different times.
+ * Least-squares slope of a value over time, per key, over the last `window` points, with running
+ * sums (O(1) per event; re-based once per window). Emits once a key has two points with different
+ * times.
  */
 export function trend<T>(options: TrendOptions<T>): OperatorFunction<T, Trend<T>> {
-  if (!(options.window >= 2)) throw new RangeError('trend needs a window of at least 2 points');
+  const size = options.window;
+  if (!(size >= 2)) throw new RangeError('trend needs a window of at least 2 points');
   return keyedStep<T, Fit, Trend<T>>({
     keyOf: options.keyOf,
-    init: (event) => ({ xs: [], ys: [], next: 0, count: 0, origin: options.timeOf(event) }),
+    init: (event) => ({
+      xs: [],
+      ys: [],
+      next: 0,
+      count: 0,
+      origin: options.timeOf(event),
+      yOrigin: options.valueOf(event) ?? 0,
+      sx: 0,
+      sy: 0,
+      sxx: 0,
+      sxy: 0,
+      sinceRebase: 0,
+    }),
     step(fit, event, key) {
       const y = options.valueOf(event);
       if (y === undefined) return undefined;
       const x = (options.timeOf(event) - fit.origin) / 1000;
+      if (fit.count === size) add(fit, fit.xs[fit.next]!, fit.ys[fit.next]!, -1);
+      else fit.count++;
       fit.xs[fit.next] = x;
       fit.ys[fit.next] = y;
-      fit.next = (fit.next + 1) % options.window;
-      fit.count = Math.min(fit.count + 1, options.window);
-      const line = leastSquares(fit);
-      if (!line) return undefined;
-      const fitted = line.intercept + line.slope * x;
-      return { key, slopePerSecond: line.slope, fitted, points: fit.count, event, ...remaining(options.threshold, fitted, line.slope) };
+      fit.next = (fit.next + 1) % size;
+      add(fit, x, y, 1);
+      if (++fit.sinceRebase >= size) rebase(fit, size);
+      const n = fit.count;
+      const den = n * fit.sxx - fit.sx * fit.sx;
+      if (n < 2 || den <= 1e-12 * Math.max(1, n * fit.sxx)) return undefined;
+      const slope = (n * fit.sxy - fit.sx * fit.sy) / den;
+      const xLast = fit.xs[(fit.next + size - 1) % size]!;
+      const fitted = fit.yOrigin + (fit.sy - slope * fit.sx) / n + slope * xLast;
+      return { key, slopePerSecond: slope, fitted, points: n, event, ...remaining(options.threshold, fitted, slope) };
     },
   });
 }
 
-/** Fits y = intercept + slope·x over the stored points, centred on their mean x for stability. */
-function leastSquares(fit: Fit): { slope: number; intercept: number } | undefined {
-  const n = fit.count;
-  if (n < 2) return undefined;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += fit.xs[i]!;
-    my += fit.ys[i]!;
+function add(fit: Fit, x: number, rawY: number, sign: 1 | -1): void {
+  const y = rawY - fit.yOrigin;
+  fit.sx += sign * x;
+  fit.sy += sign * y;
+  fit.sxx += sign * x * x;
+  fit.sxy += sign * x * y;
+}
+
+/** Moves both origins to the oldest stored point and recomputes the sums exactly. */
+function rebase(fit: Fit, size: number): void {
+  const oldest = fit.count === size ? fit.next : 0;
+  const shift = fit.xs[oldest]!;
+  fit.origin += shift * 1000;
+  fit.yOrigin = fit.ys[oldest]!;
+  fit.sx = fit.sy = fit.sxx = fit.sxy = 0;
+  for (let i = 0; i < fit.count; i++) {
+    fit.xs[i] = fit.xs[i]! - shift;
+    add(fit, fit.xs[i]!, fit.ys[i]!, 1);
   }
-  mx /= n;
-  my /= n;
-  let sxx = 0;
-  let sxy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = fit.xs[i]! - mx;
-    sxx += dx * dx;
-    sxy += dx * (fit.ys[i]! - my);
-  }
-  if (sxx === 0) return undefined;
-  const slope = sxy / sxx;
-  return { slope, intercept: my - slope * mx };
+  fit.sinceRebase = 0;
 }
 
 function remaining(threshold: number | undefined, fitted: number, slope: number): { timeToThresholdMs?: number } {

@@ -1,0 +1,107 @@
+// npm run bench:cep — throughput of CEP stages against a bare keyed scan, in one process.
+import { Subject, scan, type OperatorFunction } from 'rxjs';
+import { RuleEngine } from '../cep/rules/engine.js';
+import type { RuleConfig } from '../cep/rules/schema.js';
+import { hysteresis } from '../cep/operators/hysteresis.js';
+import { trend } from '../cep/operators/trend.js';
+import { pageHinkley } from '../cep/operators/change-detection.js';
+import { absence } from '../cep/operators/absence.js';
+import type { InferenceEvent } from '../normalise/inference-event.js';
+import { seededRandom } from '../sim/device-model.js';
+
+const DEVICES = 10_000;
+const EVENTS_PER_RUN = 2_000_000;
+const RUNS = 5;
+const BATCH = 1000;
+
+const rand = seededRandom(42);
+const pool: InferenceEvent[] = Array.from({ length: 200_000 }, (_, i) => ({
+  device: `dev-${i % DEVICES}`,
+  ts: 1_763_800_000_000 + Math.floor(i / DEVICES) * 500,
+  seq: i,
+  model: { name: 'motor-anomaly', version: '1.2.0' },
+  label: 'normal',
+  scores: { normal: 0.9, bearing_wear: 0.1 },
+  anomaly: rand() < 0.02 ? 0.9 : rand() * 0.3,
+}));
+
+type Stage = () => OperatorFunction<InferenceEvent, unknown>;
+
+const rule: RuleConfig = { id: 'persist', kind: 'anomaly-persistence', threshold: 0.7, n: 3, m: 5, clearAfter: 5, severity: 500 };
+const byDevice = (e: InferenceEvent): string => e.device;
+const anomalyOf = (e: InferenceEvent): number | undefined => e.anomaly;
+
+const STAGES: Record<string, Stage> = {
+  'baseline: keyed scan': () =>
+    scan((acc: Map<string, { n: number; sum: number }>, e: InferenceEvent) => {
+      const s = acc.get(e.device);
+      if (s) {
+        s.n++;
+        s.sum += e.anomaly ?? 0;
+      } else acc.set(e.device, { n: 1, sum: e.anomaly ?? 0 });
+      return acc;
+    }, new Map()),
+  'engine: anomaly-persistence rule': () => (source) => new RuleEngine([rule]).connect(source),
+  hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, valueOf: anomalyOf }),
+  'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, valueOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
+  'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, valueOf: anomalyOf }),
+  'absence (30 s)': () => absence({ timeoutMs: 30_000, keyOf: byDevice }),
+};
+
+interface Run {
+  eventsPerSecond: number;
+  batchNs: number[];
+}
+
+function runOnce(stage: Stage): Run {
+  const input = new Subject<InferenceEvent>();
+  const sub = input.pipe(stage()).subscribe(() => undefined);
+  const batchNs: number[] = [];
+  const start = process.hrtime.bigint();
+  for (let done = 0; done < EVENTS_PER_RUN; ) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < BATCH; i++, done++) input.next(pool[done % pool.length]!);
+    batchNs.push(Number(process.hrtime.bigint() - t0));
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  sub.unsubscribe();
+  return { eventsPerSecond: EVENTS_PER_RUN / seconds, batchNs };
+}
+
+function heapPerDevice(stage: Stage): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const input = new Subject<InferenceEvent>();
+  const sub = input.pipe(stage()).subscribe(() => undefined);
+  for (let i = 0; i < DEVICES * 5; i++) input.next(pool[i]!);
+  gc?.();
+  const bytes = (process.memoryUsage().heapUsed - before) / DEVICES;
+  sub.unsubscribe();
+  return bytes;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+const rows: Record<string, string | number>[] = [];
+let baseline = 0;
+for (const [name, stage] of Object.entries(STAGES)) {
+  runOnce(stage); // warm-up: JIT and inline caches
+  const runs = Array.from({ length: RUNS }, () => runOnce(stage));
+  const eps = median(runs.map((r) => r.eventsPerSecond));
+  if (baseline === 0) baseline = eps;
+  const perEventNs = runs.flatMap((r) => r.batchNs).map((ns) => ns / BATCH);
+  rows.push({
+    stage: name,
+    'events/s (median)': Math.round(eps),
+    'vs baseline': `${((eps / baseline) * 100).toFixed(0)}%`,
+    'p50 ns/event': Math.round(percentile(perEventNs, 0.5)),
+    'p99 ns/event': Math.round(percentile(perEventNs, 0.99)),
+    'heap B/device': Math.round(heapPerDevice(stage)),
+  });
+}
+console.log(`node ${process.version}, ${DEVICES} devices, ${EVENTS_PER_RUN} pre-parsed events per run, median of ${RUNS} runs;`);
+console.log('latency is per event, averaged over batches of 1000 synchronous events\n');
+console.table(rows);
+if (!(globalThis as { gc?: unknown }).gc) console.log('(run with --expose-gc for exact heap figures)');
