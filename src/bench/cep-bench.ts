@@ -6,6 +6,8 @@ import { hysteresis } from '../cep/operators/hysteresis.js';
 import { trend } from '../cep/operators/trend.js';
 import { pageHinkley } from '../cep/operators/change-detection.js';
 import { absence } from '../cep/operators/absence.js';
+import { window } from '../cep/operators/window.js';
+import { avg } from '../cep/operators/aggregates.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import { seededRandom } from '../sim/device-model.js';
 
@@ -42,10 +44,19 @@ const STAGES: Record<string, Stage> = {
       return acc;
     }, new Map()),
   'engine: anomaly-persistence rule': () => (source) => new RuleEngine([rule]).connect(source),
-  hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, valueOf: anomalyOf }),
-  'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, valueOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
-  'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, valueOf: anomalyOf }),
+  hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),
+  'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, readingOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
+  'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, readingOf: anomalyOf }),
   'absence (30 s)': () => absence({ timeoutMs: 30_000, keyOf: byDevice }),
+  'tumbling window 10 s, avg': () =>
+    window({
+      spec: { kind: 'tumbling', sizeMs: 10_000 },
+      keyOf: byDevice,
+      timeOf: (e) => e.ts,
+      readingOf: anomalyOf,
+      aggregate: avg,
+      outOfOrderMs: 1000,
+    }),
 };
 
 interface Run {

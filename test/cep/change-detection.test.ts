@@ -8,7 +8,7 @@ interface S {
   k: string;
   v?: number;
 }
-const keyed = { keyOf: (s: S) => s.k, valueOf: (s: S) => s.v };
+const keyed = { keyOf: (s: S) => s.k, readingOf: (s: S) => s.v };
 const noise = seededRandom(11);
 /** n points around `mean` with ±0.05 uniform noise, for key k. */
 const series = (k: string, mean: number, n: number): S[] => Array.from({ length: n }, () => ({ k, v: mean + (noise() - 0.5) * 0.1 }));
@@ -63,10 +63,10 @@ t.test('marbles: statistics restart after a change; empty, error, never-ending, 
     const source = hot('h-hh', v);
     expectObservable(source.pipe(op, show), '^-!').toBe('---');
     expectSubscriptions(source.subscriptions).toBe('^-!');
-    const valueOf = (): number => {
+    const readingOf = (): number => {
       throw new Error('bad value');
     };
-    expectObservable(cold('h', v).pipe(pageHinkley({ ...keyed, valueOf, delta: 0, lambda: 1 }), show)).toBe(
+    expectObservable(cold('h', v).pipe(pageHinkley({ ...keyed, readingOf, delta: 0, lambda: 1 }), show)).toBe(
       '#',
       undefined,
       new Error('bad value'),

@@ -16,7 +16,7 @@ const values: Record<string, Reading> = {
   L: { key: 'B', v: 0.2 },
   x: { key: 'A' },
 };
-const options = { raiseAt: 0.8, clearAt: 0.3, keyOf: (r: Reading) => r.key, valueOf: (r: Reading) => r.v };
+const options = { raiseAt: 0.8, clearAt: 0.3, keyOf: (r: Reading) => r.key, readingOf: (r: Reading) => r.v };
 const show = (o: Observable<LevelChange<Reading>>) => o.pipe(map((c) => `${c.key}${c.state === 'raised' ? 'r' : 'c'}`));
 const scheduler = (t: Test) => new TestScheduler((actual, expected) => t.same(actual, expected));
 
@@ -45,10 +45,10 @@ t.test('empty, error, never-ending, early unsubscribe', async (t) => {
 
 t.test('a throwing value function errors the stream; bad levels are refused', async (t) => {
   scheduler(t).run(({ cold, expectObservable }) => {
-    const valueOf = (): number => {
+    const readingOf = (): number => {
       throw new Error('no value');
     };
-    expectObservable(show(cold('h', values).pipe(hysteresis({ ...options, valueOf })))).toBe('#', undefined, new Error('no value'));
+    expectObservable(show(cold('h', values).pipe(hysteresis({ ...options, readingOf })))).toBe('#', undefined, new Error('no value'));
   });
   t.throws(() => hysteresis({ ...options, clearAt: 0.9 }), RangeError);
 });

@@ -9,7 +9,7 @@ interface P {
   t: number;
   y?: number;
 }
-const base = { keyOf: (p: P) => p.k, valueOf: (p: P) => p.y, timeOf: (p: P) => p.t };
+const base = { keyOf: (p: P) => p.k, readingOf: (p: P) => p.y, timeOf: (p: P) => p.t };
 const run = (points: P[], window = 10, threshold?: number) =>
   lastValueFrom(from(points).pipe(trend({ ...base, window, threshold }), toArray()));
 const scheduler = (t: Test) => new TestScheduler((actual, expected) => t.same(actual, expected));

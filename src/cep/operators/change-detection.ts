@@ -16,7 +16,7 @@ export interface ChangePoint<T> {
 
 interface Keyed<T> {
   keyOf: (event: T) => string;
-  valueOf: (event: T) => number | undefined;
+  readingOf: (event: T) => number | undefined;
   /** 'up' detects a rise of the mean, 'down' a fall (e.g. confidence drift). */
   direction?: Direction;
 }
@@ -42,7 +42,7 @@ export function pageHinkley<T>(o: PageHinkleyOptions<T>): OperatorFunction<T, Ch
     keyOf: o.keyOf,
     init: fresh,
     step(s, event, key) {
-      const raw = o.valueOf(event);
+      const raw = o.readingOf(event);
       if (raw === undefined) return undefined;
       const x = sign * raw;
       s.n++;
@@ -77,7 +77,7 @@ export function cusum<T>(o: CusumOptions<T>): OperatorFunction<T, ChangePoint<T>
     keyOf: o.keyOf,
     init: fresh,
     step(s, event, key) {
-      const raw = o.valueOf(event);
+      const raw = o.readingOf(event);
       if (raw === undefined) return undefined;
       const x = sign * raw;
       s.n++;

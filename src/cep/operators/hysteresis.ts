@@ -8,7 +8,7 @@ export interface HysteresisOptions<T> {
   clearAt: number;
   keyOf: (event: T) => string;
   /** The value to watch; undefined skips the event. */
-  valueOf: (event: T) => number | undefined;
+  readingOf: (event: T) => number | undefined;
 }
 
 export interface LevelChange<T> {
@@ -25,7 +25,7 @@ export function hysteresis<T>(options: HysteresisOptions<T>): OperatorFunction<T
     keyOf: options.keyOf,
     init: () => ({ raised: false }),
     step(latch, event, key) {
-      const value = options.valueOf(event);
+      const value = options.readingOf(event);
       if (value === undefined) return undefined;
       if (!latch.raised && value >= options.raiseAt) {
         latch.raised = true;

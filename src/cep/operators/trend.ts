@@ -5,7 +5,7 @@ export interface TrendOptions<T> {
   /** Points in the least-squares fit (the last N per key), ≥ 2. */
   window: number;
   keyOf: (event: T) => string;
-  valueOf: (event: T) => number | undefined;
+  readingOf: (event: T) => number | undefined;
   /** Event time in ms. */
   timeOf: (event: T) => number;
   /** With a threshold, each result says when the fitted line reaches it (remaining useful life). */
@@ -56,7 +56,7 @@ export function trend<T>(options: TrendOptions<T>): OperatorFunction<T, Trend<T>
       next: 0,
       count: 0,
       origin: options.timeOf(event),
-      yOrigin: options.valueOf(event) ?? 0,
+      yOrigin: options.readingOf(event) ?? 0,
       sx: 0,
       sy: 0,
       sxx: 0,
@@ -64,7 +64,7 @@ export function trend<T>(options: TrendOptions<T>): OperatorFunction<T, Trend<T>
       sinceRebase: 0,
     }),
     step(fit, event, key) {
-      const y = options.valueOf(event);
+      const y = options.readingOf(event);
       if (y === undefined) return undefined;
       const x = (options.timeOf(event) - fit.origin) / 1000;
       if (fit.count === size) add(fit, fit.xs[fit.next]!, fit.ys[fit.next]!, -1);

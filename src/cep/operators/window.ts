@@ -1,0 +1,203 @@
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Aggregator } from './aggregates.js';
+import { alignedWindows, validateSpec, type Span, type WindowSpec } from './window-assign.js';
+
+export interface WindowOptions<T, A, R> {
+  spec: WindowSpec;
+  keyOf: (event: T) => string;
+  /** Event time, ms. */
+  timeOf: (event: T) => number;
+  /** The value aggregated; undefined skips the event. */
+  readingOf: (event: T) => number | string | undefined;
+  aggregate: Aggregator<A, R>;
+  /** 'close' emits each window once, when it closes; 'update' also emits it after every event it takes. */
+  emit?: 'close' | 'update';
+  /** Per-key watermark = newest event time − outOfOrderMs: how late events may arrive and still count. */
+  outOfOrderMs?: number;
+  /** A window stays open this long after the watermark passes its end. */
+  latenessMs?: number;
+  /** Processing time after which a silent key's open windows are closed, so they do not wait forever. */
+  idleMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+export type WindowOutput<T, R> =
+  | { type: 'window'; key: string; start: number; end: number; value: R; count: number; final: boolean }
+  | { type: 'late'; key: string; event: T };
+
+interface Open<A> extends Span {
+  acc: A;
+  count: number;
+  /** Newest event time in the window: the reported end of a count window (whose end is open). */
+  lastTs: number;
+}
+
+interface KeyState<A> {
+  watermark: number;
+  windows: Open<A>[];
+}
+
+/**
+ * Keyed event-time windows with incremental aggregates. Events too late for every window they
+ * belong to come out as `{ type: 'late' }` (a side output to count). When the source completes,
+ * every open window closes, so replays are deterministic.
+ */
+export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, WindowOutput<T, R>> {
+  validateSpec(o.spec);
+  const scheduler = o.scheduler ?? asyncScheduler;
+  const outOfOrder = o.outOfOrderMs ?? 0;
+  const lateness = o.latenessMs ?? 0;
+  return (source) =>
+    new Observable<WindowOutput<T, R>>((subscriber) => {
+      const keys = new Map<string, KeyState<A>>();
+      const lastArrival = new Map<string, number>();
+      let wakeup: Subscription | undefined;
+
+      const emitWindow = (key: string, w: Open<A>, final: boolean): void => {
+        const end = w.end === Infinity ? w.lastTs : w.end;
+        const value = o.aggregate.result(w.acc, end - w.start);
+        subscriber.next({ type: 'window', key, start: w.start, end, value, count: w.count, final });
+      };
+
+      const close = (key: string, state: KeyState<A>, until: number): void => {
+        // The common case, nothing due, must not allocate: this runs after every event.
+        if (!state.windows.some((w) => w.end + lateness <= until)) return;
+        const remaining: Open<A>[] = [];
+        for (const w of state.windows.sort((a, b) => a.end - b.end || a.start - b.start)) {
+          if (w.end + lateness <= until) emitWindow(key, w, true);
+          else remaining.push(w);
+        }
+        state.windows = remaining;
+      };
+
+      const armIdle = (): void => {
+        if (wakeup) return;
+        const first = lastArrival.values().next();
+        if (first.done) return;
+        wakeup = scheduler.schedule(fireIdle, Math.max(0, first.value + (o.idleMs ?? 0) - scheduler.now()));
+      };
+      const fireIdle = (): void => {
+        wakeup = undefined;
+        const now = scheduler.now();
+        for (const [key, at] of lastArrival) {
+          if (at + (o.idleMs ?? 0) > now) break;
+          lastArrival.delete(key);
+          const state = keys.get(key);
+          if (!state) continue;
+          // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
+          const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
+          close(key, state, Infinity);
+          state.watermark = Math.max(state.watermark, closedUntil + lateness);
+        }
+        armIdle();
+      };
+
+      const onEvent = (event: T): void => {
+        const value = o.readingOf(event);
+        if (value === undefined) return;
+        const key = o.keyOf(event);
+        const ts = o.timeOf(event);
+        let state = keys.get(key);
+        if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
+        state.watermark = Math.max(state.watermark, ts - outOfOrder);
+        const touched = place(o.spec, o.aggregate, state, ts, lateness);
+        if (touched.length === 0) subscriber.next({ type: 'late', key, event });
+        const limit = countLimit(o.spec);
+        for (const w of touched) {
+          const acc = o.aggregate.add(w.acc, value, ts);
+          if (acc !== w.acc) w.acc = acc;
+          w.count++;
+          w.lastTs = Math.max(w.lastTs, ts);
+          if (limit !== undefined && w.count >= limit) {
+            emitWindow(key, w, true);
+            state.windows = state.windows.filter((x) => x !== w);
+          } else if (o.emit === 'update') emitWindow(key, w, false);
+        }
+        close(key, state, state.watermark);
+        if (o.idleMs === undefined) return;
+        lastArrival.delete(key);
+        lastArrival.set(key, scheduler.now());
+        armIdle();
+      };
+
+      const subscription = source.subscribe({
+        next(event) {
+          try {
+            onEvent(event);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete() {
+          for (const [key, state] of keys) close(key, state, Infinity);
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        wakeup?.unsubscribe();
+      };
+    });
+}
+
+function findOrOpen<A, R>(state: KeyState<A>, agg: Aggregator<A, R>, start: number, end: number, ts: number): Open<A> {
+  const windows = state.windows;
+  for (let i = windows.length - 1; i >= 0; i--) {
+    const w = windows[i]!;
+    if (w.start === start && w.end === end) return w;
+  }
+  const w: Open<A> = { start, end, acc: agg.init(), count: 0, lastTs: ts };
+  windows.push(w);
+  return w;
+}
+
+function countLimit(spec: WindowSpec): number | undefined {
+  return spec.kind === 'count' || spec.kind === 'time-or-count' ? spec.size : undefined;
+}
+
+/** Finds or opens the windows an event at `ts` goes into; none when all of them have closed. */
+function place<A, R>(spec: WindowSpec, agg: Aggregator<A, R>, state: KeyState<A>, ts: number, lateness: number): Open<A>[] {
+  const tooLate = (end: number): boolean => end + lateness <= state.watermark;
+  switch (spec.kind) {
+    case 'tumbling': {
+      // The hot path: no span objects, no closures; usually the key's newest window matches.
+      const start = Math.floor(ts / spec.sizeMs) * spec.sizeMs;
+      const end = start + spec.sizeMs;
+      if (tooLate(end)) return [];
+      return [findOrOpen(state, agg, start, end, ts)];
+    }
+    case 'sliding': {
+      const out: Open<A>[] = [];
+      for (const span of alignedWindows(spec, ts)) {
+        if (!tooLate(span.end)) out.push(findOrOpen(state, agg, span.start, span.end, ts));
+      }
+      return out;
+    }
+    case 'session': {
+      if (tooLate(ts + spec.gapMs)) return [];
+      const overlapping = state.windows.filter((w) => ts < w.end && w.start < ts + spec.gapMs);
+      const merged: Open<A> = { start: ts, end: ts + spec.gapMs, acc: agg.init(), count: 0, lastTs: ts };
+      for (const w of overlapping) {
+        merged.start = Math.min(merged.start, w.start);
+        merged.end = Math.max(merged.end, w.end);
+        merged.acc = agg.merge(merged.acc, w.acc);
+        merged.count += w.count;
+        merged.lastTs = Math.max(merged.lastTs, w.lastTs);
+      }
+      state.windows = state.windows.filter((w) => !overlapping.includes(w)).concat(merged);
+      return [merged];
+    }
+    case 'count':
+    case 'time-or-count': {
+      const duration = spec.kind === 'count' ? Infinity : spec.sizeMs;
+      let w = state.windows.at(-1);
+      if (w && ts >= w.end) w = undefined;
+      if (!w) {
+        if (tooLate(ts + duration)) return [];
+        state.windows.push((w = { start: ts, end: ts + duration, acc: agg.init(), count: 0, lastTs: ts }));
+      }
+      return [w];
+    }
+  }
+}
