@@ -31,31 +31,48 @@ export interface PageHinkleyOptions<T> extends Keyed<T> {
 }
 
 /**
- * Page-Hinkley test per key: detects a change of the mean of a score stream. The key's
+ * The frame both detectors share: readings are flipped for 'down', `observe` updates the key's
+ * statistics with one reading and returns the statistic when it signals a change, and the key's
  * statistics restart after each detected change.
  */
-export function pageHinkley<T>(o: PageHinkleyOptions<T>): OperatorFunction<T, ChangePoint<T>> {
+function changeDetector<T, S extends { n: number }>(
+  o: Keyed<T>,
+  detector: ChangePoint<T>['detector'],
+  fresh: () => S,
+  observe: (s: S, x: number) => number | undefined,
+): OperatorFunction<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
-  const minPoints = o.minPoints ?? 30;
-  const fresh = () => ({ n: 0, mean: 0, cumulative: 0, minimum: 0 });
-  return keyedStep<T, ReturnType<typeof fresh>, ChangePoint<T>>({
+  return keyedStep<T, S, ChangePoint<T>>({
     keyOf: o.keyOf,
     init: fresh,
     step(s, event, key) {
       const raw = o.readingOf(event);
       if (raw === undefined) return undefined;
-      const x = sign * raw;
       s.n++;
+      const statistic = observe(s, sign * raw);
+      if (statistic === undefined) return undefined;
+      const points = s.n;
+      Object.assign(s, fresh());
+      return { key, detector, direction: o.direction ?? 'up', statistic, points, event };
+    },
+  });
+}
+
+/** Page-Hinkley test per key: detects a change of the mean of a score stream. */
+export function pageHinkley<T>(o: PageHinkleyOptions<T>): OperatorFunction<T, ChangePoint<T>> {
+  const minPoints = o.minPoints ?? 30;
+  return changeDetector(
+    o,
+    'page-hinkley',
+    () => ({ n: 0, mean: 0, cumulative: 0, minimum: 0 }),
+    (s, x) => {
       s.mean += (x - s.mean) / s.n;
       s.cumulative += x - s.mean - o.delta;
       s.minimum = Math.min(s.minimum, s.cumulative);
       const statistic = s.cumulative - s.minimum;
-      if (s.n < minPoints || statistic <= o.lambda) return undefined;
-      const points = s.n;
-      Object.assign(s, fresh());
-      return { key, detector: 'page-hinkley', direction: o.direction ?? 'up', statistic, points, event };
+      return s.n >= minPoints && statistic > o.lambda ? statistic : undefined;
     },
-  });
+  );
 }
 
 export interface CusumOptions<T> extends Keyed<T> {
@@ -68,28 +85,21 @@ export interface CusumOptions<T> extends Keyed<T> {
   warmup?: number;
 }
 
-/** One-sided tabular CUSUM per key; the sum restarts after each detected change. */
+/** One-sided tabular CUSUM per key. */
 export function cusum<T>(o: CusumOptions<T>): OperatorFunction<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
   const warmup = o.target === undefined ? Math.max(1, o.warmup ?? 20) : 0;
-  const fresh = () => ({ n: 0, target: o.target === undefined ? 0 : sign * o.target, sum: 0 });
-  return keyedStep<T, ReturnType<typeof fresh>, ChangePoint<T>>({
-    keyOf: o.keyOf,
-    init: fresh,
-    step(s, event, key) {
-      const raw = o.readingOf(event);
-      if (raw === undefined) return undefined;
-      const x = sign * raw;
-      s.n++;
+  return changeDetector(
+    o,
+    'cusum',
+    () => ({ n: 0, target: o.target === undefined ? 0 : sign * o.target, sum: 0 }),
+    (s, x) => {
       if (s.n <= warmup) {
         s.target += (x - s.target) / s.n;
         return undefined;
       }
       s.sum = Math.max(0, s.sum + x - s.target - o.slack);
-      if (s.sum <= o.threshold) return undefined;
-      const out: ChangePoint<T> = { key, detector: 'cusum', direction: o.direction ?? 'up', statistic: s.sum, points: s.n, event };
-      Object.assign(s, fresh());
-      return out;
+      return s.sum > o.threshold ? s.sum : undefined;
     },
-  });
+  );
 }
