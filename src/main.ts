@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { checkCommand, modbusMapCommand, runCommand, type Io } from './cli/commands.js';
+import { replayCommand } from './cli/replay.js';
 import { createLogger } from './core/logger.js';
 import { FLEET_DEFAULTS, SimulatedFleet } from './sim/fleet.js';
 import { VERSION } from './daemon/version.js';
@@ -11,6 +12,7 @@ usage:
   tinyml-gateway run --config FILE [--data-dir DIR] [--simulate N] [--sim-rate HZ]
   tinyml-gateway check --config FILE
   tinyml-gateway modbus-map --config FILE
+  tinyml-gateway replay --config FILE --events EVENTS.jsonl
   tinyml-gateway simulate --broker URL [--devices N] [--rate HZ] [--degrading SHARE] [--ramp SECONDS] [--seed N]
 `;
 
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       degrading: { type: 'string' },
       ramp: { type: 'string' },
       seed: { type: 'string' },
+      events: { type: 'string' },
     },
     strict: true,
   });
@@ -62,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
       return checkCommand(needConfig(), io);
     case 'modbus-map':
       return modbusMapCommand(needConfig(), io);
+    case 'replay':
+      if (!values.events) throw new Error('replay needs --events EVENTS.jsonl');
+      return replayCommand({ configFile: needConfig(), eventsFile: values.events }, io);
     case 'simulate':
       return simulate(values, num);
     case '--version':
