@@ -44,6 +44,8 @@ const STAGES: Record<string, Stage> = {
       return acc;
     }, new Map()),
   'engine: anomaly-persistence rule': () => (source) => new RuleEngine([rule]).connect(source),
+  'same rule, state cap 20k + ttl 1h': () => (source) =>
+    new RuleEngine([{ ...rule, state: { maxKeys: 20_000, overflow: 'evict-oldest', ttl: 3_600_000 } }]).connect(source),
   hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),
   'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, readingOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
   'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, readingOf: anomalyOf }),

@@ -70,9 +70,11 @@ export class Gateway {
           this.metrics.ruleErrors.inc({ rule });
           child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
         },
+        evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
       },
       clock,
     );
+    this.metrics.watchRules(() => this.engine.status());
     this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];

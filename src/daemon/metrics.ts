@@ -17,6 +17,13 @@ export class GatewayMetrics {
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
   readonly ruleEvaluations = this.counter('rule_evaluations_total', 'Events evaluated by each rule', ['rule']);
   readonly ruleErrors = this.counter('rule_errors_total', 'Rules stopped by an error', ['rule']);
+  readonly ruleKeysEvicted = this.counter(
+    'rule_keys_evicted_total',
+    'Devices forgotten by a rule (overflow, ttl) or events it ignored (dropped)',
+    ['rule', 'reason'],
+  );
+  readonly ruleKeys: Gauge<'rule'>;
+  private ruleStatus: () => { id: string; keys: number }[] = () => [];
   readonly alarmTransitions = this.counter('alarm_transitions_total', 'Alarm transitions, by new state', ['state']);
   readonly alarmsActive = this.gauge('alarms_active', 'Alarms currently raised');
   readonly sinkPointsWritten = this.counter('sink_points_written_total', 'Points confirmed by a sink upstream', ['sink']);
@@ -26,9 +33,25 @@ export class GatewayMetrics {
   readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
 
   constructor() {
+    const status = (): { id: string; keys: number }[] => this.ruleStatus();
+    this.ruleKeys = new Gauge({
+      name: `${PREFIX}rule_keys`,
+      help: 'Devices held in each rule state',
+      labelNames: ['rule'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const rule of status()) this.set({ rule: rule.id }, rule.keys);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
     this.alarmTransitions.inc({ state: 'raised' }, 0);
     this.alarmTransitions.inc({ state: 'cleared' }, 0);
+  }
+
+  /** Where the rule_keys gauge reads from when scraped. */
+  watchRules(status: () => { id: string; keys: number }[]): void {
+    this.ruleStatus = status;
   }
 }

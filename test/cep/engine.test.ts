@@ -94,9 +94,12 @@ t.test('a rule that throws stops alone and is reported', async (t) => {
   t.same(again.restarted, ['bad'], 'a stopped rule restarts on the next swap');
 });
 
-t.test('disconnecting stops input and output', async (t) => {
-  const h = harness([rule('r')]);
+t.test('disconnecting stops input, output and every rule pipeline (and so its timers)', async (t) => {
+  const h = harness([rule('r'), rule('limited', { state: { maxKeys: 10, overflow: 'evict-oldest', ttl: 3_600_000 } })]);
+  h.input.next(ev('a', 0.1));
   h.sub.unsubscribe();
+  const active = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((r) => r === 'Timeout');
+  t.same(active, [], 'no TTL timer left behind');
   h.input.next(ev('a', 0.9));
   h.input.next(ev('a', 0.9));
   t.same(h.out, []);

@@ -20,5 +20,7 @@ t.test('an event whose processing throws is counted; the pipeline and the daemon
   await waitFor(() => gateway.state.get('press-01')?.seq === 2 || undefined, 'the second event in state');
   const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
   t.match(metrics, /tinyml_gateway_pipeline_errors_total 1\b/);
+  t.match(metrics, /tinyml_gateway_rule_keys\{rule="persist"\} 1\b/, 'keys held per rule');
+  t.match(metrics, /# TYPE tinyml_gateway_rule_keys_evicted_total counter/);
   t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200, 'the pipeline is still alive');
 });

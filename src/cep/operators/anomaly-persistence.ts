@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { keyedStep } from './keyed-step.js';
+import { keyedStep, type KeyLimits } from './keyed-step.js';
 import type { AlarmTransition } from '../../core/alarm.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 
@@ -20,6 +20,8 @@ export interface PersistenceWindow {
   hits: number;
   belowStreak: number;
   active: boolean;
+  /** Event time of the key's newest event: the time of a clear caused by forgetting the key. */
+  lastTs: number;
 }
 
 export type PersistenceState = Map<string, PersistenceWindow>;
@@ -32,18 +34,33 @@ export type PersistenceState = Map<string, PersistenceWindow>;
 export function anomalyPersistence(
   options: PersistenceOptions,
   state?: PersistenceState,
+  limits?: KeyLimits,
 ): OperatorFunction<InferenceEvent, AlarmTransition> {
   return keyedStep<InferenceEvent, PersistenceWindow, AlarmTransition>(
     {
       keyOf: (e) => e.device,
-      init: () => ({ ring: new Array<boolean>(options.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false }),
+      init: (e) => ({ ring: new Array<boolean>(options.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false, lastTs: e.ts }),
       step: (window, event) => step(options, window, event),
+      evicted: (w, device, reason) =>
+        w.active
+          ? {
+              device,
+              rule: options.rule,
+              state: 'cleared',
+              severity: options.severity,
+              value: 0,
+              ts: w.lastTs,
+              message: `rule state for the device dropped (${reason}); alarm reset`,
+            }
+          : undefined,
     },
     state,
+    limits,
   );
 }
 
 function step(o: PersistenceOptions, w: PersistenceWindow, event: InferenceEvent): AlarmTransition | undefined {
+  w.lastTs = Math.max(w.lastTs, event.ts);
   if (event.anomaly === undefined) return undefined;
   const hit = event.anomaly >= o.threshold;
   if (w.ring[w.next]) w.hits--;

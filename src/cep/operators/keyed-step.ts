@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 export interface KeyedStep<T, S, R> {
   keyOf: (event: T) => string;
@@ -6,23 +6,88 @@ export interface KeyedStep<T, S, R> {
   init: (event: T, key: string) => S;
   /** Advances the key's state with the event; returns what to emit, if anything. */
   step: (state: S, event: T, key: string) => R | undefined;
+  /** When a key is forgotten (cap or TTL): what to emit for it, e.g. clearing an alarm it held. */
+  evicted?: (state: S, key: string, reason: EvictionReason) => R | undefined;
+}
+
+export type EvictionReason = 'overflow' | 'ttl' | 'dropped';
+
+/** Bounds on keyed state, so a flood of device ids cannot grow memory without end. */
+export interface KeyLimits {
+  /** At most this many keys; what happens to one more is `overflow`. */
+  maxKeys?: number;
+  /** 'evict-oldest' forgets the least recently seen key; 'drop-new' ignores events of new keys. */
+  overflow?: 'evict-oldest' | 'drop-new';
+  /** A key not seen for this long (scheduler time) is forgotten. */
+  ttlMs?: number;
+  scheduler?: SchedulerLike;
+  /** Told about every forgotten key or ignored event, for metrics. */
+  onEvict?: (key: string, reason: EvictionReason) => void;
 }
 
 /**
  * The shape of every keyed stateful operator: one stage over a Map (not a groupBy pipeline per
  * key). A user callback that throws becomes the stream's error instead of escaping RxJS. A `shared`
- * map keeps state across re-subscriptions (rule hot swap); otherwise each subscription starts empty.
+ * map keeps state across re-subscriptions (rule hot swap); otherwise each subscription starts
+ * empty. With limits, a second Map in insertion order (re-seen keys move to the end) gives the
+ * least recently seen key and the next TTL expiry in O(1); without limits it is not kept.
  */
-export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string, S>): OperatorFunction<T, R> {
+export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string, S>, limits: KeyLimits = {}): OperatorFunction<T, R> {
+  const bounded = limits.maxKeys !== undefined || limits.ttlMs !== undefined;
+  const scheduler = limits.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<R>((subscriber) => {
-      // Without a shared map, each subscription has its own state, as every RxJS operator does.
       const states = shared ?? new Map<string, S>();
-      return source.subscribe({
+      const seenAt = new Map<string, number>();
+      let wakeup: Subscription | undefined;
+      // Keys handed over in a shared map count against the limits from now on.
+      if (bounded) for (const key of states.keys()) seenAt.set(key, scheduler.now());
+
+      const forget = (key: string, reason: EvictionReason): void => {
+        const state = states.get(key);
+        states.delete(key);
+        seenAt.delete(key);
+        limits.onEvict?.(key, reason);
+        const out = state === undefined ? undefined : spec.evicted?.(state, key, reason);
+        if (out !== undefined) subscriber.next(out);
+      };
+      const armTtl = (): void => {
+        if (wakeup || limits.ttlMs === undefined) return;
+        const oldest = seenAt.values().next();
+        if (oldest.done) return;
+        wakeup = scheduler.schedule(expire, Math.max(0, oldest.value + limits.ttlMs - scheduler.now()));
+      };
+      const expire = (): void => {
+        wakeup = undefined;
+        const now = scheduler.now();
+        for (const [key, at] of seenAt) {
+          if (at + (limits.ttlMs ?? 0) > now) break;
+          forget(key, 'ttl');
+        }
+        armTtl();
+      };
+      /** False when the event must be ignored (a new key while full, under 'drop-new'). */
+      const admit = (key: string): boolean => {
+        const known = seenAt.delete(key);
+        if (!known && limits.maxKeys !== undefined && seenAt.size >= limits.maxKeys) {
+          if (limits.overflow === 'drop-new') {
+            limits.onEvict?.(key, 'dropped');
+            return false;
+          }
+          const oldest = seenAt.keys().next();
+          if (!oldest.done) forget(oldest.value, 'overflow');
+        }
+        seenAt.set(key, scheduler.now());
+        armTtl();
+        return true;
+      };
+
+      const subscription = source.subscribe({
         next(event) {
           let out: R | undefined;
           try {
             const key = spec.keyOf(event);
+            if (bounded && !admit(key)) return;
             let state = states.get(key);
             if (state === undefined) {
               state = spec.init(event, key);
@@ -38,5 +103,9 @@ export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
+      return () => {
+        subscription.unsubscribe();
+        wakeup?.unsubscribe();
+      };
     });
 }

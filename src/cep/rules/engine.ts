@@ -3,6 +3,7 @@ import type { AlarmTransition } from '../../core/alarm.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import { anomalyPersistence, type PersistenceState } from '../operators/anomaly-persistence.js';
+import type { EvictionReason } from '../operators/keyed-step.js';
 import type { RuleConfig } from './schema.js';
 
 export type RuleRunState = 'running' | 'stopped-by-error';
@@ -17,6 +18,8 @@ export interface RuleStatus {
 export interface RuleHooks {
   evaluated?(rule: string): void;
   failed?(rule: string, error: unknown): void;
+  /** A device forgotten by a rule (state cap or TTL) or an event ignored because the state is full. */
+  evicted?(rule: string, reason: EvictionReason): void;
 }
 
 interface RunningRule {
@@ -37,6 +40,7 @@ export class RuleEngine {
   private readonly input = new Subject<InferenceEvent>();
   private readonly output = new Subject<AlarmTransition>();
   private rules = new Map<string, RunningRule>();
+  private connected = false;
 
   constructor(
     rules: RuleConfig[],
@@ -50,6 +54,9 @@ export class RuleEngine {
   connect(events$: Observable<InferenceEvent>): Observable<AlarmTransition> {
     return new Observable<AlarmTransition>((subscriber) => {
       const out = this.output.subscribe(subscriber);
+      // Rule pipelines (and their timers) exist only while connected.
+      this.connected = true;
+      for (const rule of this.rules.values()) this.start(rule);
       const inp = events$.subscribe({
         next: (e) => this.input.next(e),
         error: (err: unknown) => subscriber.error(err),
@@ -57,6 +64,8 @@ export class RuleEngine {
       });
       return () => {
         inp.unsubscribe();
+        this.connected = false;
+        for (const rule of this.rules.values()) rule.subscription?.unsubscribe();
         out.unsubscribe();
       };
     });
@@ -78,7 +87,7 @@ export class RuleEngine {
       if (!next.has(id)) report.removed.push(id);
     }
     this.rules = next;
-    for (const rule of next.values()) this.start(rule);
+    if (this.connected) for (const rule of next.values()) this.start(rule);
     for (const [id, old] of previous) if (!report.kept.includes(id)) this.clearRaised(old);
     return report;
   }
@@ -109,7 +118,12 @@ export class RuleEngine {
       .pipe(
         filter((e) => devices === undefined || devices.has(e.device)),
         tap(() => this.hooks.evaluated?.(config.id)),
-        anomalyPersistence({ ...config, rule: config.id }, rule.state),
+        anomalyPersistence({ ...config, rule: config.id }, rule.state, {
+          maxKeys: config.state?.maxKeys,
+          overflow: config.state?.overflow,
+          ttlMs: config.state?.ttl,
+          onEvict: (_key, reason) => this.hooks.evicted?.(config.id, reason),
+        }),
       )
       .subscribe({
         next: (t) => this.output.next(t),
