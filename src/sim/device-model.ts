@@ -1,6 +1,5 @@
 import type { InferenceEventInput } from '../normalise/inference-event.js';
 
-export const SIM_LABELS = ['normal', 'imbalance', 'bearing_wear'] as const;
 export const SIM_MODEL = { name: 'motor-anomaly', version: '1.2.0' };
 
 /** Seeded PRNG (mulberry32): the same seed gives the same fleet, for tests and demos alike. */

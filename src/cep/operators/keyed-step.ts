@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { QuietKeys } from './quiet-keys.js';
 
 export interface KeyedStep<T, S, R> {
   keyOf: (event: T) => string;
@@ -29,8 +30,8 @@ export interface KeyLimits {
  * The shape of every keyed stateful operator: one stage over a Map (not a groupBy pipeline per
  * key). A user callback that throws becomes the stream's error instead of escaping RxJS. A `shared`
  * map keeps state across re-subscriptions (rule hot swap); otherwise each subscription starts
- * empty. With limits, a second Map in insertion order (re-seen keys move to the end) gives the
- * least recently seen key and the next TTL expiry in O(1); without limits it is not kept.
+ * empty. With limits, QuietKeys gives the least recently seen key and the next TTL expiry in
+ * O(1); without limits it is not kept.
  */
 export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string, S>, limits: KeyLimits = {}): OperatorFunction<T, R> {
   const bounded = limits.maxKeys !== undefined || limits.ttlMs !== undefined;
@@ -38,49 +39,30 @@ export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string
   return (source) =>
     new Observable<R>((subscriber) => {
       const states = shared ?? new Map<string, S>();
-      const seenAt = new Map<string, number>();
-      let wakeup: Subscription | undefined;
-      // Keys handed over in a shared map count against the limits from now on.
-      if (bounded) for (const key of states.keys()) seenAt.set(key, scheduler.now());
-
+      const recent = new QuietKeys<undefined>(scheduler, limits.ttlMs, (key) => forget(key, 'ttl'));
       const forget = (key: string, reason: EvictionReason): void => {
         const state = states.get(key);
         states.delete(key);
-        seenAt.delete(key);
+        recent.forget(key);
         limits.onEvict?.(key, reason);
         const out = state === undefined ? undefined : spec.evicted?.(state, key, reason);
         if (out !== undefined) subscriber.next(out);
       };
-      const armTtl = (): void => {
-        if (wakeup || limits.ttlMs === undefined) return;
-        const oldest = seenAt.values().next();
-        if (oldest.done) return;
-        wakeup = scheduler.schedule(expire, Math.max(0, oldest.value + limits.ttlMs - scheduler.now()));
-      };
-      const expire = (): void => {
-        wakeup = undefined;
-        const now = scheduler.now();
-        for (const [key, at] of seenAt) {
-          if (at + (limits.ttlMs ?? 0) > now) break;
-          forget(key, 'ttl');
-        }
-        armTtl();
-      };
       /** False when the event must be ignored (a new key while full, under 'drop-new'). */
       const admit = (key: string): boolean => {
-        const known = seenAt.delete(key);
-        if (!known && limits.maxKeys !== undefined && seenAt.size >= limits.maxKeys) {
+        if (!recent.has(key) && limits.maxKeys !== undefined && recent.size >= limits.maxKeys) {
           if (limits.overflow === 'drop-new') {
             limits.onEvict?.(key, 'dropped');
             return false;
           }
-          const oldest = seenAt.keys().next();
-          if (!oldest.done) forget(oldest.value, 'overflow');
+          const oldest = recent.oldest();
+          if (oldest !== undefined) forget(oldest, 'overflow');
         }
-        seenAt.set(key, scheduler.now());
-        armTtl();
+        recent.touch(key, undefined);
         return true;
       };
+      // Keys handed over in a shared map count against the limits from now on.
+      if (bounded) for (const key of states.keys()) recent.touch(key, undefined);
 
       const subscription = source.subscribe({
         next(event) {
@@ -105,7 +87,7 @@ export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string
       });
       return () => {
         subscription.unsubscribe();
-        wakeup?.unsubscribe();
+        recent.dispose();
       };
     });
 }

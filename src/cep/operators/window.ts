@@ -1,5 +1,6 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Aggregator } from './aggregates.js';
+import { QuietKeys } from './quiet-keys.js';
 import { alignedWindows, validateSpec, type Span, type WindowSpec } from './window-assign.js';
 
 export interface WindowOptions<T, A, R> {
@@ -50,8 +51,6 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
   return (source) =>
     new Observable<WindowOutput<T, R>>((subscriber) => {
       const keys = new Map<string, KeyState<A>>();
-      const lastArrival = new Map<string, number>();
-      let wakeup: Subscription | undefined;
 
       const emitWindow = (key: string, w: Open<A>, final: boolean): void => {
         const end = w.end === Infinity ? w.lastTs : w.end;
@@ -70,27 +69,14 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         state.windows = remaining;
       };
 
-      const armIdle = (): void => {
-        if (wakeup) return;
-        const first = lastArrival.values().next();
-        if (first.done) return;
-        wakeup = scheduler.schedule(fireIdle, Math.max(0, first.value + (o.idleMs ?? 0) - scheduler.now()));
-      };
-      const fireIdle = (): void => {
-        wakeup = undefined;
-        const now = scheduler.now();
-        for (const [key, at] of lastArrival) {
-          if (at + (o.idleMs ?? 0) > now) break;
-          lastArrival.delete(key);
-          const state = keys.get(key);
-          if (!state) continue;
-          // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
-          const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
-          close(key, state, Infinity);
-          state.watermark = Math.max(state.watermark, closedUntil + lateness);
-        }
-        armIdle();
-      };
+      const idle = new QuietKeys<undefined>(scheduler, o.idleMs, (key) => {
+        const state = keys.get(key);
+        if (!state) return;
+        // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
+        const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
+        close(key, state, Infinity);
+        state.watermark = Math.max(state.watermark, closedUntil + lateness);
+      });
 
       const onEvent = (event: T): void => {
         const value = o.readingOf(event);
@@ -114,10 +100,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
           } else if (o.emit === 'update') emitWindow(key, w, false);
         }
         close(key, state, state.watermark);
-        if (o.idleMs === undefined) return;
-        lastArrival.delete(key);
-        lastArrival.set(key, scheduler.now());
-        armIdle();
+        if (o.idleMs !== undefined) idle.touch(key, undefined);
       };
 
       const subscription = source.subscribe({
@@ -136,7 +119,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
       });
       return () => {
         subscription.unsubscribe();
-        wakeup?.unsubscribe();
+        idle.dispose();
       };
     });
 }

@@ -1,0 +1,67 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
+
+/**
+ * Last-seen time (and a value) per key, in a Map kept in insertion order: touching a key moves
+ * it to the end, so the first entry is always the least recently seen. With a timeout, one
+ * scheduled wake-up for that first entry reports every key quiet for `timeoutMs`, never a timer
+ * per key. Scheduler time never goes back, so the order is also the order of the deadlines.
+ */
+export class QuietKeys<V> {
+  private readonly seen = new Map<string, { value: V; at: number }>();
+  private wakeup?: Subscription;
+
+  constructor(
+    private readonly scheduler: SchedulerLike,
+    private readonly timeoutMs: number | undefined,
+    private readonly onQuiet: (key: string, value: V, lastSeenAt: number) => void,
+  ) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** Records the key as seen now; returns whether it was already known. */
+  touch(key: string, value: V): boolean {
+    const known = this.seen.delete(key);
+    this.seen.set(key, { value, at: this.scheduler.now() });
+    this.arm();
+    return known;
+  }
+
+  has(key: string): boolean {
+    return this.seen.has(key);
+  }
+
+  forget(key: string): void {
+    this.seen.delete(key);
+  }
+
+  /** The least recently seen key. */
+  oldest(): string | undefined {
+    const first = this.seen.keys().next();
+    return first.done ? undefined : first.value;
+  }
+
+  dispose(): void {
+    this.wakeup?.unsubscribe();
+    this.wakeup = undefined;
+  }
+
+  private arm(): void {
+    if (this.wakeup || this.timeoutMs === undefined) return;
+    const first = this.seen.values().next();
+    if (first.done) return;
+    this.wakeup = this.scheduler.schedule(() => this.fire(), Math.max(0, first.value.at + this.timeoutMs - this.scheduler.now()));
+  }
+
+  private fire(): void {
+    this.wakeup = undefined;
+    const now = this.scheduler.now();
+    for (const [key, { value, at }] of this.seen) {
+      if (at + (this.timeoutMs ?? 0) > now) break;
+      this.seen.delete(key);
+      this.onQuiet(key, value, at);
+    }
+    this.arm();
+  }
+}
