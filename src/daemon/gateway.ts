@@ -74,7 +74,7 @@ export class Gateway {
       },
       clock,
     );
-    this.metrics.watchRules(() => this.engine.status());
+    this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
     this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];

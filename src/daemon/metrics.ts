@@ -25,7 +25,8 @@ export class GatewayMetrics {
   readonly ruleKeys: Gauge<'rule'>;
   private ruleStatus: () => { id: string; keys: number }[] = () => [];
   readonly alarmTransitions = this.counter('alarm_transitions_total', 'Alarm transitions, by new state', ['state']);
-  readonly alarmsActive = this.gauge('alarms_active', 'Alarms currently raised');
+  readonly alarmsActive: Gauge;
+  private activeAlarms: () => number = () => 0;
   readonly sinkPointsWritten = this.counter('sink_points_written_total', 'Points confirmed by a sink upstream', ['sink']);
   readonly sinkPointsDropped = this.counter('sink_points_dropped_total', 'Points a sink gave up on, by reason', ['sink', 'reason']);
   readonly sinkWriteErrors = this.counter('sink_write_errors_total', 'Failed upstream writes (retried)', ['sink']);
@@ -44,14 +45,24 @@ export class GatewayMetrics {
         for (const rule of status()) this.set({ rule: rule.id }, rule.keys);
       },
     });
+    const active = (): number => this.activeAlarms();
+    this.alarmsActive = new Gauge({
+      name: `${PREFIX}alarms_active`,
+      help: 'Alarms currently raised',
+      registers: [this.registry],
+      collect() {
+        this.set(active());
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
     this.alarmTransitions.inc({ state: 'raised' }, 0);
     this.alarmTransitions.inc({ state: 'cleared' }, 0);
   }
 
-  /** Where the rule_keys gauge reads from when scraped. */
-  watchRules(status: () => { id: string; keys: number }[]): void {
-    this.ruleStatus = status;
+  /** Where the gauges read derived state from when scraped: keys per rule, raised alarms. */
+  watch(sources: { rules: () => { id: string; keys: number }[]; activeAlarms: () => number }): void {
+    this.ruleStatus = sources.rules;
+    this.activeAlarms = sources.activeAlarms;
   }
 }

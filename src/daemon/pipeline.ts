@@ -37,7 +37,6 @@ export class Pipeline {
       this.engine.connect(cepInput).subscribe((t) => {
         this.state.applyAlarm(t);
         this.metrics.alarmTransitions.inc({ state: t.state });
-        this.metrics.alarmsActive.set(this.state.activeAlarmCount());
         this.log.info({ alarm: t }, `alarm ${t.state}: ${t.device} ${t.rule}`);
         this.alarmSubject.next(t);
       }),
