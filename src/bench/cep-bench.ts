@@ -1,7 +1,9 @@
 // npm run bench:cep — throughput of CEP stages against a bare keyed scan, in one process.
 import { Subject, scan, type OperatorFunction } from 'rxjs';
 import { RuleEngine } from '../cep/rules/engine.js';
-import type { RuleConfig } from '../cep/rules/schema.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseRules } from '../config/load.js';
 import { hysteresis } from '../cep/operators/hysteresis.js';
 import { trend } from '../cep/operators/trend.js';
 import { pageHinkley } from '../cep/operators/change-detection.js';
@@ -21,15 +23,22 @@ const pool: InferenceEvent[] = Array.from({ length: 200_000 }, (_, i) => ({
   device: `dev-${i % DEVICES}`,
   ts: 1_763_800_000_000 + Math.floor(i / DEVICES) * 500,
   seq: i,
-  model: { name: 'motor-anomaly', version: '1.2.0' },
+  // One device in 500 lags a model version behind, so the mismatch rule has work to do.
+  model: { name: 'motor-anomaly', version: (i % DEVICES) % 500 === 7 ? '1.1.0' : '1.2.0' },
   label: 'normal',
-  scores: { normal: 0.9, bearing_wear: 0.1 },
+  scores: { normal: 0.85 + rand() * 0.1, bearing_wear: 0.05 },
   anomaly: rand() < 0.02 ? 0.9 : rand() * 0.3,
 }));
 
 type Stage = () => OperatorFunction<InferenceEvent, unknown>;
 
-const rule: RuleConfig = { id: 'persist', kind: 'anomaly-persistence', threshold: 0.7, n: 3, m: 5, clearAfter: 5, severity: 500 };
+const TEMPLATES = 'gateway-config/rules';
+const templates = readdirSync(TEMPLATES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .flatMap((f) => parseRules(readFileSync(join(TEMPLATES, f), 'utf8'), f));
+const [rule] = templates.filter((r) => r.id === 'anomaly-persistence');
+if (!rule || templates.length !== 7) throw new Error(`expected the 7 templates in ${TEMPLATES} (run from the repository root)`);
 const byDevice = (e: InferenceEvent): string => e.device;
 const anomalyOf = (e: InferenceEvent): number | undefined => e.anomaly;
 
@@ -43,7 +52,8 @@ const STAGES: Record<string, Stage> = {
       } else acc.set(e.device, { n: 1, sum: e.anomaly ?? 0 });
       return acc;
     }, new Map()),
-  'engine: anomaly-persistence rule': () => (source) => new RuleEngine([rule]).connect(source),
+  [`engine: the ${templates.length} templates`]: () => (source) => new RuleEngine(templates).connect(source),
+  'engine: anomaly-persistence template': () => (source) => new RuleEngine([rule]).connect(source),
   'same rule, state cap 20k + ttl 1h': () => (source) =>
     new RuleEngine([{ ...rule, state: { maxKeys: 20_000, overflow: 'evict-oldest', ttl: 3_600_000 } }]).connect(source),
   hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { from } from 'rxjs';
+import { Subject, VirtualTimeScheduler } from 'rxjs';
+import type { RuleSpec } from '../cep/rules/language.js';
+import type { RuleOutput } from '../core/rule-output.js';
 import { RuleEngine } from '../cep/rules/engine.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
@@ -28,16 +30,41 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
     return 1;
   }
   const { events, rejected } = readEvents(o.eventsFile, io);
-  let now = 0;
-  const engine = new RuleEngine(rules, {}, { now: () => now });
-  let transitions = 0;
-  engine.connect(from(events)).subscribe((t) => {
-    now = t.ts;
-    transitions++;
-    io.out(JSON.stringify(t) + '\n');
+  const counts = { alarm: 0, derived: 0, action: 0 };
+  replay(rules, events, (out) => {
+    counts[out.type]++;
+    io.out(
+      JSON.stringify(
+        out.type === 'alarm' ? { type: 'alarm', ...out.alarm } : out.type === 'derived' ? { type: 'derived', ...out.event } : out,
+      ) + '\n',
+    );
   });
-  io.err(`replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ${transitions} alarm transitions\n`);
+  io.err(
+    `replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ` +
+      `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions\n`,
+  );
   return 0;
+}
+
+/**
+ * Runs rules over events in event time: a virtual scheduler is moved to each event's ts before
+ * the event goes in, so timers (absence, pattern timeouts, idle windows) fire exactly where they
+ * would have live. Time stops at the last event: silences after it are not reported.
+ */
+export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: RuleOutput) => void): void {
+  const scheduler = new VirtualTimeScheduler();
+  scheduler.frame = events[0]?.ts ?? 0;
+  const input = new Subject<InferenceEvent>();
+  const engine = new RuleEngine(rules, {}, scheduler);
+  const sub = engine.connect(input).subscribe(emit);
+  for (const event of events) {
+    scheduler.maxFrames = event.ts;
+    scheduler.flush();
+    scheduler.frame = Math.max(scheduler.frame, event.ts);
+    input.next(event);
+  }
+  input.complete();
+  sub.unsubscribe();
 }
 
 function readEvents(file: string, io: Io): { events: InferenceEvent[]; rejected: number } {

@@ -3,7 +3,12 @@ import { isAbsolute, dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { checkedRule } from '../cep/rules/check-fields.js';
+import { STAGE_NAMES } from '../cep/rules/language.js';
+import { configSchema, uniqueIds, type GatewayConfig } from './schema.js';
+import { z as zod } from 'zod';
+
+const rulesFile = zod.strictObject({ rules: zod.array(checkedRule).default([]) });
 
 /**
  * Reads, parses and validates a config file; throws ConfigError listing every problem with its
@@ -17,15 +22,47 @@ export function loadConfig(file: string, overrides: { dataDir?: string } = {}): 
     throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
   }
   const config = parseConfig(text, file);
+  const rules = [...config.rules];
+  for (const name of config.ruleFiles) {
+    const path = resolve(dirname(file), name);
+    let ruleText: string;
+    try {
+      ruleText = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(file, [{ path: 'ruleFiles', message: `cannot read ${name}: ${(err as Error).message}` }]);
+    }
+    rules.push(...parseRules(ruleText, path));
+  }
+  const duplicates: ConfigProblem[] = [];
+  uniqueIds('rule')(rules, {
+    addIssue: (i: { message: string }) =>
+      duplicates.push({ path: 'rules', message: `${i.message} (ids must be unique across rule files)` }),
+  } as unknown as zod.RefinementCtx);
+  if (duplicates.length > 0) throw new ConfigError(file, duplicates);
   const dataDir = overrides.dataDir
     ? resolve(overrides.dataDir)
     : isAbsolute(config.gateway.dataDir)
       ? config.gateway.dataDir
       : resolve(dirname(file), config.gateway.dataDir);
-  return { ...config, gateway: { ...config.gateway, dataDir } };
+  return { ...config, rules, gateway: { ...config.gateway, dataDir } };
 }
 
 export function parseConfig(text: string, file = '<config>'): GatewayConfig {
+  return parseYaml(text, file, configSchema);
+}
+
+/** A rules file (`rules:` list), as in `ruleFiles` and the body of `POST /rules`. */
+export function parseRules(text: string, file = '<rules>'): GatewayConfig['rules'] {
+  const { rules } = parseYaml(text, file, rulesFile);
+  const problems: ConfigProblem[] = [];
+  uniqueIds('rule')(rules, {
+    addIssue: (i: { message: string }) => problems.push({ path: 'rules', message: i.message }),
+  } as unknown as zod.RefinementCtx);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return rules;
+}
+
+function parseYaml<S extends zod.ZodType>(text: string, file: string, schema: S): zod.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -37,7 +74,7 @@ export function parseConfig(text: string, file = '<config>'): GatewayConfig {
       }),
     );
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const result = schema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
   throw new ConfigError(
     file,
@@ -48,7 +85,10 @@ export function parseConfig(text: string, file = '<config>'): GatewayConfig {
 function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem[] {
   const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => locate([...path, key], 'unknown key', doc, lines));
+    // An unknown key in a pipeline stage is an operator name.
+    const stage = path.length >= 2 && path[path.length - 2] === 'pipeline';
+    const message = stage ? `unknown operator (one of: ${STAGE_NAMES.join(', ')})` : 'unknown key';
+    return issue.keys.map((key) => locate([...path, key], message, doc, lines));
   }
   return [locate(path, issue.message, doc, lines)];
 }

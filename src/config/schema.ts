@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ruleSchema } from '../cep/rules/schema.js';
+import { checkedRule } from '../cep/rules/check-fields.js';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -103,17 +103,27 @@ export const configSchema = z.strictObject({
     .superRefine(uniqueIds('device'))
     .default([])
     .describe('Known devices, in Modbus block order; unknown devices are still accepted and shown in OPC UA'),
-  rules: z.array(ruleSchema).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
+  rules: z.array(checkedRule).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
+  ruleFiles: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('YAML files with more rules (`rules:` list), relative to this file, e.g. rules/device-silent.yaml'),
 });
 
-function uniqueIds(what: string) {
+export function uniqueIds(what: string) {
   return (items: { id: string }[], ctx: z.RefinementCtx): void => {
-    const seen = new Set<string>();
-    items.forEach(({ id }, i) => {
-      if (seen.has(id)) ctx.addIssue({ code: 'custom', message: `duplicate ${what} id '${id}'`, path: [i, 'id'] });
-      seen.add(id);
-    });
+    for (const d of duplicateIds(items, what)) ctx.addIssue({ code: 'custom', message: d.message, path: [d.index, 'id'] });
   };
+}
+
+export function duplicateIds(items: { id: string }[], what: string): { index: number; message: string }[] {
+  const seen = new Set<string>();
+  const out: { index: number; message: string }[] = [];
+  items.forEach(({ id }, index) => {
+    if (seen.has(id)) out.push({ index, message: `duplicate ${what} id '${id}'` });
+    seen.add(id);
+  });
+  return out;
 }
 
 export type GatewayConfig = z.output<typeof configSchema>;

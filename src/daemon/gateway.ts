@@ -62,18 +62,14 @@ export class Gateway {
     const child = (ns: string): Logger => log.child({ ns });
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
-    this.engine = new RuleEngine(
-      config.rules,
-      {
-        evaluated: (rule) => this.metrics.ruleEvaluations.inc({ rule }),
-        failed: (rule, err) => {
-          this.metrics.ruleErrors.inc({ rule });
-          child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
-        },
-        evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
+    this.engine = new RuleEngine(config.rules, {
+      latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
+      failed: (rule, err) => {
+        this.metrics.ruleErrors.inc({ rule });
+        child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
       },
-      clock,
-    );
+      evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
+    });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
     this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
 
@@ -112,8 +108,14 @@ export class Gateway {
         );
     this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
 
-    const republishedEvents = config.mqtt.republishEvents ? this.pipeline.events$ : undefined;
-    const sinks: Part[] = [new MqttRepublisher(republishedEvents, this.pipeline.alarms$, transport, child('mqtt-out'))];
+    const p = this.pipeline;
+    const streams = {
+      alarms$: p.alarms$,
+      derived$: p.derived$,
+      actions$: p.actions$,
+      ...(config.mqtt.republishEvents ? { events$: p.events$ } : {}),
+    };
+    const sinks: Part[] = [new MqttRepublisher(streams, transport, child('mqtt-out'))];
     if (config.influx.enabled) {
       this.influx = new InfluxSink(config.influx, this.pipeline.events$, this.pipeline.alarms$, this.influxCounters(), child('influx'));
       sinks.push(this.influx);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RuleStatus } from '../cep/rules/engine.js';
 import { REJECT_REASONS } from '../normalise/decode-mqtt.js';
 
 const PREFIX = 'tinyml_gateway_';
@@ -15,15 +16,20 @@ export class GatewayMetrics {
   readonly eventsAccepted = this.counter('events_accepted_total', 'Inference events that passed validation');
   readonly eventsRejected = this.counter('events_rejected_total', 'Frames dropped by validation, by reason', ['reason']);
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
-  readonly ruleEvaluations = this.counter('rule_evaluations_total', 'Events evaluated by each rule', ['rule']);
-  readonly ruleErrors = this.counter('rule_errors_total', 'Rules stopped by an error', ['rule']);
+  readonly ruleErrors = this.counter('rule_errors_total', 'Errors that stopped a rule', ['rule']);
   readonly ruleKeysEvicted = this.counter(
     'rule_keys_evicted_total',
     'Devices forgotten by a rule (overflow, ttl) or events it ignored (dropped)',
     ['rule', 'reason'],
   );
-  readonly ruleKeys: Gauge<'rule'>;
-  private ruleStatus: () => { id: string; keys: number }[] = () => [];
+  readonly ruleLatency = new Histogram({
+    name: `${PREFIX}rule_evaluation_seconds`,
+    help: 'Time one event takes through a rule (sampled, 1 event in 16)',
+    labelNames: ['rule'],
+    buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
+    registers: [this.registry],
+  });
+  private ruleStatus: () => RuleStatus[] = () => [];
   readonly alarmTransitions = this.counter('alarm_transitions_total', 'Alarm transitions, by new state', ['state']);
   readonly alarmsActive: Gauge;
   private activeAlarms: () => number = () => 0;
@@ -34,17 +40,23 @@ export class GatewayMetrics {
   readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
 
   constructor() {
-    const status = (): { id: string; keys: number }[] => this.ruleStatus();
-    this.ruleKeys = new Gauge({
-      name: `${PREFIX}rule_keys`,
-      help: 'Devices held in each rule state',
-      labelNames: ['rule'],
-      registers: [this.registry],
-      collect() {
+    // Per-rule figures live in the engine; they are read when scraped, not pushed on every event.
+    const perRule = (name: string, help: string, type: 'counter' | 'gauge', value: (r: RuleStatus) => number): void => {
+      const status = (): RuleStatus[] => this.ruleStatus();
+      const collect = function (this: Gauge<'rule'> | Counter<'rule'>): void {
         this.reset();
-        for (const rule of status()) this.set({ rule: rule.id }, rule.keys);
-      },
-    });
+        for (const r of status()) this.inc({ rule: r.id }, value(r));
+      };
+      const options = { name: PREFIX + name, help, labelNames: ['rule' as const], registers: [this.registry], collect };
+      if (type === 'counter') new Counter(options);
+      else new Gauge(options);
+    };
+    perRule('rule_events_in_total', 'Events that passed a rule input filter', 'counter', (r) => r.eventsIn);
+    perRule('rule_events_out_total', 'Signals a rule emitted (level changes, matches, rows)', 'counter', (r) => r.eventsOut);
+    perRule('rule_late_events_total', 'Events too late for every window of a rule (side output)', 'counter', (r) => r.late);
+    perRule('rule_keys', 'Keys (usually devices) held in each rule state', 'gauge', (r) => r.keys);
+    perRule('rule_state_entries', 'Entries across the state maps of a rule', 'gauge', (r) => r.stateSize);
+    perRule('rule_running', '1 while a rule runs, 0 when stopped by an error', 'gauge', (r) => (r.state === 'running' ? 1 : 0));
     const active = (): number => this.activeAlarms();
     this.alarmsActive = new Gauge({
       name: `${PREFIX}alarms_active`,
@@ -61,7 +73,7 @@ export class GatewayMetrics {
   }
 
   /** Where the gauges read derived state from when scraped: keys per rule, raised alarms. */
-  watch(sources: { rules: () => { id: string; keys: number }[]; activeAlarms: () => number }): void {
+  watch(sources: { rules: () => RuleStatus[]; activeAlarms: () => number }): void {
     this.ruleStatus = sources.rules;
     this.activeAlarms = sources.activeAlarms;
   }

@@ -1,5 +1,6 @@
 import { Subject, type Subscription } from 'rxjs';
 import type { AlarmTransition } from '../core/alarm.js';
+import type { DerivedEvent, RuleAction } from '../core/rule-output.js';
 import type { Logger } from '../core/logger.js';
 import type { RuleEngine } from '../cep/rules/engine.js';
 import { decodeMqttFrame, type RawFrame } from '../normalise/decode-mqtt.js';
@@ -20,6 +21,12 @@ export class Pipeline {
   private readonly alarmSubject = new Subject<AlarmTransition>();
   readonly events$ = this.eventSubject.asObservable();
   readonly alarms$ = this.alarmSubject.asObservable();
+  private readonly derivedSubject = new Subject<DerivedEvent>();
+  private readonly actionSubject = new Subject<RuleAction>();
+  /** Rule results published as events (derived outputs). */
+  readonly derived$ = this.derivedSubject.asObservable();
+  /** Rule actions (MQTT publish, Modbus coil). */
+  readonly actions$ = this.actionSubject.asObservable();
   private readonly subscriptions: Subscription[] = [];
   private beats = 0;
   private acceptedTotal = 0;
@@ -34,7 +41,10 @@ export class Pipeline {
   start(): void {
     const cepInput = new Subject<InferenceEvent>();
     this.subscriptions.push(
-      this.engine.connect(cepInput).subscribe((t) => {
+      this.engine.connect(cepInput).subscribe((out) => {
+        if (out.type === 'derived') return this.derivedSubject.next(out.event);
+        if (out.type === 'action') return this.actionSubject.next(out.action);
+        const t = out.alarm;
         this.state.applyAlarm(t);
         this.metrics.alarmTransitions.inc({ state: t.state });
         this.log.info({ alarm: t }, `alarm ${t.state}: ${t.device} ${t.rule}`);
@@ -81,6 +91,8 @@ export class Pipeline {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.eventSubject.complete();
     this.alarmSubject.complete();
+    this.derivedSubject.complete();
+    this.actionSubject.complete();
   }
 
   private normalise(frame: RawFrame): InferenceEvent | undefined {

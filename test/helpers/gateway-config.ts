@@ -29,7 +29,13 @@ export async function testConfig(
       { id: 'press-01', labels: LABELS },
       { id: 'press-02', labels: LABELS },
     ],
-    rules: [{ id: 'persist', kind: 'anomaly-persistence', threshold: 0.7, n: 2, m: 3, clearAfter: 2, severity: 800 }],
+    rules: [
+      {
+        id: 'persist',
+        pipeline: [{ persistence: { field: 'anomaly', atLeast: 0.7, n: 2, m: 3, clearAfter: 2 } }],
+        outputs: { alarm: { severity: 800 } },
+      },
+    ],
   };
   // Each section of `extra` is merged over the default section, so a test names only what it changes.
   const raw: Record<string, unknown> = { ...defaults };

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { QuietKeys } from './quiet-keys.js';
+import { QuietKeys, type Seen } from './quiet-keys.js';
 
 export interface Silence<T> {
   key: string;
@@ -15,6 +15,8 @@ export interface AbsenceOptions<T> {
   timeoutMs: number;
   keyOf: (event: T) => string;
   scheduler?: SchedulerLike;
+  /** Last-seen times carried across re-subscription (rule hot swap). */
+  shared?: Seen<T>;
 }
 
 /**
@@ -25,8 +27,11 @@ export function absence<T>(options: AbsenceOptions<T>): OperatorFunction<T, Sile
   const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<Silence<T>>((subscriber) => {
-      const quiet = new QuietKeys<T>(scheduler, options.timeoutMs, (key, last, lastSeenAt) =>
-        subscriber.next({ key, last, lastSeenAt, at: lastSeenAt + options.timeoutMs }),
+      const quiet = new QuietKeys<T>(
+        scheduler,
+        options.timeoutMs,
+        (key, last, lastSeenAt) => subscriber.next({ key, last, lastSeenAt, at: lastSeenAt + options.timeoutMs }),
+        options.shared,
       );
       const subscription = source.subscribe({
         next(event) {

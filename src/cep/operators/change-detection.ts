@@ -1,7 +1,18 @@
 import type { OperatorFunction } from 'rxjs';
-import { keyedStep } from './keyed-step.js';
+import { keyedStep, type KeyLimits } from './keyed-step.js';
 
 export type Direction = 'up' | 'down';
+export interface PageHinkleyState {
+  n: number;
+  mean: number;
+  cumulative: number;
+  minimum: number;
+}
+export interface CusumState {
+  n: number;
+  target: number;
+  sum: number;
+}
 
 export interface ChangePoint<T> {
   key: string;
@@ -40,31 +51,41 @@ function changeDetector<T, S extends { n: number }>(
   detector: ChangePoint<T>['detector'],
   fresh: () => S,
   observe: (s: S, x: number) => number | undefined,
+  shared?: Map<string, S>,
+  limits?: KeyLimits,
 ): OperatorFunction<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
-  return keyedStep<T, S, ChangePoint<T>>({
-    keyOf: o.keyOf,
-    init: fresh,
-    step(s, event, key) {
-      const raw = o.readingOf(event);
-      if (raw === undefined) return undefined;
-      s.n++;
-      const statistic = observe(s, sign * raw);
-      if (statistic === undefined) return undefined;
-      const points = s.n;
-      Object.assign(s, fresh());
-      return { key, detector, direction: o.direction ?? 'up', statistic, points, event };
+  return keyedStep<T, S, ChangePoint<T>>(
+    {
+      keyOf: o.keyOf,
+      init: fresh,
+      step(s, event, key) {
+        const raw = o.readingOf(event);
+        if (raw === undefined) return undefined;
+        s.n++;
+        const statistic = observe(s, sign * raw);
+        if (statistic === undefined) return undefined;
+        const points = s.n;
+        Object.assign(s, fresh());
+        return { key, detector, direction: o.direction ?? 'up', statistic, points, event };
+      },
     },
-  });
+    shared,
+    limits,
+  );
 }
 
 /** Page-Hinkley test per key: detects a change of the mean of a score stream. */
-export function pageHinkley<T>(o: PageHinkleyOptions<T>): OperatorFunction<T, ChangePoint<T>> {
+export function pageHinkley<T>(
+  o: PageHinkleyOptions<T>,
+  shared?: Map<string, PageHinkleyState>,
+  limits?: KeyLimits,
+): OperatorFunction<T, ChangePoint<T>> {
   const minPoints = o.minPoints ?? 30;
   return changeDetector(
     o,
     'page-hinkley',
-    () => ({ n: 0, mean: 0, cumulative: 0, minimum: 0 }),
+    (): PageHinkleyState => ({ n: 0, mean: 0, cumulative: 0, minimum: 0 }),
     (s, x) => {
       s.mean += (x - s.mean) / s.n;
       s.cumulative += x - s.mean - o.delta;
@@ -72,6 +93,8 @@ export function pageHinkley<T>(o: PageHinkleyOptions<T>): OperatorFunction<T, Ch
       const statistic = s.cumulative - s.minimum;
       return s.n >= minPoints && statistic > o.lambda ? statistic : undefined;
     },
+    shared,
+    limits,
   );
 }
 
@@ -86,13 +109,13 @@ export interface CusumOptions<T> extends Keyed<T> {
 }
 
 /** One-sided tabular CUSUM per key. */
-export function cusum<T>(o: CusumOptions<T>): OperatorFunction<T, ChangePoint<T>> {
+export function cusum<T>(o: CusumOptions<T>, shared?: Map<string, CusumState>, limits?: KeyLimits): OperatorFunction<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
   const warmup = o.target === undefined ? Math.max(1, o.warmup ?? 20) : 0;
   return changeDetector(
     o,
     'cusum',
-    () => ({ n: 0, target: o.target === undefined ? 0 : sign * o.target, sum: 0 }),
+    (): CusumState => ({ n: 0, target: o.target === undefined ? 0 : sign * o.target, sum: 0 }),
     (s, x) => {
       if (s.n <= warmup) {
         s.target += (x - s.target) / s.n;
@@ -101,5 +124,7 @@ export function cusum<T>(o: CusumOptions<T>): OperatorFunction<T, ChangePoint<T>
       s.sum = Math.max(0, s.sum + x - s.target - o.slack);
       return s.sum > o.threshold ? s.sum : undefined;
     },
+    shared,
+    limits,
   );
 }

@@ -6,15 +6,20 @@ import type { SchedulerLike, Subscription } from 'rxjs';
  * scheduled wake-up for that first entry reports every key quiet for `timeoutMs`, never a timer
  * per key. Scheduler time never goes back, so the order is also the order of the deadlines.
  */
+export type Seen<V> = Map<string, { value: V; at: number }>;
+
 export class QuietKeys<V> {
-  private readonly seen = new Map<string, { value: V; at: number }>();
   private wakeup?: Subscription;
 
+  /** `seen` may be handed over from an earlier instance (rule hot swap); its deadlines are re-armed. */
   constructor(
     private readonly scheduler: SchedulerLike,
     private readonly timeoutMs: number | undefined,
     private readonly onQuiet: (key: string, value: V, lastSeenAt: number) => void,
-  ) {}
+    private readonly seen: Seen<V> = new Map(),
+  ) {
+    this.arm();
+  }
 
   get size(): number {
     return this.seen.size;
@@ -40,6 +45,13 @@ export class QuietKeys<V> {
   oldest(): string | undefined {
     const first = this.seen.keys().next();
     return first.done ? undefined : first.value;
+  }
+
+  /** Hands every entry, least recently seen first, to `each` and forgets them. */
+  drain(each: (value: V, key: string) => void): void {
+    const entries = [...this.seen];
+    this.seen.clear();
+    for (const [key, { value }] of entries) each(value, key);
   }
 
   dispose(): void {

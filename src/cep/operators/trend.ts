@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { keyedStep } from './keyed-step.js';
+import { keyedStep, type KeyLimits } from './keyed-step.js';
 
 export interface TrendOptions<T> {
   /** Points in the least-squares fit (the last N per key), ≥ 2. */
@@ -24,7 +24,7 @@ export interface Trend<T> {
   event: T;
 }
 
-interface Fit {
+export interface Fit {
   xs: number[];
   ys: number[];
   next: number;
@@ -45,44 +45,48 @@ interface Fit {
  * sums (O(1) per event; re-based once per window). Emits once a key has two points with different
  * times.
  */
-export function trend<T>(options: TrendOptions<T>): OperatorFunction<T, Trend<T>> {
+export function trend<T>(options: TrendOptions<T>, shared?: Map<string, Fit>, limits?: KeyLimits): OperatorFunction<T, Trend<T>> {
   const size = options.window;
   if (!(size >= 2)) throw new RangeError('trend needs a window of at least 2 points');
-  return keyedStep<T, Fit, Trend<T>>({
-    keyOf: options.keyOf,
-    init: (event) => ({
-      xs: [],
-      ys: [],
-      next: 0,
-      count: 0,
-      origin: options.timeOf(event),
-      yOrigin: options.readingOf(event) ?? 0,
-      sx: 0,
-      sy: 0,
-      sxx: 0,
-      sxy: 0,
-      sinceRebase: 0,
-    }),
-    step(fit, event, key) {
-      const y = options.readingOf(event);
-      if (y === undefined) return undefined;
-      const x = (options.timeOf(event) - fit.origin) / 1000;
-      if (fit.count === size) add(fit, fit.xs[fit.next]!, fit.ys[fit.next]!, -1);
-      else fit.count++;
-      fit.xs[fit.next] = x;
-      fit.ys[fit.next] = y;
-      fit.next = (fit.next + 1) % size;
-      add(fit, x, y, 1);
-      if (++fit.sinceRebase >= size) rebase(fit, size);
-      const n = fit.count;
-      const den = n * fit.sxx - fit.sx * fit.sx;
-      if (n < 2 || den <= 1e-12 * Math.max(1, n * fit.sxx)) return undefined;
-      const slope = (n * fit.sxy - fit.sx * fit.sy) / den;
-      const xLast = fit.xs[(fit.next + size - 1) % size]!;
-      const fitted = fit.yOrigin + (fit.sy - slope * fit.sx) / n + slope * xLast;
-      return { key, slopePerSecond: slope, fitted, points: n, event, ...remaining(options.threshold, fitted, slope) };
+  return keyedStep<T, Fit, Trend<T>>(
+    {
+      keyOf: options.keyOf,
+      init: (event) => ({
+        xs: [],
+        ys: [],
+        next: 0,
+        count: 0,
+        origin: options.timeOf(event),
+        yOrigin: options.readingOf(event) ?? 0,
+        sx: 0,
+        sy: 0,
+        sxx: 0,
+        sxy: 0,
+        sinceRebase: 0,
+      }),
+      step(fit, event, key) {
+        const y = options.readingOf(event);
+        if (y === undefined) return undefined;
+        const x = (options.timeOf(event) - fit.origin) / 1000;
+        if (fit.count === size) add(fit, fit.xs[fit.next]!, fit.ys[fit.next]!, -1);
+        else fit.count++;
+        fit.xs[fit.next] = x;
+        fit.ys[fit.next] = y;
+        fit.next = (fit.next + 1) % size;
+        add(fit, x, y, 1);
+        if (++fit.sinceRebase >= size) rebase(fit, size);
+        const n = fit.count;
+        const den = n * fit.sxx - fit.sx * fit.sx;
+        if (n < 2 || den <= 1e-12 * Math.max(1, n * fit.sxx)) return undefined;
+        const slope = (n * fit.sxy - fit.sx * fit.sy) / den;
+        const xLast = fit.xs[(fit.next + size - 1) % size]!;
+        const fitted = fit.yOrigin + (fit.sy - slope * fit.sx) / n + slope * xLast;
+        return { key, slopePerSecond: slope, fitted, points: n, event, ...remaining(options.threshold, fitted, slope) };
+      },
     },
-  });
+    shared,
+    limits,
+  );
 }
 
 function add(fit: Fit, x: number, rawY: number, sign: 1 | -1): void {

@@ -20,6 +20,8 @@ export interface WindowOptions<T, A, R> {
   /** Processing time after which a silent key's open windows are closed, so they do not wait forever. */
   idleMs?: number;
   scheduler?: SchedulerLike;
+  /** Open windows carried across re-subscription (rule hot swap). */
+  shared?: Map<string, WindowKeyState<A>>;
 }
 
 export type WindowOutput<T, R> =
@@ -33,7 +35,7 @@ interface Open<A> extends Span {
   lastTs: number;
 }
 
-interface KeyState<A> {
+export interface WindowKeyState<A> {
   watermark: number;
   windows: Open<A>[];
 }
@@ -50,7 +52,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
   const lateness = o.latenessMs ?? 0;
   return (source) =>
     new Observable<WindowOutput<T, R>>((subscriber) => {
-      const keys = new Map<string, KeyState<A>>();
+      const keys = o.shared ?? new Map<string, WindowKeyState<A>>();
 
       const emitWindow = (key: string, w: Open<A>, final: boolean): void => {
         const end = w.end === Infinity ? w.lastTs : w.end;
@@ -58,7 +60,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         subscriber.next({ type: 'window', key, start: w.start, end, value, count: w.count, final });
       };
 
-      const close = (key: string, state: KeyState<A>, until: number): void => {
+      const close = (key: string, state: WindowKeyState<A>, until: number): void => {
         // The common case, nothing due, must not allocate: this runs after every event.
         if (!state.windows.some((w) => w.end + lateness <= until)) return;
         const remaining: Open<A>[] = [];
@@ -124,7 +126,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
     });
 }
 
-function findOrOpen<A, R>(state: KeyState<A>, agg: Aggregator<A, R>, start: number, end: number, ts: number): Open<A> {
+function findOrOpen<A, R>(state: WindowKeyState<A>, agg: Aggregator<A, R>, start: number, end: number, ts: number): Open<A> {
   const windows = state.windows;
   for (let i = windows.length - 1; i >= 0; i--) {
     const w = windows[i]!;
@@ -140,7 +142,7 @@ function countLimit(spec: WindowSpec): number | undefined {
 }
 
 /** Finds or opens the windows an event at `ts` goes into; none when all of them have closed. */
-function place<A, R>(spec: WindowSpec, agg: Aggregator<A, R>, state: KeyState<A>, ts: number, lateness: number): Open<A>[] {
+function place<A, R>(spec: WindowSpec, agg: Aggregator<A, R>, state: WindowKeyState<A>, ts: number, lateness: number): Open<A>[] {
   const tooLate = (end: number): boolean => end + lateness <= state.watermark;
   switch (spec.kind) {
     case 'tumbling': {

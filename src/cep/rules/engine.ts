@@ -1,137 +1,207 @@
-import { Observable, Subject, filter, tap, type Subscription } from 'rxjs';
-import type { AlarmTransition } from '../../core/alarm.js';
-import { systemClock, type Clock } from '../../core/clock.js';
+import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import type { RuleOutput } from '../../core/rule-output.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
-import { anomalyPersistence, type PersistenceState } from '../operators/anomaly-persistence.js';
 import type { EvictionReason } from '../operators/keyed-step.js';
-import type { RuleConfig } from './schema.js';
+import type { RuleSpec } from './language.js';
+import { newOutputState, RuleOutputs, type OutputState } from './outputs.js';
+import { compileRule, RuleState, type CompiledRule } from './planner.js';
+import { compileEventFilter } from './predicate.js';
+import type { Row } from './row.js';
 
 export type RuleRunState = 'running' | 'stopped-by-error';
 
 export interface RuleStatus {
   id: string;
   state: RuleRunState;
+  /** Keys (usually devices) held in the rule's state. */
   keys: number;
+  /** Entries across the rule's state maps. */
+  stateSize: number;
+  eventsIn: number;
+  eventsOut: number;
+  late: number;
   error?: string;
 }
 
 export interface RuleHooks {
-  evaluated?(rule: string): void;
   failed?(rule: string, error: unknown): void;
-  /** A device forgotten by a rule (state cap or TTL) or an event ignored because the state is full. */
+  /** A key forgotten by a rule (state cap or TTL) or an event ignored because the state is full. */
   evicted?(rule: string, reason: EvictionReason): void;
+  /** Time one event took through the rule, in seconds; sampled (1 event in `LATENCY_SAMPLE`). */
+  latency?(rule: string, seconds: number): void;
 }
+
+/** Every 16th event per rule is timed: enough for a histogram, cheap enough for the hot path. */
+export const LATENCY_SAMPLE = 16;
 
 interface RunningRule {
-  config: RuleConfig;
-  fingerprint: string;
-  state: PersistenceState;
+  spec: RuleSpec;
+  compiled: CompiledRule;
+  accepts?: (e: InferenceEvent) => boolean;
+  /** Everything but the outputs: when it is unchanged by a reload, the state carries over. */
+  shape: string;
+  state: RuleState;
+  outputState: OutputState;
+  outputs?: RuleOutputs;
   run: RuleRunState;
   error?: string;
+  input?: Subject<Row>;
   subscription?: Subscription;
+  eventsIn: number;
+  eventsOut: number;
+  late: number;
 }
 
+export interface SwapReport {
+  /** Rules whose state carried over (unchanged, or only their outputs changed). */
+  kept: string[];
+  restarted: string[];
+  removed: string[];
+}
+
+const shapeOf = (r: RuleSpec): string => JSON.stringify({ input: r.input, key: r.key, time: r.time, state: r.state, pipeline: r.pipeline });
+
 /**
- * Runs every configured rule over one shared input. A rule that throws stops alone
- * (stopped-by-error); `replaceRules` swaps rules without losing input, and a rule whose config
- * is unchanged keeps its keyed state.
+ * Runs every rule over one input. Each rule has its own pipeline and state; one that throws
+ * stops alone (stopped-by-error). `replaceRules` swaps rules between two events, so nothing is
+ * lost or seen twice, and a rule whose state shape is unchanged keeps its state.
  */
 export class RuleEngine {
-  private readonly input = new Subject<InferenceEvent>();
-  private readonly output = new Subject<AlarmTransition>();
-  private rules = new Map<string, RunningRule>();
+  private readonly all = new Subject<Row>();
+  private readonly output = new Subject<RuleOutput>();
+  private rules: RunningRule[] = [];
   private connected = false;
 
   constructor(
-    rules: RuleConfig[],
+    rules: RuleSpec[],
     private readonly hooks: RuleHooks = {},
-    private readonly clock: Clock = systemClock,
+    private readonly scheduler: SchedulerLike = asyncScheduler,
   ) {
     this.replaceRules(rules);
   }
 
-  /** Feeds `events$` through the rules; the returned stream carries every alarm transition. */
-  connect(events$: Observable<InferenceEvent>): Observable<AlarmTransition> {
-    return new Observable<AlarmTransition>((subscriber) => {
+  /** Feeds `events$` through the rules; the returned stream carries every alarm, derived event and action. */
+  connect(events$: Observable<InferenceEvent>): Observable<RuleOutput> {
+    return new Observable<RuleOutput>((subscriber) => {
       const out = this.output.subscribe(subscriber);
       // Rule pipelines (and their timers) exist only while connected.
       this.connected = true;
-      for (const rule of this.rules.values()) this.start(rule);
+      for (const rule of this.rules) this.start(rule);
       const inp = events$.subscribe({
-        next: (e) => this.input.next(e),
+        next: (e) => this.dispatch(e),
         error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
+        complete: () => {
+          // Completing the rule inputs closes their open windows, so a replay ends deterministically.
+          for (const rule of this.rules) rule.input?.complete();
+          subscriber.complete();
+        },
       });
       return () => {
         inp.unsubscribe();
         this.connected = false;
-        for (const rule of this.rules.values()) rule.subscription?.unsubscribe();
+        for (const rule of this.rules) this.stop(rule);
         out.unsubscribe();
       };
     });
   }
 
-  replaceRules(configs: RuleConfig[]): { kept: string[]; restarted: string[]; removed: string[] } {
-    const previous = this.rules;
-    const next = new Map<string, RunningRule>();
-    const report = { kept: [] as string[], restarted: [] as string[], removed: [] as string[] };
-    for (const config of configs) {
-      const fingerprint = JSON.stringify(config);
-      const old = previous.get(config.id);
-      const keep = old !== undefined && old.fingerprint === fingerprint && old.run === 'running';
-      (keep ? report.kept : report.restarted).push(config.id);
-      next.set(config.id, { config, fingerprint, state: keep ? old.state : new Map(), run: 'running' });
+  replaceRules(specs: RuleSpec[]): SwapReport {
+    const previous = new Map(this.rules.map((r) => [r.spec.id, r]));
+    const report: SwapReport = { kept: [], restarted: [], removed: [] };
+    const next: RunningRule[] = [];
+    for (const spec of specs) {
+      const shape = shapeOf(spec);
+      const old = previous.get(spec.id);
+      const keep = old !== undefined && old.shape === shape && old.run === 'running';
+      (keep ? report.kept : report.restarted).push(spec.id);
+      next.push({
+        spec,
+        compiled: compileRule(spec),
+        accepts: compileEventFilter(spec.input),
+        shape,
+        state: keep ? old.state : new RuleState(),
+        outputState: keep ? old.outputState : newOutputState(),
+        run: 'running',
+        eventsIn: old?.eventsIn ?? 0,
+        eventsOut: old?.eventsOut ?? 0,
+        late: old?.late ?? 0,
+      });
     }
+    const keptIds = new Set(report.kept);
     for (const [id, old] of previous) {
-      old.subscription?.unsubscribe();
-      if (!next.has(id)) report.removed.push(id);
+      this.stop(old);
+      if (!next.some((r) => r.spec.id === id)) report.removed.push(id);
+      // A rule that restarts or goes away starts with no alarms, so the ones it raised are cleared, not left stuck.
+      if (!keptIds.has(id)) new RuleOutputs(old.spec, old.outputState, (o) => this.output.next(o)).clearAll(this.scheduler.now());
     }
     this.rules = next;
-    if (this.connected) for (const rule of next.values()) this.start(rule);
-    for (const [id, old] of previous) if (!report.kept.includes(id)) this.clearRaised(old);
+    if (this.connected) for (const rule of next) this.start(rule);
     return report;
   }
 
-  /** A rule that restarts or goes away starts with no alarms, so the ones it raised are cleared, not left stuck. */
-  private clearRaised(old: RunningRule): void {
-    const ts = this.clock.now();
-    for (const [device, window] of old.state) {
-      if (!window.active) continue;
-      const { id: rule, severity } = old.config;
-      this.output.next({ device, rule, state: 'cleared', severity, value: 0, ts, message: 'rule changed or removed; alarm reset' });
-    }
-  }
-
   status(): RuleStatus[] {
-    return [...this.rules.values()].map((r) => ({
-      id: r.config.id,
+    return this.rules.map((r) => ({
+      id: r.spec.id,
       state: r.run,
-      keys: r.state.size,
+      keys: r.state.keys,
+      stateSize: r.state.size,
+      eventsIn: r.eventsIn,
+      eventsOut: r.eventsOut,
+      late: r.late,
       ...(r.error !== undefined ? { error: r.error } : {}),
     }));
   }
 
+  private dispatch(event: InferenceEvent): void {
+    const row: Row = { device: event.device, ts: event.ts, event };
+    this.all.next(row);
+    for (const rule of this.rules) {
+      if (rule.input === undefined || (rule.accepts !== undefined && !rule.accepts(event))) continue;
+      const n = ++rule.eventsIn;
+      const input = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;
+      if (this.hooks.latency === undefined || n % LATENCY_SAMPLE !== 0) {
+        rule.input.next(input);
+        continue;
+      }
+      const t0 = performance.now();
+      rule.input.next(input);
+      this.hooks.latency(rule.spec.id, (performance.now() - t0) / 1000);
+    }
+  }
+
   private start(rule: RunningRule): void {
-    const { config } = rule;
-    const devices = config.devices ? new Set(config.devices) : undefined;
-    rule.subscription = this.input
-      .pipe(
-        filter((e) => devices === undefined || devices.has(e.device)),
-        tap(() => this.hooks.evaluated?.(config.id)),
-        anomalyPersistence({ ...config, rule: config.id }, rule.state, {
-          maxKeys: config.state?.maxKeys,
-          overflow: config.state?.overflow,
-          ttlMs: config.state?.ttl,
-          onEvict: (_key, reason) => this.hooks.evicted?.(config.id, reason),
-        }),
-      )
-      .subscribe({
-        next: (t) => this.output.next(t),
-        error: (err: unknown) => {
-          rule.run = 'stopped-by-error';
-          rule.error = err instanceof Error ? err.message : String(err);
-          this.hooks.failed?.(config.id, err);
-        },
-      });
+    if (rule.run !== 'running') return;
+    const { id } = rule.spec;
+    const input = new Subject<Row>();
+    const outputs = new RuleOutputs(rule.spec, rule.outputState, (o) => this.output.next(o));
+    outputs.start(this.scheduler);
+    rule.input = input;
+    rule.outputs = outputs;
+    const ctx = {
+      all$: this.all,
+      scheduler: this.scheduler,
+      state: rule.state,
+      onLate: () => rule.late++,
+      onEvict: (reason: EvictionReason) => this.hooks.evicted?.(id, reason),
+    };
+    rule.subscription = rule.compiled(input, ctx).subscribe({
+      next: (signal) => {
+        rule.eventsOut++;
+        outputs.signal(signal);
+      },
+      error: (err: unknown) => {
+        rule.run = 'stopped-by-error';
+        rule.error = err instanceof Error ? err.message : String(err);
+        this.stop(rule);
+        this.hooks.failed?.(id, err);
+      },
+    });
+  }
+
+  private stop(rule: RunningRule): void {
+    rule.subscription?.unsubscribe();
+    rule.subscription = undefined;
+    rule.input = undefined;
+    rule.outputs?.stop();
   }
 }

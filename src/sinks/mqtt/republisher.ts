@@ -1,4 +1,5 @@
-import { merge, type Observable, type Subscription } from 'rxjs';
+import { EMPTY, filter, map, merge, type Observable, type Subscription } from 'rxjs';
+import type { DerivedEvent, RuleAction } from '../../core/rule-output.js';
 import type { AlarmTransition } from '../../core/alarm.js';
 import type { Part } from '../../core/part.js';
 import type { Logger } from '../../core/logger.js';
@@ -11,30 +12,47 @@ export interface Publisher {
 /** Accepted events, normalised (ts filled in): what flows should act on, unlike the raw inference topic. */
 export const eventTopic = (device: string): string => `tinyml/${device}/event`;
 export const alarmTopic = (device: string): string => `tinyml/${device}/alarm`;
+export const derivedTopic = (device: string): string => `tinyml/${device}/derived`;
+
+export interface RepublishedStreams {
+  /** Absent when republishing events is disabled. */
+  events$?: Observable<InferenceEvent>;
+  alarms$: Observable<AlarmTransition>;
+  derived$: Observable<DerivedEvent>;
+  actions$: Observable<RuleAction>;
+}
 
 /**
- * Republishes accepted events on `tinyml/<device>/event` (unless disabled) and every alarm
- * transition on `tinyml/<device>/alarm`, as JSON, for Node-RED and other subscribers.
+ * Republishes accepted events on `tinyml/<device>/event` (unless disabled), every alarm
+ * transition on `tinyml/<device>/alarm` and rules' derived events on `tinyml/<device>/derived`,
+ * as JSON, for Node-RED and other subscribers; and publishes rules' MQTT actions.
  */
 export class MqttRepublisher implements Part {
   readonly name = 'mqtt-out';
   private subscription?: Subscription;
 
   constructor(
-    private readonly events$: Observable<InferenceEvent> | undefined,
-    private readonly alarms$: Observable<AlarmTransition>,
+    private readonly streams: RepublishedStreams,
     private readonly publisher: Publisher,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    const events = this.events$ ?? [];
-    this.subscription = merge(events, this.alarms$).subscribe((item) => {
-      const topic = 'rule' in item ? alarmTopic(item.device) : eventTopic(item.device);
-      void this.publisher.publish(topic, JSON.stringify(item)).then((ok) => {
+    const s = this.streams;
+    const send = (topic: string, payload: string): void => {
+      void this.publisher.publish(topic, payload).then((ok) => {
         if (!ok) this.log.debug({ topic }, 'not republished: MQTT not connected');
       });
-    });
+    };
+    this.subscription = merge(
+      (s.events$ ?? EMPTY).pipe(map((e) => [eventTopic(e.device), JSON.stringify(e)] as const)),
+      s.alarms$.pipe(map((a) => [alarmTopic(a.device), JSON.stringify(a)] as const)),
+      s.derived$.pipe(map((d) => [derivedTopic(d.device), JSON.stringify(d)] as const)),
+      s.actions$.pipe(
+        filter((a) => a.type === 'mqtt'),
+        map((a) => [a.topic, a.payload] as const),
+      ),
+    ).subscribe(([topic, payload]) => send(topic, payload));
   }
 
   async stop(): Promise<void> {

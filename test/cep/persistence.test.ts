@@ -1,11 +1,20 @@
 import t, { type Test } from 'tap';
 import { TestScheduler } from 'rxjs/testing';
 import { map, type Observable } from 'rxjs';
-import { anomalyPersistence, type PersistenceOptions, type PersistenceState } from '../../src/cep/operators/anomaly-persistence.js';
+import { persistence, type PersistenceOptions, type PersistenceWindow } from '../../src/cep/operators/persistence.js';
+import type { LevelChange } from '../../src/cep/operators/hysteresis.js';
 import type { InferenceEvent } from '../../src/normalise/inference-event.js';
-import type { AlarmTransition } from '../../src/core/alarm.js';
 
-const options: PersistenceOptions = { rule: 'r', threshold: 0.7, n: 2, m: 3, clearAfter: 2, severity: 900 };
+const options: PersistenceOptions<InferenceEvent> = {
+  keyOf: (e) => e.device,
+  readingOf: (e) => e.anomaly,
+  threshold: 0.7,
+  n: 2,
+  m: 3,
+  clearAfter: 2,
+};
+const anomalyPersistence = (o: PersistenceOptions<InferenceEvent>, state?: Map<string, PersistenceWindow<InferenceEvent>>) =>
+  persistence(o, state);
 
 /** Marble values: h = hit (0.9), l = low (0.1) for device A; H/L the same for device B; x = no anomaly. */
 const values: Record<string, InferenceEvent> = {
@@ -16,8 +25,8 @@ const values: Record<string, InferenceEvent> = {
   x: { device: 'A', ts: 5, model: { name: 'm', version: '1' }, label: 'ok' },
 };
 
-/** Transitions reduced to "<device><r|c>" so the expected marble stays readable. */
-const short = (o: Observable<AlarmTransition>) => o.pipe(map((a) => `${a.device}${a.state === 'raised' ? 'r' : 'c'}`));
+/** Transitions reduced to "<key><r|c>" so the expected marble stays readable. */
+const short = (o: Observable<LevelChange<InferenceEvent>>) => o.pipe(map((a) => `${a.key}${a.state === 'raised' ? 'r' : 'c'}`));
 
 function scheduler(t: Test): TestScheduler {
   return new TestScheduler((actual, expected) => t.same(actual, expected));
@@ -55,14 +64,15 @@ t.test('devices are keyed independently; events without anomaly are ignored', as
   });
 });
 
-t.test('transitions carry rule, severity, value, event ts and a message', async (t) => {
-  const out: AlarmTransition[] = [];
+t.test('transitions carry the key, the value and the event', async (t) => {
+  const out: LevelChange<InferenceEvent>[] = [];
   scheduler(t).run(({ cold }) => {
     cold('hh|', values)
       .pipe(anomalyPersistence(options))
       .subscribe((a) => out.push(a));
   });
-  t.match(out, [{ device: 'A', rule: 'r', state: 'raised', severity: 900, value: 0.9, ts: 1, message: /2 of the last 3/ }]);
+  t.match(out, [{ key: 'A', state: 'raised', value: 0.9, event: { ts: 1 } }]);
+  t.throws(() => persistence({ ...options, n: 4 }), RangeError);
 });
 
 t.test('errors pass through; a never-ending source stays open', async (t) => {
@@ -93,7 +103,7 @@ t.test('a failure inside the operator becomes an error notification, not a throw
 });
 
 t.test('state handed back in continues where it was', async (t) => {
-  const state: PersistenceState = new Map();
+  const state = new Map<string, PersistenceWindow<InferenceEvent>>();
   scheduler(t).run(({ cold, expectObservable }) => {
     expectObservable(short(cold('h|', values).pipe(anomalyPersistence(options, state)))).toBe('-|');
   });

@@ -1,0 +1,170 @@
+import { eventFieldType, type FieldType } from './row.js';
+import { DETECTORS, PULSES, ruleSchema, type Predicate, type RuleSpec, type Stage } from './language.js';
+
+export interface RuleProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Fields that exist at one point of a pipeline: computed ones, and the event's while rows are events. */
+class Scope {
+  constructor(
+    readonly computed = new Map<string, FieldType>(),
+    readonly hasEvent = true,
+  ) {}
+
+  typeOf(path: string): FieldType | undefined {
+    if (path === 'device') return 'string';
+    if (path === 'ts') return 'number';
+    const computed = this.computed.get(path) ?? this.computed.get(`${path.split('.')[0]}.*`);
+    return computed ?? (this.hasEvent ? eventFieldType(path) : undefined);
+  }
+
+  names(): string[] {
+    return ['device', 'ts', ...this.computed.keys(), ...(this.hasEvent ? ['anomaly', 'confidence', 'label', 'model.version', '…'] : [])];
+  }
+}
+
+export const TEMPLATE_WORDS = ['rule', 'device', 'key', 'state', 'value', 'ts', 'time'];
+const PLACEHOLDER = /\{([A-Za-z0-9_.*-]+)(?::\d)?\}/g;
+
+/**
+ * Everything about a rule that its schema alone cannot see: fields that do not exist (in the
+ * event schema, or among the rows a stage before computes), text fields used as numbers, a
+ * detector that is not last, outputs that do not fit the detector, unknown template placeholders.
+ */
+export function checkRule(rule: RuleSpec): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  let scope = new Scope();
+  const need = (path: (string | number)[], name: string, type?: FieldType, where = scope): void => {
+    const actual = where.typeOf(name);
+    if (actual === undefined) {
+      problems.push({ path, message: `no field '${name}' here (available: ${where.names().join(', ')})` });
+    } else if (type === 'number' && actual !== 'number') {
+      problems.push({ path, message: `field '${name}' is text; this needs a number` });
+    }
+  };
+  const predicate = (p: Predicate, path: (string | number)[], where = scope): void => {
+    if (p.field !== undefined) {
+      const numeric = p.gt !== undefined || p.gte !== undefined || p.lt !== undefined || p.lte !== undefined;
+      need([...path, 'field'], p.field, numeric ? 'number' : undefined, where);
+    }
+    p.any?.forEach((q, i) => predicate(q, [...path, 'any', i], where));
+    p.all?.forEach((q, i) => predicate(q, [...path, 'all', i], where));
+    if (p.not) predicate(p.not, [...path, 'not'], where);
+  };
+
+  if (rule.input.where) predicate(rule.input.where, ['input', 'where']);
+  need(['key'], rule.key);
+  let detector: (typeof DETECTORS)[number] | undefined;
+  rule.pipeline.forEach((stage, i) => {
+    const at = (...rest: (string | number)[]): (string | number)[] => ['pipeline', i, ...rest];
+    const op = Object.keys(stage).find((k) => stage[k as keyof Stage] !== undefined) as keyof Stage;
+    if (detector !== undefined) problems.push({ path: at(op), message: `'${detector}' decides, so it must be the last stage` });
+    if ((DETECTORS as readonly string[]).includes(op)) detector = op as (typeof DETECTORS)[number];
+    scope = checkStage(stage, at, scope, need, predicate);
+  });
+
+  const { alarm, derived, actions } = rule.outputs;
+  if ((alarm || actions?.some((a) => a.modbusCoil !== undefined)) && detector === undefined) {
+    problems.push({
+      path: ['outputs', alarm ? 'alarm' : 'actions'],
+      message: 'an alarm needs a detector stage last (persistence, threshold, absence, …)',
+    });
+  }
+  if (alarm && detector && (PULSES as readonly string[]).includes(detector) && alarm.clearAfter === undefined) {
+    problems.push({ path: ['outputs', 'alarm'], message: `'${detector}' signals once, so its alarm needs clearAfter` });
+  }
+  derived?.fields?.forEach((f, i) => need(['outputs', 'derived', 'fields', i], f));
+  const template = (text: string | undefined, path: (string | number)[]): void => {
+    for (const [, name] of (text ?? '').matchAll(PLACEHOLDER)) {
+      if (!TEMPLATE_WORDS.includes(name!) && scope.typeOf(name!) === undefined) {
+        problems.push({ path, message: `unknown placeholder {${name}} (use ${TEMPLATE_WORDS.join(', ')} or a field)` });
+      }
+    }
+  };
+  template(alarm?.message, ['outputs', 'alarm', 'message']);
+  actions?.forEach((a, i) => {
+    template(a.mqtt?.topic, ['outputs', 'actions', i, 'mqtt', 'topic']);
+    template(a.mqtt?.payload, ['outputs', 'actions', i, 'mqtt', 'payload']);
+    if (a.mqtt === undefined && a.modbusCoil === undefined)
+      problems.push({ path: ['outputs', 'actions', i], message: 'an action needs mqtt or modbusCoil' });
+  });
+  return problems;
+}
+
+type Need = (path: (string | number)[], name: string, type?: FieldType, where?: Scope) => void;
+type CheckPredicate = (p: Predicate, path: (string | number)[], where?: Scope) => void;
+
+/** Checks one stage's fields and returns the scope after it. */
+function checkStage(
+  stage: Stage,
+  at: (...rest: (string | number)[]) => (string | number)[],
+  scope: Scope,
+  need: Need,
+  predicate: CheckPredicate,
+): Scope {
+  if (stage.filter) predicate(stage.filter, at('filter'));
+  if (stage.dedupe) need(at('dedupe', 'by'), stage.dedupe.by);
+  if (stage.window) {
+    const w = stage.window;
+    const textOk = w.aggregates.every((a) => a === 'count' || a === 'distinct' || a === 'histogram' || a === 'rate');
+    need(at('window', 'field'), w.field, textOk ? undefined : 'number');
+    const out = new Map<string, FieldType>([
+      ['window.start', 'number'],
+      ['window.end', 'number'],
+      ['window.count', 'number'],
+    ]);
+    for (const a of w.aggregates) out.set(a === 'histogram' ? 'histogram.*' : a, 'number');
+    return new Scope(out, false);
+  }
+  if (stage.trend) {
+    need(at('trend', 'field'), stage.trend.field, 'number');
+    return extend(scope, ['slope', 'fitted', 'rul']);
+  }
+  if (stage.join) {
+    const j = stage.join;
+    const other = new Scope();
+    if (j.with.where) predicate(j.with.where, at('join', 'with', 'where'), other);
+    need(at('join', 'on'), j.on, undefined, other);
+    j.fields.forEach((f, k) => need(at('join', 'fields', k), f, undefined, other));
+    return extend(
+      scope,
+      j.fields.map((f) => `${j.as}.${f}`),
+      j.fields.map((f) => other.typeOf(f) ?? 'number'),
+    );
+  }
+  if (stage.persistence) need(at('persistence', 'field'), stage.persistence.field, 'number');
+  if (stage.threshold) need(at('threshold', 'field'), stage.threshold.field, 'number');
+  if (stage.drift) {
+    need(at('drift', 'field'), stage.drift.field, 'number');
+    return extend(scope, ['direction', 'detector', 'points'], ['string', 'string', 'number']);
+  }
+  if (stage.pattern) {
+    (stage.pattern.seq ?? stage.pattern.and ?? []).forEach((s, k) =>
+      predicate(s.where, at('pattern', stage.pattern!.seq ? 'seq' : 'and', k, 'where')),
+    );
+    return extend(scope, ['pattern', 'start', 'waitingFor'], ['string', 'number', 'string']);
+  }
+  if (stage.notFollowedBy) {
+    predicate(stage.notFollowedBy.first, at('notFollowedBy', 'first'));
+    predicate(stage.notFollowedBy.then, at('notFollowedBy', 'then'));
+  }
+  if (stage.mismatch) {
+    need(at('mismatch', 'field'), stage.mismatch.field);
+    need(at('mismatch', 'group'), stage.mismatch.group);
+    return extend(scope, ['majority'], ['string']);
+  }
+  return scope;
+}
+
+function extend(scope: Scope, names: string[], types: FieldType[] = []): Scope {
+  const computed = new Map(scope.computed);
+  names.forEach((n, i) => computed.set(n, types[i] ?? 'number'));
+  return new Scope(computed, scope.hasEvent);
+}
+
+/** The rule schema with the checks above: what config loading, `check` and `POST /rules` validate with. */
+export const checkedRule = ruleSchema.superRefine((rule, ctx) => {
+  for (const p of checkRule(rule)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path });
+});

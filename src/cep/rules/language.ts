@@ -1,0 +1,290 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+const field = z.string().min(1).max(128);
+
+export interface Predicate {
+  field?: string;
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+  eq?: number | string;
+  ne?: number | string;
+  in?: (number | string)[];
+  exists?: boolean;
+  any?: Predicate[];
+  all?: Predicate[];
+  not?: Predicate;
+}
+
+const COMPARISONS = ['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in', 'exists'] as const;
+const scalar = z.union([z.number(), z.string()]);
+
+/** A condition on one event: a comparison on a field, or any/all/not of conditions. */
+export const predicate: z.ZodType<Predicate> = z.lazy(() =>
+  z
+    .strictObject({
+      field: field.optional().describe('Field compared'),
+      gt: z.number().optional(),
+      gte: z.number().optional(),
+      lt: z.number().optional(),
+      lte: z.number().optional(),
+      eq: scalar.optional(),
+      ne: scalar.optional(),
+      in: z.array(scalar).optional(),
+      exists: z.boolean().optional(),
+      any: z.array(predicate).min(1).optional().describe('True when one of these is (or)'),
+      all: z.array(predicate).min(1).optional().describe('True when all of these are (and)'),
+      not: predicate.optional().describe('True when this is not'),
+    })
+    .superRefine((p, ctx) => {
+      const comparisons = COMPARISONS.filter((k) => p[k] !== undefined);
+      const logical = (['any', 'all', 'not'] as const).filter((k) => p[k] !== undefined);
+      if (logical.length + (p.field !== undefined ? 1 : 0) !== 1) {
+        ctx.addIssue({ code: 'custom', message: 'a condition is either `field` with comparisons, or one of any/all/not' });
+      } else if (p.field !== undefined && comparisons.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `compare the field with one of ${COMPARISONS.join(', ')}`, path: ['field'] });
+      } else if (p.field === undefined && comparisons.length > 0) {
+        ctx.addIssue({ code: 'custom', message: 'a comparison needs `field`', path: [comparisons[0]!] });
+      }
+    }),
+);
+
+export const AGGREGATES = [
+  'count',
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'stddev',
+  'rate',
+  'delta',
+  'distinct',
+  'histogram',
+  'ewma',
+  'p50',
+  'p90',
+  'p95',
+  'p99',
+] as const;
+export type AggregateName = (typeof AGGREGATES)[number];
+
+const windowStage = z
+  .strictObject({
+    type: z.enum(['tumbling', 'sliding', 'session', 'count', 'time-or-count']).describe('Window kind'),
+    size: duration.optional().describe('Length (tumbling, sliding, time-or-count)'),
+    slide: duration.optional().describe('Hop of a sliding window'),
+    gap: duration.optional().describe('Silence that ends a session'),
+    count: z.number().int().positive().max(100_000).optional().describe('Events per count / time-or-count window'),
+    field: field.default('anomaly').describe('Value aggregated'),
+    aggregates: z.array(z.enum(AGGREGATES)).min(1).default(['avg']).describe('Results, each a field of the output row'),
+    ewmaAlpha: z.number().gt(0).max(1).default(0.3).describe('Smoothing of `ewma`'),
+    emit: z.enum(['close', 'update']).default('close').describe('Emit when the window closes, or after every event too'),
+    outOfOrder: duration.optional().describe('Watermark delay: how late events may arrive (event time)'),
+    lateness: duration.optional().describe('A window stays open this long past the watermark'),
+    idle: duration.optional().describe('Close the windows of a key silent this long'),
+  })
+  .superRefine((w, ctx) => {
+    const need = (key: 'size' | 'slide' | 'gap' | 'count'): void => {
+      if (w[key] === undefined) ctx.addIssue({ code: 'custom', message: `a ${w.type} window needs \`${key}\``, path: [key] });
+    };
+    if (w.type === 'tumbling' || w.type === 'sliding' || w.type === 'time-or-count') need('size');
+    if (w.type === 'sliding') need('slide');
+    if (w.type === 'session') need('gap');
+    if (w.type === 'count' || w.type === 'time-or-count') need('count');
+    if (w.type === 'sliding' && w.slide !== undefined && w.size !== undefined && w.slide > w.size) {
+      ctx.addIssue({ code: 'custom', message: 'slide must not exceed size', path: ['slide'] });
+    }
+  });
+
+const eventFilter = z.strictObject({
+  devices: z.array(z.string().min(1)).min(1).optional().describe('Only these device ids'),
+  models: z.array(z.string().min(1)).min(1).optional().describe('Only these model names'),
+  labels: z.array(z.string().min(1)).min(1).optional().describe('Only events with one of these labels'),
+  where: predicate.optional().describe('Only events for which this condition holds'),
+});
+export type EventFilter = z.output<typeof eventFilter>;
+
+const patternStep = z.strictObject({
+  name: z.string().min(1).max(64).describe('Step name, a key of the match'),
+  where: predicate.describe('Events this step takes'),
+  times: z.number().int().positive().max(1000).optional().describe('Exactly this many events'),
+  oneOrMore: z.boolean().optional().describe('One or more events'),
+  optional: z.boolean().optional().describe('The step may be skipped'),
+});
+export type PatternStepConfig = z.output<typeof patternStep>;
+
+const stageSchema = z
+  .strictObject({
+    filter: predicate.optional().describe('Keep rows for which the condition holds'),
+    dedupe: z
+      .strictObject({
+        by: field.default('seq').describe('Field that identifies a repeat'),
+        within: duration.default(60_000).describe('How long an id is remembered'),
+        maxIds: z.number().int().positive().max(10_000_000).default(100_000),
+      })
+      .optional()
+      .describe('Drop repeats of the same key and id'),
+    debounce: z.strictObject({ quiet: duration.describe('Pass the last row of a burst after this quiet time') }).optional(),
+    window: windowStage.optional().describe('Keyed window with aggregates'),
+    trend: z
+      .strictObject({
+        field: field.default('anomaly'),
+        points: z.number().int().min(2).max(10_000).default(20).describe('Least-squares fit over the last N points'),
+        threshold: z.number().optional().describe('Adds `rul`: seconds until the fitted line reaches this'),
+      })
+      .optional()
+      .describe('Adds `slope` (per second), `fitted` and `rul`'),
+    join: z
+      .strictObject({
+        with: eventFilter.describe('The other stream: events matching this'),
+        on: field.default('device').describe('Field of the other stream that matches the rule key'),
+        within: duration.optional().describe('Interval join: pairs at most this far apart; without it, the latest value'),
+        fields: z.array(field).min(1).describe('Fields of the other event to add'),
+        as: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('other')
+          .describe('Prefix of the added fields'),
+      })
+      .optional(),
+    persistence: z
+      .strictObject({
+        field: field.default('anomaly'),
+        atLeast: z.number().describe('A value ≥ this is a hit'),
+        n: z.number().int().positive().describe('Hits needed …'),
+        m: z.number().int().positive().max(1000).describe('… among the last m rows to raise'),
+        clearAfter: z.number().int().positive().max(1000).describe('Consecutive rows below that clear'),
+      })
+      .refine((p) => p.n <= p.m, { message: 'n must not exceed m', path: ['n'] })
+      .optional(),
+    threshold: z
+      .strictObject({
+        field: field.default('anomaly'),
+        above: z.number().optional().describe('Raise at or above …'),
+        clearBelow: z.number().optional().describe('… clear at or below'),
+        below: z.number().optional().describe('Raise at or below …'),
+        clearAbove: z.number().optional().describe('… clear at or above'),
+      })
+      .superRefine((h, ctx) => {
+        const up = h.above !== undefined && h.clearBelow !== undefined && h.clearBelow < h.above;
+        const down = h.below !== undefined && h.clearAbove !== undefined && h.clearAbove > h.below;
+        if (up === down) ctx.addIssue({ code: 'custom', message: 'give above with clearBelow < above, or below with clearAbove > below' });
+      })
+      .optional(),
+    absence: z.strictObject({ timeout: duration.describe('Raise when a key sends nothing for this long') }).optional(),
+    drift: z
+      .strictObject({
+        field: field.default('confidence'),
+        method: z.enum(['page-hinkley', 'cusum']).default('page-hinkley'),
+        direction: z.enum(['up', 'down']).default('down').describe('Detect a rise or a fall of the mean'),
+        delta: z.number().nonnegative().default(0.005).describe('Page-Hinkley: change tolerated'),
+        lambda: z.number().positive().default(1).describe('Page-Hinkley: detection threshold'),
+        minPoints: z.number().int().positive().default(30),
+        slack: z.number().nonnegative().default(0.01).describe('CUSUM: drift per point ignored'),
+        limit: z.number().positive().default(1).describe('CUSUM: decision threshold'),
+        warmup: z.number().int().positive().default(20).describe('CUSUM: points that set the in-control mean'),
+      })
+      .optional(),
+    pattern: z
+      .strictObject({
+        seq: z.array(patternStep).min(1).optional().describe('Steps in order'),
+        and: z
+          .array(patternStep.pick({ name: true, where: true }))
+          .min(2)
+          .optional()
+          .describe('Steps in any order'),
+        within: duration.describe('The whole match within this time'),
+        contiguity: z.enum(['relaxed', 'strict']).default('relaxed').describe('Skip non-matching events, or fail on them'),
+        emit: z.enum(['match', 'timeout', 'both']).default('both').describe('Matches, timed-out partial matches, or both'),
+      })
+      .refine((p) => (p.seq === undefined) !== (p.and === undefined), { message: 'give exactly one of seq, and' })
+      .optional(),
+    notFollowedBy: z
+      .strictObject({
+        first: predicate.describe('The event that starts the wait'),
+        then: predicate.describe('The event expected in time'),
+        within: duration,
+      })
+      .optional()
+      .describe('Raise when `then` does not follow `first` within the time; clear when it comes'),
+    mismatch: z
+      .strictObject({
+        field: field.default('model.version'),
+        group: field.default('model.name').describe('Members of a group should agree'),
+      })
+      .optional()
+      .describe("Raise on every device whose value differs from its group's majority"),
+  })
+  .superRefine((s, ctx) => {
+    const given = Object.keys(s).filter((k) => s[k as keyof typeof s] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `a stage has exactly one operator, found ${given.length}` });
+  });
+export type Stage = z.output<typeof stageSchema>;
+export const STAGE_NAMES = Object.keys(stageSchema.shape) as (keyof Stage)[];
+
+/** Stages that end a pipeline: they decide, the stages before them shape the rows. */
+export const DETECTORS = ['persistence', 'threshold', 'absence', 'drift', 'pattern', 'notFollowedBy', 'mismatch'] as const;
+/** Detectors that emit one-off signals rather than raised/cleared levels. */
+export const PULSES = ['drift', 'pattern'] as const;
+
+const action = z.strictObject({
+  on: z.enum(['raised', 'cleared', 'event', 'any']).default('raised').describe('Which signals trigger it'),
+  mqtt: z
+    .strictObject({
+      topic: z.string().min(1).describe('Topic; placeholders allowed, e.g. plant/{device}/stop'),
+      payload: z.string().optional().describe('Payload template; default: the signal as JSON'),
+    })
+    .optional(),
+  modbusCoil: z.number().int().min(0).max(65_535).optional().describe('Coil set while the alarm is raised (read with FC01)'),
+});
+
+export const ruleId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'rule id must match [A-Za-z0-9_.-]{1,64}');
+
+export const keyLimits = z.strictObject({
+  maxKeys: z.number().int().positive().optional().describe('At most this many keys in the rule state'),
+  overflow: z
+    .enum(['evict-oldest', 'drop-new'])
+    .default('evict-oldest')
+    .describe('When full: forget the least recently seen key, or ignore new keys'),
+  ttl: duration.optional().describe('Forget a key not seen for this long, e.g. 1h'),
+});
+
+export const ruleSchema = z.strictObject({
+  id: ruleId.describe('Rule id: OPC UA node name, metric label, alarm key'),
+  description: z.string().max(1024).optional(),
+  input: eventFilter.prefault({}).describe('Events the rule sees (default: all)'),
+  key: field.default('device').describe('Field whose value partitions the state'),
+  time: z.enum(['event', 'processing']).default('event').describe("Event time (the MCU's ts) or the gateway's clock"),
+  state: keyLimits.optional().describe('Bounds on the keyed state'),
+  pipeline: z.array(stageSchema).min(1).describe('Operators, in order; a detector may only come last'),
+  outputs: z
+    .strictObject({
+      alarm: z
+        .strictObject({
+          severity: z.number().int().min(1).max(1000).default(500).describe('OPC UA severity 1..1000'),
+          message: z.string().max(256).optional().describe('Template, e.g. "{device}: anomaly {value:2}"'),
+          clearAfter: duration.optional().describe('Clear a one-off alarm (drift, pattern) after this long'),
+        })
+        .optional(),
+      derived: z
+        .strictObject({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+            .optional()
+            .describe('Event name (default: the rule id)'),
+          fields: z.array(field).optional().describe('Fields to include (default: all computed ones)'),
+        })
+        .optional()
+        .describe('Publish each signal as a derived event (MQTT, InfluxDB `derived`)'),
+      actions: z.array(action).optional(),
+    })
+    .refine((o) => o.alarm !== undefined || o.derived !== undefined || (o.actions?.length ?? 0) > 0, {
+      message: 'a rule needs at least one output: alarm, derived or actions',
+    }),
+});
+
+export type RuleSpec = z.output<typeof ruleSchema>;
+export type RuleInput = z.input<typeof ruleSchema>;

@@ -1,0 +1,403 @@
+import { filter, map, merge, mergeMap, from, share, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { absence } from '../operators/absence.js';
+import { cusum, pageHinkley, type ChangePoint } from '../operators/change-detection.js';
+import { hysteresis, type LevelChange } from '../operators/hysteresis.js';
+import { intervalJoin, latestJoin, type Joined } from '../operators/join.js';
+import type { EvictionReason, KeyLimits } from '../operators/keyed-step.js';
+import { mismatch } from '../operators/mismatch.js';
+import { debounceByKey, dedupe } from '../operators/noise.js';
+import { allOf, seq, type PatternOutput } from '../operators/pattern.js';
+import { persistence } from '../operators/persistence.js';
+import { trend } from '../operators/trend.js';
+import { window, type WindowKeyState } from '../operators/window.js';
+import type { WindowSpec } from '../operators/window-assign.js';
+import { aggregateSet } from './aggregate-set.js';
+import type { RuleSpec, Stage } from './language.js';
+import { compileEventFilter, compilePredicate } from './predicate.js';
+import { numberReader, rowReader, stringReader, type FieldValue, type Row } from './row.js';
+
+/** What a rule's pipeline decides: a level change, or a one-off event (pattern match, drift, a row). */
+export interface Signal {
+  key: string;
+  device: string;
+  ts: number;
+  state: 'raised' | 'cleared' | 'event';
+  value: number;
+  /** The row behind the signal (its fields feed templates and derived events). */
+  row: Row;
+  /** What the detector adds, e.g. `pattern: timeout`. */
+  fields?: Record<string, FieldValue>;
+}
+
+/**
+ * A rule's keyed state, one map per stage, owned by the engine so that a rule whose state shape
+ * is unchanged by a reload hands it to its new pipeline.
+ */
+export class RuleState {
+  private readonly maps = new Map<string, Map<unknown, unknown>>();
+
+  /** The map of stage `i` (`part` names a second map of the same stage). */
+  of<K, V>(i: number, part = ''): Map<K, V> {
+    const id = `${i}${part}`;
+    let m = this.maps.get(id);
+    if (!m) this.maps.set(id, (m = new Map()));
+    return m as Map<K, V>;
+  }
+
+  /** Keys held: the largest stage map, since every stage keys by the same field. */
+  get keys(): number {
+    let n = 0;
+    for (const m of this.maps.values()) n = Math.max(n, m.size);
+    return n;
+  }
+
+  /** Entries across all stage maps: a proxy for memory held. */
+  get size(): number {
+    let n = 0;
+    for (const m of this.maps.values()) n += m.size;
+    return n;
+  }
+}
+
+export interface PlanContext {
+  /** Every event the engine sees, before the rule's input filter: the other side of joins. */
+  all$: Observable<Row>;
+  scheduler: SchedulerLike;
+  state: RuleState;
+  onLate?: () => void;
+  onEvict?: (reason: EvictionReason) => void;
+}
+
+export type CompiledRule = (rows$: Observable<Row>, ctx: PlanContext) => Observable<Signal>;
+
+/** Turns a validated rule into an RxJS pipeline from rows to signals. */
+export function compileRule(rule: RuleSpec): CompiledRule {
+  const keyOf =
+    rule.key === 'device'
+      ? (r: Row) => r.device
+      : (
+          (read) => (r: Row) =>
+            read(r) ?? ''
+        )(stringReader(rule.key));
+  const byDevice = rule.key === 'device';
+  return (rows$, ctx) => {
+    let rows = rows$;
+    const limits: KeyLimits = {
+      maxKeys: rule.state?.maxKeys,
+      overflow: rule.state?.overflow,
+      ttlMs: rule.state?.ttl,
+      scheduler: ctx.scheduler,
+      onEvict: (_key, reason) => ctx.onEvict?.(reason),
+    };
+    const last = rule.pipeline.length - 1;
+    for (let i = 0; i < last; i++) rows = rows.pipe(transform(rule.pipeline[i]!, i, { keyOf, byDevice, ctx }));
+    const final = rule.pipeline[last]!;
+    const detect = detector(final, last, { keyOf, byDevice, ctx, limits });
+    if (detect) return rows.pipe(detect);
+    return rows.pipe(
+      transform(final, last, { keyOf, byDevice, ctx }),
+      map((row) => rowSignal(row, keyOf(row))),
+    );
+  };
+}
+
+interface StageContext {
+  keyOf: (r: Row) => string;
+  byDevice: boolean;
+  ctx: PlanContext;
+  limits?: KeyLimits;
+}
+
+function rowSignal(row: Row, key: string): Signal {
+  let value = 0;
+  for (const v of Object.values(row.fields ?? {})) {
+    if (typeof v === 'number') {
+      value = v;
+      break;
+    }
+  }
+  return { key, device: row.device, ts: row.ts, state: 'event', value, row };
+}
+
+const withFields = (row: Row, fields: Record<string, FieldValue>): Row => ({ ...row, fields: { ...row.fields, ...fields } });
+
+function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Row> {
+  const { keyOf, ctx } = s;
+  const state = ctx.state;
+  if (stage.filter) return filter(compilePredicate(stage.filter));
+  if (stage.dedupe) {
+    const d = stage.dedupe;
+    const idOf = rowReader(d.by);
+    return dedupe({ keyOf, idOf, withinMs: d.within, maxIds: d.maxIds, scheduler: ctx.scheduler, shared: state.of(i) });
+  }
+  if (stage.debounce) return debounceByKey({ keyOf, quietMs: stage.debounce.quiet, scheduler: ctx.scheduler, shared: state.of(i) });
+  if (stage.window) {
+    const w = stage.window;
+    const spec: WindowSpec =
+      w.type === 'tumbling'
+        ? { kind: 'tumbling', sizeMs: w.size! }
+        : w.type === 'sliding'
+          ? { kind: 'sliding', sizeMs: w.size!, slideMs: w.slide! }
+          : w.type === 'session'
+            ? { kind: 'session', gapMs: w.gap! }
+            : w.type === 'count'
+              ? { kind: 'count', size: w.count! }
+              : { kind: 'time-or-count', sizeMs: w.size!, size: w.count! };
+    const read = rowReader(w.field);
+    return (rows) =>
+      rows.pipe(
+        window({
+          spec,
+          keyOf,
+          timeOf: (r: Row) => r.ts,
+          readingOf: read,
+          aggregate: aggregateSet(w.aggregates, w.ewmaAlpha),
+          emit: w.emit,
+          outOfOrderMs: w.outOfOrder,
+          latenessMs: w.lateness,
+          idleMs: w.idle,
+          scheduler: ctx.scheduler,
+          shared: state.of<string, WindowKeyState<unknown[]>>(i),
+        }),
+        filter((out) => {
+          if (out.type === 'late') ctx.onLate?.();
+          return out.type === 'window';
+        }),
+        map((out) => {
+          const win = out as Extract<typeof out, { type: 'window' }>;
+          return {
+            device: win.key,
+            ts: win.end,
+            fields: { ...win.value, 'window.start': win.start, 'window.end': win.end, 'window.count': win.count },
+          };
+        }),
+      );
+  }
+  if (stage.trend) {
+    const t = stage.trend;
+    return (rows) =>
+      rows.pipe(
+        trend({ window: t.points, keyOf, readingOf: numberReader(t.field), timeOf: (r: Row) => r.ts, threshold: t.threshold }, state.of(i)),
+        map((fit) =>
+          withFields(fit.event, {
+            slope: fit.slopePerSecond,
+            fitted: fit.fitted,
+            // Never reaching the threshold is an infinite remaining life, so a `below` threshold on rul clears.
+            ...(t.threshold !== undefined ? { rul: fit.timeToThresholdMs !== undefined ? fit.timeToThresholdMs / 1000 : Infinity } : {}),
+          }),
+        ),
+      );
+  }
+  if (stage.join) {
+    const j = stage.join;
+    const accepts = compileEventFilter(j.with);
+    const other$ = accepts ? ctx.all$.pipe(filter((r) => r.event !== undefined && accepts(r.event))) : ctx.all$;
+    const otherKeyOf =
+      j.on === 'device'
+        ? (r: Row) => r.device
+        : (
+            (read) => (r: Row) =>
+              read(r) ?? ''
+          )(stringReader(j.on));
+    const readers = j.fields.map((f) => [`${j.as}.${f}`, rowReader(f)] as const);
+    const joined = (p: Joined<Row, Row>): Row => {
+      const fields: Record<string, FieldValue> = {};
+      for (const [name, read] of readers) fields[name] = p.other ? read(p.other) : undefined;
+      return withFields(p.event, fields);
+    };
+    if (j.within === undefined) return (rows) => rows.pipe(latestJoin(other$, { keyOf, otherKeyOf, shared: state.of(i) }), map(joined));
+    const timeOf = (r: Row): number => r.ts;
+    return (rows) => rows.pipe(intervalJoin(other$, { keyOf, otherKeyOf, timeOf, otherTimeOf: timeOf, withinMs: j.within! }), map(joined));
+  }
+  throw new Error(`stage ${i}: not a transform`);
+}
+
+function level(c: LevelChange<Row>, value = c.value): Signal {
+  return {
+    key: c.key,
+    device: c.event.device,
+    ts: c.event.ts,
+    state: c.state,
+    value,
+    row: c.event,
+    ...(c.evicted ? { fields: { evicted: c.evicted } } : {}),
+  };
+}
+
+function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Signal> | undefined {
+  const { keyOf, ctx, limits } = s;
+  const state = ctx.state;
+  if (stage.persistence) {
+    const p = stage.persistence;
+    return (rows) =>
+      rows.pipe(
+        persistence(
+          { keyOf, readingOf: numberReader(p.field), threshold: p.atLeast, n: p.n, m: p.m, clearAfter: p.clearAfter },
+          state.of(i),
+          limits,
+        ),
+        map((c) => level(c)),
+      );
+  }
+  if (stage.threshold) {
+    const h = stage.threshold;
+    const read = numberReader(h.field);
+    const up = h.above !== undefined;
+    const readingOf = up ? read : (r: Row) => ((v) => (v === undefined ? undefined : -v))(read(r));
+    const [raiseAt, clearAt] = up ? [h.above!, h.clearBelow!] : [-h.below!, -h.clearAbove!];
+    return (rows) =>
+      rows.pipe(
+        hysteresis({ keyOf, readingOf, raiseAt, clearAt }, state.of(i), limits),
+        map((c) => level(c, up ? c.value : -c.value)),
+      );
+  }
+  if (stage.absence) {
+    const timeoutMs = stage.absence.timeout;
+    return latched(
+      state.of(i, 'silent'),
+      keyOf,
+      () => true,
+      (rows) =>
+        rows.pipe(
+          absence({ timeoutMs, keyOf, scheduler: ctx.scheduler, shared: state.of(i) }),
+          map((q) => ({
+            key: q.key,
+            device: q.last.device,
+            ts: q.last.ts + timeoutMs,
+            state: 'raised' as const,
+            value: timeoutMs / 1000,
+            row: q.last,
+          })),
+        ),
+    );
+  }
+  if (stage.drift) {
+    const d = stage.drift;
+    const common = { keyOf, readingOf: numberReader(d.field), direction: d.direction };
+    const detect =
+      d.method === 'page-hinkley'
+        ? pageHinkley({ ...common, delta: d.delta, lambda: d.lambda, minPoints: d.minPoints }, state.of(i), limits)
+        : cusum({ ...common, slack: d.slack, threshold: d.limit, warmup: d.warmup }, state.of(i), limits);
+    return (rows) =>
+      rows.pipe(
+        detect,
+        map(
+          (c: ChangePoint<Row>): Signal => ({
+            key: c.key,
+            device: c.event.device,
+            ts: c.event.ts,
+            state: 'event',
+            value: c.statistic,
+            row: c.event,
+            fields: { direction: c.direction, detector: c.detector, points: c.points },
+          }),
+        ),
+      );
+  }
+  if (stage.pattern) {
+    const p = stage.pattern;
+    const o = { keyOf, timeOf: (r: Row) => r.ts, withinMs: p.within, scheduler: ctx.scheduler, shared: state.of<string, never>(i) };
+    const detect = p.seq
+      ? seq(
+          p.seq.map((step) => ({
+            name: step.name,
+            where: compilePredicate(step.where),
+            min: step.optional ? 0 : (step.times ?? 1),
+            max: step.oneOrMore ? Infinity : (step.times ?? 1),
+          })),
+          { ...o, contiguity: p.contiguity },
+        )
+      : allOf(
+          p.and!.map((step) => ({ name: step.name, where: compilePredicate(step.where) })),
+          o,
+        );
+    return (rows) =>
+      rows.pipe(
+        detect,
+        filter((m) => p.emit === 'both' || p.emit === m.type),
+        map((m) => patternSignal(m, p.within)),
+      );
+  }
+  if (stage.notFollowedBy) {
+    const n = stage.notFollowedBy;
+    const then = compilePredicate(n.then);
+    const steps = [
+      { name: 'first', where: compilePredicate(n.first) },
+      { name: 'then', where: then },
+    ];
+    const o = { keyOf, timeOf: (r: Row) => r.ts, withinMs: n.within, scheduler: ctx.scheduler, shared: state.of<string, never>(i) };
+    return latched(state.of(i, 'late'), keyOf, then, (rows) =>
+      rows.pipe(
+        seq(steps, o),
+        filter((m) => m.type === 'timeout'),
+        map((m): Signal => ({ ...patternSignal(m, n.within), state: 'raised' })),
+      ),
+    );
+  }
+  if (stage.mismatch) {
+    const m = stage.mismatch;
+    const groupRead = stringReader(m.group);
+    return (rows) =>
+      rows.pipe(
+        mismatch({ groupOf: (r: Row) => groupRead(r) ?? '', memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i)),
+        mergeMap((changes) => from(changes)),
+        map(
+          (c): Signal => ({
+            key: c.key,
+            device: c.key,
+            ts: c.event.ts,
+            state: c.state,
+            value: 0,
+            row: { device: c.key, ts: c.event.ts },
+            fields: { [m.field]: c.value, majority: c.majority },
+          }),
+        ),
+      );
+  }
+  return undefined;
+}
+
+function patternSignal(m: PatternOutput<Row>, withinMs: number): Signal {
+  const taken = Object.values(m.events).flat();
+  const first = taken[0]!;
+  const lastRow = taken[taken.length - 1]!;
+  const timedOut = m.type === 'timeout';
+  return {
+    key: m.key,
+    device: (timedOut ? first : lastRow).device,
+    ts: timedOut ? m.start + withinMs : m.end,
+    state: 'event',
+    value: taken.length,
+    row: timedOut ? first : lastRow,
+    fields: { pattern: m.type, start: m.start, ...(timedOut ? { waitingFor: m.waitingFor } : {}) },
+  };
+}
+
+/**
+ * A detector whose raises latch per key until a row for which `clears` holds arrives: absence
+ * (any event), not-followed-by (the awaited event). The latch is rule state, so it survives a reload.
+ */
+function latched(
+  raised: Map<string, true>,
+  keyOf: (r: Row) => string,
+  clears: (r: Row) => boolean,
+  detect: OperatorFunction<Row, Signal>,
+): OperatorFunction<Row, Signal> {
+  return (rows) => {
+    const shared = rows.pipe(share());
+    const cleared = shared.pipe(
+      filter((r) => raised.size > 0 && raised.has(keyOf(r)) && clears(r)),
+      map((r): Signal => {
+        const key = keyOf(r);
+        raised.delete(key);
+        return { key, device: r.device, ts: r.ts, state: 'cleared', value: 0, row: r };
+      }),
+    );
+    const raises = shared.pipe(
+      detect,
+      filter((sig) => !raised.has(sig.key)),
+      map((sig) => (raised.set(sig.key, true), sig)),
+    );
+    return merge(cleared, raises);
+  };
+}
