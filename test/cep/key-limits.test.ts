@@ -3,7 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { Subject } from 'rxjs';
 import { keyedStep, type EvictionReason, type KeyLimits } from '../../src/cep/operators/keyed-step.js';
 import { RuleEngine } from '../../src/cep/rules/engine.js';
-import type { RuleConfig } from '../../src/cep/rules/schema.js';
+import { rule as build } from '../../src/cep/rules/builder.js';
 import type { InferenceEvent } from '../../src/normalise/inference-event.js';
 import type { AlarmTransition } from '../../src/core/alarm.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -70,21 +70,16 @@ t.test('ttl forgets keys not seen for that long, with one wake-up', async (t) =>
 });
 
 t.test('a rule with a state cap clears the alarm of a device it forgets, and reports the eviction', async (t) => {
-  const rule: RuleConfig = {
-    id: 'r',
-    kind: 'anomaly-persistence',
-    threshold: 0.5,
-    n: 1,
-    m: 1,
-    clearAfter: 1,
-    severity: 10,
-    state: { maxKeys: 1, overflow: 'evict-oldest' },
-  };
+  const rule = build('r')
+    .limits({ maxKeys: 1, overflow: 'evict-oldest' })
+    .persistence({ atLeast: 0.5, n: 1, m: 1, clearAfter: 1 })
+    .alarm({ severity: 10 })
+    .build();
   const evicted: string[] = [];
   const engine = new RuleEngine([rule], { evicted: (r, reason) => evicted.push(`${r}:${reason}`) });
   const input = new Subject<InferenceEvent>();
   const out: AlarmTransition[] = [];
-  engine.connect(input).subscribe((a) => out.push(a));
+  engine.connect(input).subscribe((o) => o.type === 'alarm' && out.push(o.alarm));
   input.next({ device: 'a', ts: 10, model: { name: 'm', version: '1' }, anomaly: 0.9 });
   input.next({ device: 'b', ts: 20, model: { name: 'm', version: '1' }, anomaly: 0.1 });
   t.same(
@@ -97,7 +92,8 @@ t.test('a rule with a state cap clears the alarm of a device it forgets, and rep
 });
 
 t.test('rule state limits in YAML: durations like 1h, and a bad one named with its line', async (t) => {
-  const base = 'rules:\n  - id: r\n    kind: anomaly-persistence\n    threshold: 0.5\n    n: 1\n    m: 1\n    clearAfter: 1\n    state:\n';
+  const base =
+    'rules:\n  - id: r\n    pipeline: [{ persistence: { atLeast: 0.5, n: 1, m: 1, clearAfter: 1 } }]\n    outputs: { alarm: {} }\n\n\n\n    state:\n';
   const ok = parseConfig(base + '      maxKeys: 5000\n      ttl: 1h\n');
   t.same(ok.rules[0]?.state, { maxKeys: 5000, overflow: 'evict-oldest', ttl: 3_600_000 });
   t.same(parseConfig(base + '      ttl: 250\n').rules[0]?.state?.ttl, 250, 'a plain number is milliseconds');

@@ -23,7 +23,11 @@ t.test('the shipped default config is valid and resolves dataDir against its fol
   t.equal(config.modbus.port, 5020);
   t.equal(config.http.port, 8080);
   t.ok(config.devices.length > 0);
-  t.equal(config.rules[0]?.kind, 'anomaly-persistence');
+  t.same(
+    config.rules.map((r) => r.id),
+    ['anomaly-persistence', 'device-silent'],
+    'rules come from the rule files the config names',
+  );
   t.match(config.gateway.dataDir, /\/data$/);
   t.notMatch(config.gateway.dataDir, /gateway-config/);
 });
@@ -56,20 +60,21 @@ t.test('wrong types, rule errors and duplicates point at their lines', async (t)
     '  - id: a',
     'rules:',
     '  - id: r1',
-    '    kind: anomaly-persistence',
-    '    threshold: 0.5',
-    '    n: 4',
-    '    m: 3',
-    '    clearAfter: 1',
+    '    pipeline:',
+    '      - persistence: { atLeast: 0.5, n: 4, m: 3, clearAfter: 1 }',
+    '    outputs: { alarm: {} }',
     '  - id: r2',
-    '    kind: no-such-kind',
+    '    pipeline:',
+    '      - persistance: { atLeast: 0.5 }',
+    '    outputs: { alarm: {} }',
   ].join('\n');
   const p = problems(text);
   const byPath = Object.fromEntries(p.map((x) => [x.path, x.line]));
   t.equal(byPath['modbus.port'], 2);
   t.equal(byPath['devices.1.id'], 5);
-  t.equal(byPath['rules.0.n'], 10);
-  t.equal(byPath['rules.1.kind'], 14);
+  t.equal(byPath['rules.0.pipeline.0.persistence.n'], 9);
+  t.equal(byPath['rules.1.pipeline.0.persistance'], 13);
+  t.match(p.find((x) => x.path === 'rules.1.pipeline.0.persistance')?.message, /unknown operator \(one of: filter, dedupe/);
 });
 
 t.test('an external broker needs a url', async (t) => {

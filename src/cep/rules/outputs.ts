@@ -50,7 +50,7 @@ function lookup(name: string, rule: string, s: Signal): FieldValue {
 function defaultMessage(stage: Stage, s: Signal): string {
   const v = (x: number): string => String(Number(x.toPrecision(4)));
   const raised = s.state !== 'cleared';
-  if (s.fields?.evicted !== undefined) return `${s.key} dropped (${String(s.fields.evicted)}) from the rule state; alarm reset`;
+  if (s.fields?.evicted !== undefined) return `${s.key} dropped from the rule state (${String(s.fields.evicted)}); alarm reset`;
   if (stage.persistence) {
     const p = stage.persistence;
     return raised
