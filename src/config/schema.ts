@@ -78,6 +78,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
       port: port.default(8080).describe('HTTP port'),
+      rulesApi: z
+        .enum(['off', 'loopback', 'any'])
+        .default('loopback')
+        .describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
     })
     .prefault({}),
   influx: z

@@ -3,7 +3,8 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { StartError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Part } from '../core/part.js';
-import { RuleEngine } from '../cep/rules/engine.js';
+import { RuleEngine, type SwapReport } from '../cep/rules/engine.js';
+import { parseRules } from '../config/load.js';
 import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
 import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
@@ -121,7 +122,10 @@ export class Gateway {
       sinks.push(this.influx);
     }
 
-    this.http = new HttpServerPart(config.http, () => this.health(), this.metrics.registry, child('http'));
+    this.http = new HttpServerPart(config.http, () => this.health(), this.metrics.registry, child('http'), {
+      status: () => this.engine.status(),
+      replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
+    });
     this.parts = [
       innerPart(
         'state',
@@ -173,7 +177,7 @@ export class Gateway {
   }
 
   /** Applies rules and devices from a new config; listeners and client connections stay. */
-  async reload(next: GatewayConfig): Promise<{ kept: string[]; restarted: string[]; removed: string[] } | undefined> {
+  async reload(next: GatewayConfig): Promise<SwapReport | undefined> {
     if (this.stopping) return undefined;
     await this.notify.reloading().catch(() => undefined);
     for (const key of ['mqtt', 'opcua', 'modbus', 'http', 'influx'] as const) {
@@ -181,13 +185,20 @@ export class Gateway {
         this.log.warn({ key }, `${key} settings changed: they take effect after a restart`);
       }
     }
-    this.config = { ...this.config, devices: next.devices, rules: next.rules };
+    this.config = { ...this.config, devices: next.devices };
     this.state.configure(next.devices);
-    const report = this.engine.replaceRules(next.rules);
+    const report = this.replaceRules(next.rules);
     this.modbus?.setMap(new RegisterMap(next.devices, this.config.modbus.wordOrder));
-    this.opcua?.rulesChanged();
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');
+    return report;
+  }
+
+  /** Swaps the running rules (SIGHUP, POST /rules); rules whose state shape is unchanged keep their state. */
+  replaceRules(rules: GatewayConfig['rules']): SwapReport {
+    this.config = { ...this.config, rules };
+    const report = this.engine.replaceRules(rules);
+    this.opcua?.rulesChanged();
     return report;
   }
 

@@ -113,7 +113,7 @@ t.test('and(a, b): both within T, in any order; a partial times out', async (t) 
 });
 
 t.test('partial matches handed over survive re-subscription', async (t) => {
-  const shared = new Map();
+  const shared = { partials: new Map(), deadlines: new Map() };
   const s = marbleScheduler(t);
   s.run(({ cold, expectObservable }) => {
     expectObservable(show(cold('a|', values).pipe(timed(s), seq([step('a'), step('b')], { ...base(10), scheduler: s, shared })))).toBe(

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { QuietKeys } from './quiet-keys.js';
+import { QuietKeys, type Seen } from './quiet-keys.js';
 
 /** One step of a sequence: events matching `where`, at least `min` and at most `max` of them. */
 export interface PatternStep<T> {
@@ -17,8 +17,8 @@ export interface PatternOptions<T> {
   withinMs: number;
   /** Scheduler time drives timeouts of keys that go quiet. */
   scheduler?: SchedulerLike;
-  /** Partial matches carried across re-subscription (rule hot swap). */
-  shared?: Map<string, Partial<T>>;
+  /** Partial matches and their deadlines, carried across re-subscription (rule hot swap). */
+  shared?: { partials: Map<string, Partial<T>>; deadlines: Seen<undefined> };
 }
 
 export type PatternOutput<T> =
@@ -144,17 +144,21 @@ function partialMatches<T>(m: Matcher<T>, o: PatternOptions<T>): OperatorFunctio
   const events = (p: Partial<T>): Record<string, T[]> => Object.fromEntries(m.names.map((n, i) => [n, p.taken[i]!]));
   return (source) =>
     new Observable<PatternOutput<T>>((subscriber) => {
-      const partials = o.shared ?? new Map<string, Partial<T>>();
+      const partials = o.shared?.partials ?? new Map<string, Partial<T>>();
       const timeout = (key: string, p: Partial<T>): void => {
         partials.delete(key);
         deadlines.forget(key);
         subscriber.next({ type: 'timeout', key, start: p.start, events: events(p), waitingFor: m.waitingFor(p) });
       };
-      const deadlines = new QuietKeys<undefined>(scheduler, o.withinMs, (key) => {
-        const p = partials.get(key);
-        if (p) timeout(key, p);
-      });
-      for (const key of partials.keys()) deadlines.touch(key, undefined);
+      const deadlines = new QuietKeys<undefined>(
+        scheduler,
+        o.withinMs,
+        (key) => {
+          const p = partials.get(key);
+          if (p) timeout(key, p);
+        },
+        o.shared?.deadlines,
+      );
 
       const match = (key: string, p: Partial<T>, ts: number): void => {
         partials.delete(key);

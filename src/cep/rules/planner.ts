@@ -296,7 +296,13 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
   }
   if (stage.pattern) {
     const p = stage.pattern;
-    const o = { keyOf, timeOf: (r: Row) => r.ts, withinMs: p.within, scheduler: ctx.scheduler, shared: state.of<string, never>(i) };
+    const o = {
+      keyOf,
+      timeOf: (r: Row) => r.ts,
+      withinMs: p.within,
+      scheduler: ctx.scheduler,
+      shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
+    };
     const detect = p.seq
       ? seq(
           p.seq.map((step) => ({
@@ -325,7 +331,13 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
       { name: 'first', where: compilePredicate(n.first) },
       { name: 'then', where: then },
     ];
-    const o = { keyOf, timeOf: (r: Row) => r.ts, withinMs: n.within, scheduler: ctx.scheduler, shared: state.of<string, never>(i) };
+    const o = {
+      keyOf,
+      timeOf: (r: Row) => r.ts,
+      withinMs: n.within,
+      scheduler: ctx.scheduler,
+      shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
+    };
     return latched(state.of(i, 'late'), keyOf, then, (rows) =>
       rows.pipe(
         seq(steps, o),
