@@ -98,6 +98,9 @@ export class Gateway {
         child('modbus'),
       );
       servers.push(this.modbus);
+      const modbus = this.modbus;
+      modbus.declareCoils(coilAddresses(config.rules));
+      this.pipeline.actions$.subscribe((a) => a.type === 'modbus-coil' && modbus.applyCoilAction(a));
     }
 
     const transport = config.mqtt.broker.enabled
@@ -118,7 +121,12 @@ export class Gateway {
     };
     const sinks: Part[] = [new MqttRepublisher(streams, transport, child('mqtt-out'))];
     if (config.influx.enabled) {
-      this.influx = new InfluxSink(config.influx, this.pipeline.events$, this.pipeline.alarms$, this.influxCounters(), child('influx'));
+      this.influx = new InfluxSink(
+        config.influx,
+        { events$: p.events$, alarms$: p.alarms$, derived$: p.derived$ },
+        this.influxCounters(),
+        child('influx'),
+      );
       sinks.push(this.influx);
     }
 
@@ -197,6 +205,7 @@ export class Gateway {
   /** Swaps the running rules (SIGHUP, POST /rules); rules whose state shape is unchanged keep their state. */
   replaceRules(rules: GatewayConfig['rules']): SwapReport {
     this.config = { ...this.config, rules };
+    this.modbus?.declareCoils(coilAddresses(rules));
     const report = this.engine.replaceRules(rules);
     this.opcua?.rulesChanged();
     return report;
@@ -251,4 +260,9 @@ export class Gateway {
       buffered: (n) => this.metrics.sinkBuffered.set({ sink }, n),
     };
   }
+}
+
+/** Modbus coils named by rule actions. */
+function coilAddresses(rules: GatewayConfig['rules']): number[] {
+  return rules.flatMap((r) => (r.outputs.actions ?? []).flatMap((a) => (a.modbusCoil === undefined ? [] : [a.modbusCoil])));
 }

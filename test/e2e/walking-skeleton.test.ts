@@ -202,7 +202,7 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="bad_json"\} 1/);
   t.match(metrics, /tinyml_gateway_events_rejected_total\{reason="device_mismatch"\} 1/);
   t.match(metrics, /tinyml_gateway_events_received_total\{source="mqtt"\} 12/);
-  t.match(metrics, /tinyml_gateway_rule_evaluations_total\{rule="persist"\} 10/);
+  t.match(metrics, /tinyml_gateway_rule_events_in_total\{rule="persist"\} 10/);
   t.match(metrics, /tinyml_gateway_alarms_active 0/);
   t.match(metrics, /tinyml_gateway_alarm_transitions_total\{state="raised"\} 1/);
   const written = Number(/tinyml_gateway_sink_points_written_total\{sink="influx"\} (\d+)/.exec(metrics)?.[1]);

@@ -23,8 +23,7 @@ function harness(url: string, extra: Partial<ConstructorParameters<typeof Influx
   };
   const sink = new InfluxSink(
     { url, database: 'sinktest', batchSize: 100, flushIntervalMs: 50, maxBufferedPoints: 1000, ...extra },
-    events,
-    alarms,
+    { events$: events, alarms$: alarms },
     counters,
     silentLogger(),
   );

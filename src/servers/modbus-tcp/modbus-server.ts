@@ -43,6 +43,8 @@ export class ModbusServerPart implements Part {
   readonly name = 'modbus';
   private server?: ServerTCP;
   private running = false;
+  /** Coils driven by rule actions (`modbusCoil`): on while any device holds an alarm that drives it. */
+  private readonly coils = new Map<number, Set<string>>();
 
   constructor(
     private readonly options: ModbusOptions,
@@ -55,6 +57,20 @@ export class ModbusServerPart implements Part {
   /** Swaps the register map after a config reload; clients stay connected. */
   setMap(map: RegisterMap): void {
     this.map = map;
+  }
+
+  /** The coils rules drive; other coil addresses stay illegal. */
+  declareCoils(addresses: number[]): void {
+    for (const a of addresses) if (!this.coils.has(a)) this.coils.set(a, new Set());
+    for (const a of this.coils.keys()) if (!addresses.includes(a)) this.coils.delete(a);
+  }
+
+  applyCoilAction(action: { address: number; rule: string; device: string; value: boolean }): void {
+    const holders = this.coils.get(action.address);
+    if (!holders) return;
+    const who = `${action.rule}/${action.device}`;
+    if (action.value) holders.add(who);
+    else holders.delete(who);
   }
 
   async start(): Promise<void> {
@@ -98,7 +114,11 @@ export class ModbusServerPart implements Part {
       },
       getHoldingRegister: (_addr: number, _unit: number, cb: Callback<number>) => fail(cb, ILLEGAL_ADDRESS),
       getMultipleHoldingRegisters: (_a: number, _l: number, _unit: number, cb: Callback<number[]>) => fail(cb, ILLEGAL_ADDRESS),
-      getCoil: (_addr: number, _unit: number, cb: Callback<boolean>) => fail(cb, ILLEGAL_ADDRESS),
+      getCoil: (addr: number, _unit: number, cb: Callback<boolean>) => {
+        const holders = this.coils.get(addr);
+        if (!holders) return fail(cb, ILLEGAL_ADDRESS);
+        cb(null, holders.size > 0);
+      },
       setRegister: (_addr: number, _v: number, _unit: number, cb: Callback<void>) => fail(cb, ILLEGAL_ADDRESS),
       setCoil: (_addr: number, _v: boolean, _unit: number, cb: Callback<void>) => fail(cb, ILLEGAL_ADDRESS),
     };

@@ -1,10 +1,11 @@
 import { InfluxDB, type IPoint } from 'influx';
-import { merge, type Observable, type Subscription } from 'rxjs';
+import { EMPTY, map, merge, type Observable, type Subscription } from 'rxjs';
 import type { AlarmTransition } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
-import { alarmPoint, inferencePoint, UniqueTimestamps } from './points.js';
+import { alarmPoint, derivedPoint, inferencePoint, UniqueTimestamps } from './points.js';
+import type { DerivedEvent } from '../../core/rule-output.js';
 
 export interface InfluxSinkOptions {
   url: string;
@@ -55,8 +56,11 @@ export class InfluxSink implements Part {
 
   constructor(
     private readonly options: InfluxSinkOptions,
-    private readonly events$: Observable<InferenceEvent>,
-    private readonly alarms$: Observable<AlarmTransition>,
+    private readonly streams: {
+      events$: Observable<InferenceEvent>;
+      alarms$: Observable<AlarmTransition>;
+      derived$?: Observable<DerivedEvent>;
+    },
     private readonly counters: SinkCounters,
     private readonly log: Logger,
   ) {
@@ -73,7 +77,13 @@ export class InfluxSink implements Part {
 
   /** Never waits for InfluxDB: the first flush creates the database, so an outage cannot delay READY. */
   async start(): Promise<void> {
-    this.subscription = merge(this.events$, this.alarms$).subscribe((item) => this.enqueue(item));
+    const { events$, alarms$, derived$ } = this.streams;
+    const t = this.timestamps;
+    this.subscription = merge(
+      events$.pipe(map((e) => inferencePoint(e, t.next(`inference/${e.device}`, e.ts)))),
+      alarms$.pipe(map((a) => alarmPoint(a, t.next(`alarm/${a.device}/${a.rule}`, a.ts)))),
+      (derived$ ?? EMPTY).pipe(map((d) => derivedPoint(d, t.next(`derived/${d.device}/${d.rule}/${d.name}`, d.ts)))),
+    ).subscribe((point) => this.enqueue(point));
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
   }
 
@@ -107,12 +117,8 @@ export class InfluxSink implements Part {
     return this.flushing;
   }
 
-  private enqueue(item: InferenceEvent | AlarmTransition): void {
-    if ('rule' in item) {
-      this.queue.push(alarmPoint(item, this.timestamps.next(`alarm/${item.device}/${item.rule}`, item.ts)));
-    } else {
-      this.queue.push(inferencePoint(item, this.timestamps.next(`inference/${item.device}`, item.ts)));
-    }
+  private enqueue(point: IPoint): void {
+    this.queue.push(point);
     const excess = this.queue.length - Math.max(this.options.maxBufferedPoints, this.inFlight);
     if (excess > 0) {
       // The oldest points that are not in a request right now: those in flight are accounted for by the write.

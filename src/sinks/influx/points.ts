@@ -1,5 +1,6 @@
 import type { IPoint } from 'influx';
 import type { AlarmTransition } from '../../core/alarm.js';
+import type { DerivedEvent } from '../../core/rule-output.js';
 import { topClass, type InferenceEvent } from '../../normalise/inference-event.js';
 
 /**
@@ -33,6 +34,16 @@ export function inferencePoint(e: InferenceEvent, timestamp: string): IPoint {
     measurement: 'inference',
     tags: { device: e.device, model: e.model.name, model_version: e.model.version },
     fields,
+    timestamp,
+  };
+}
+
+/** A rule's derived event: tags rule, name, device; the signal's state and value plus its fields. */
+export function derivedPoint(d: DerivedEvent, timestamp: string): IPoint {
+  return {
+    measurement: 'derived',
+    tags: { device: d.device, rule: d.rule, name: d.name },
+    fields: { ...d.fields, state: d.state, value: d.value },
     timestamp,
   };
 }
