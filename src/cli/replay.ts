@@ -33,17 +33,20 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
   const counts = { alarm: 0, derived: 0, action: 0 };
   replay(rules, events, (out) => {
     counts[out.type]++;
-    io.out(
-      JSON.stringify(
-        out.type === 'alarm' ? { type: 'alarm', ...out.alarm } : out.type === 'derived' ? { type: 'derived', ...out.event } : out,
-      ) + '\n',
-    );
+    io.out(replayLine(out) + '\n');
   });
   io.err(
     `replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ` +
       `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions\n`,
   );
   return 0;
+}
+
+/** One output as `replay` prints it: an alarm or derived event flattened behind its type; an action as is. */
+export function replayLine(out: RuleOutput): string {
+  if (out.type === 'alarm') return JSON.stringify({ type: 'alarm', ...out.alarm });
+  if (out.type === 'derived') return JSON.stringify({ type: 'derived', ...out.event });
+  return JSON.stringify(out);
 }
 
 /**

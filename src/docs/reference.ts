@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
+import { ruleSchema } from '../cep/rules/language.js';
 import { inferenceEventV1 } from '../normalise/inference-event.js';
 import { BLOCK_SIZE, DEVICE_FIELDS } from '../servers/modbus-tcp/register-map.js';
 import { DEVICE_VARIABLES } from '../servers/opcua/device-nodes.js';
@@ -24,6 +25,7 @@ interface JsonSchema {
 /** Markdown reference tables generated from the code, so docs/ cannot drift from it. */
 export const REFERENCES: Record<string, () => string> = {
   'config-keys': () => keyTable(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
+  'rule-keys': () => keyTable(z.toJSONSchema(ruleSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
   'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
   'modbus-block': modbusBlock,
   'opcua-variables': opcuaVariables,

@@ -46,9 +46,12 @@ export const inferenceEventV1 = z
       .optional(),
     values: z.record(shortName, z.number().finite()).optional().describe('Sensor readings: name → number'),
   })
-  .refine((e) => e.label !== undefined || e.anomaly !== undefined || Object.keys(e.scores ?? {}).length > 0, {
-    message: 'at least one of label, scores (non-empty), anomaly is required',
-  });
+  // A reading-only event (values, no inference) is allowed: it is what rules join inferences with.
+  .refine(
+    (e) =>
+      e.label !== undefined || e.anomaly !== undefined || Object.keys(e.scores ?? {}).length > 0 || Object.keys(e.values ?? {}).length > 0,
+    { message: 'at least one of label, scores, anomaly, values (non-empty) is required' },
+  );
 
 export type InferenceEventInput = z.input<typeof inferenceEventV1>;
 

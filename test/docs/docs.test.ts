@@ -3,7 +3,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { format, resolveConfig } from 'prettier';
 import { refreshDocument } from '../../src/docs/reference.js';
 import { decodeMqttFrame } from '../../src/normalise/decode-mqtt.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, parseRules } from '../../src/config/load.js';
+import { replay, replayLine } from '../../src/cli/replay.js';
+import { decodeEventJson } from '../../src/normalise/decode-mqtt.js';
 import { RuleEngine } from '../../src/cep/rules/engine.js';
 import { rule } from '../../src/cep/rules/builder.js';
 import { of, lastValueFrom, toArray } from 'rxjs';
@@ -64,4 +66,37 @@ t.test('every config example is valid', async (t) => {
   const examples = DOCS.flatMap(blocks).filter((b) => b.lang === 'yaml' && b.info.config);
   t.ok(examples.length >= 2);
   for (const b of examples) t.doesNotThrow(() => parseConfig(b.body, b.file), b.file);
+});
+
+t.test('every rule example in docs/rules.md prints exactly the lines shown when replayed', async (t) => {
+  const all = blocks('docs/rules.md');
+  const examples = all.filter((b) => b.lang === 'yaml' && b.info.example);
+  t.ok(examples.length >= 15, `${examples.length} examples`);
+  for (const ex of examples) {
+    const name = ex.info.example!;
+    const events = all.find((b) => b.info.events === name);
+    const expected = all.find((b) => b.info.expect === name);
+    if (!events || !expected) {
+      t.fail(`${name}: needs a jsonl events= and expect= block`);
+      continue;
+    }
+    const lines: string[] = [];
+    const decoded = events.body
+      .trim()
+      .split('\n')
+      .map((l) => decodeEventJson(JSON.parse(l) as unknown, 0));
+    replay(
+      parseRules(ex.body, name),
+      decoded.flatMap((d) => (d.ok ? [d.event] : [])),
+      (out) => lines.push(replayLine(out)),
+    );
+    t.equal(decoded.filter((d) => !d.ok).length, 0, `${name}: every event is valid`);
+    t.same(lines, expected.body.trim().split('\n'), name);
+  }
+});
+
+t.test('every shipped rule template is documented, and every documented one is shipped', async (t) => {
+  const shipped = readdirSync('gateway-config/rules').sort();
+  const documented = [...readFileSync('docs/rules.md', 'utf8').matchAll(/^\| `([a-z-]+\.yaml)`\s*\|/gm)].map((m) => m[1]).sort();
+  t.same(documented, shipped);
 });

@@ -48,7 +48,7 @@ function lookup(name: string, rule: string, s: Signal): FieldValue {
 
 /** The alarm text when a rule gives none: what the detector saw. */
 function defaultMessage(stage: Stage, s: Signal): string {
-  const v = (x: number): string => String(Number(x.toPrecision(4)));
+  const v = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPrecision(4))) : '∞');
   const raised = s.state !== 'cleared';
   if (s.fields?.evicted !== undefined) return `${s.key} dropped from the rule state (${String(s.fields.evicted)}); alarm reset`;
   if (stage.persistence) {
