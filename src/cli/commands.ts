@@ -19,7 +19,7 @@ export function checkCommand(file: string, io: Io): number {
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems) io.err(formatProblem(file, p) + '\n');
+    for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
 }
@@ -44,7 +44,7 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     config = loadConfig(o.configFile, { dataDir: o.dataDir });
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const p of err.problems) io.err(formatProblem(o.configFile, p) + '\n');
+      for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
       return 1;
     }
     throw err;

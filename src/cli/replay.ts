@@ -26,7 +26,7 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
     rules = loadConfig(o.configFile).rules;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems) io.err(formatProblem(o.configFile, p) + '\n');
+    for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
   const { events, rejected } = readEvents(o.eventsFile, io);

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, 
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { checkedRule } from '../cep/rules/check-fields.js';
-import { STAGE_NAMES } from '../cep/rules/language.js';
+import { NO_OPERATOR, STAGE_NAMES } from '../cep/rules/language.js';
 import { configSchema, uniqueIds, type GatewayConfig } from './schema.js';
 import { z as zod } from 'zod';
 
@@ -76,9 +76,12 @@ function parseYaml<S extends zod.ZodType>(text: string, file: string, schema: S)
   }
   const result = schema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => toProblems(issue, doc, lineCounter));
+  // A stage whose only key is an unknown operator is reported once, as the unknown operator.
+  const unknownOps = problems.filter((p) => p.message.startsWith('unknown operator')).map((p) => p.path.slice(0, p.path.lastIndexOf('.')));
   throw new ConfigError(
     file,
-    result.error.issues.flatMap((issue) => toProblems(issue, doc, lineCounter)),
+    problems.filter((p) => !(p.message === NO_OPERATOR && unknownOps.includes(p.path))),
   );
 }
 

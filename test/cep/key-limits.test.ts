@@ -86,7 +86,7 @@ t.test('a rule with a state cap clears the alarm of a device it forgets, and rep
     out.map((a) => `${a.device}:${a.state}@${a.ts}`),
     ['a:raised@10', 'a:cleared@10'],
   );
-  t.match(out[1]?.message, /dropped \(overflow\); alarm reset/);
+  t.match(out[1]?.message, /dropped from the rule state \(overflow\); alarm reset/);
   t.same(evicted, ['r:overflow']);
   t.same(engine.status()[0]?.keys, 1);
 });

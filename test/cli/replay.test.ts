@@ -16,22 +16,39 @@ function replay(eventsFile: string, configFile = CONFIG): { code: number; out: s
   return { code, out, err };
 }
 
-t.test('the recorded line: press-02 raises at 29 s and clears at 74 s, nothing else', async (t) => {
-  const r = replay(EVENTS);
-  t.equal(r.code, 0);
-  const lines = r.out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { device: string; state: string; ts: number });
-  t.same(
-    lines.map((l) => [l.device, l.state, l.ts - T0]),
-    [
+t.test(
+  'the recorded line: press-02 raises at 29 s and clears at 74 s; its wear trend is seen at 2 s; 10 s windows per press',
+  async (t) => {
+    const r = replay(EVENTS);
+    t.equal(r.code, 0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { type: string; rule: string; device: string; state: string; ts: number; fields?: Record<string, number> },
+      );
+    const alarms = (rule: string) => lines.filter((l) => l.type === 'alarm' && l.rule === rule).map((l) => [l.device, l.state, l.ts - T0]);
+    t.same(alarms('anomaly-persistence'), [
       ['press-02', 'raised', 29_007],
       ['press-02', 'cleared', 74_007],
-    ],
-  );
-  t.match(r.err, /replayed 200 events \(0 rejected\) through 1 rules: 2 alarm transitions/);
-});
+    ]);
+    t.same(
+      alarms('anomaly-trend-rul'),
+      [
+        ['press-02', 'raised', 2_007],
+        ['press-02', 'cleared', 76_007],
+      ],
+      'the wear ramp is seen 27 s before the persistence alarm; healthy press-01 never',
+    );
+    const windows = lines.filter((l) => l.rule === 'anomaly-10s');
+    t.equal(windows.length, 20, 'ten 10 s windows for each press');
+    t.ok(
+      windows.every((w) => w.fields?.count === 10),
+      'each holds the 10 events of its 10 s',
+    );
+    t.match(r.err, /replayed 200 events \(0 rejected\) through 3 rules: 4 alarm transitions, 22 derived events, 0 actions/);
+  },
+);
 
 t.test('same input, byte-identical output: twice in process, twice as a real CLI', async (t) => {
   const first = replay(EVENTS).out;
@@ -85,9 +102,9 @@ t.test('bad lines are reported with their line number and skipped', async (t) =>
 t.test('a bad config exits 1 with its problems; usage errors exit 2', async (t) => {
   const dir = tempDir(t, 'replay-');
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, 'rules:\n  - id: r\n    kind: nope\n');
+  writeFileSync(bad, 'rules:\n  - id: r\n    pipeline: [{ persistence: { atLeast: 1, n: 1, m: 1, clearAfter: 1 } }]\n    outputs: {}\n');
   const r = replay(EVENTS, bad);
   t.equal(r.code, 1);
-  t.match(r.err, /bad\.yaml:3:5: rules\.0\.kind/);
+  t.match(r.err, /bad\.yaml:4:5: rules\.0\.outputs: a rule needs at least one output/);
   t.match(runCli(['replay', '--config', CONFIG]), { status: 2, stderr: /replay needs --events/ });
 });

@@ -11,7 +11,7 @@ t.setTimeout(120_000);
 t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', async (t) => {
   const ok = runCli(['check', '--config', 'gateway-config/gateway.yaml']);
   t.equal(ok.status, 0);
-  t.match(ok.stdout, /OK \(8 devices, 1 rules\)/);
+  t.match(ok.stdout, /OK \(8 devices, 2 rules\)/);
 
   const dir = tempDir(t, 'check-');
   const bad = join(dir, 'bad.yaml');
@@ -22,6 +22,46 @@ t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', 
   const r = runCli(['check', '--config', bad]);
   t.equal(r.status, 1);
   t.equal(r.stderr.trim(), `${bad}:${line + 1}:3: modbus.wordorder: unknown key`);
+});
+
+t.test('check compiles every rule and names the file, line and YAML path of each problem', async (t) => {
+  const dir = tempDir(t, 'check-');
+  writeFileSync(join(dir, 'gateway.yaml'), 'ruleFiles: [rules.yaml]\n');
+  const rules = [
+    'rules:',
+    '  - id: silent',
+    '    pipeline:',
+    '      - absence: { timeout: 5 mins }',
+    '    outputs: { alarm: {} }',
+    '  - id: typo',
+    '    pipeline:',
+    '      - window: { type: tumbling, size: 1m, aggregates: [avg] }',
+    '      - threshold: { field: avg, above: 0.8, clearBelow: 0.5 }',
+    '      - persistance: { atLeast: 0.7 }',
+    '    outputs:',
+    "      alarm: { message: '{device} {nope}' }",
+  ];
+  writeFileSync(join(dir, 'rules.yaml'), rules.join('\n') + '\n');
+  const r = runCli(['check', '--config', join(dir, 'gateway.yaml')]);
+  t.equal(r.status, 1);
+  const file = join(dir, 'rules.yaml');
+  t.same(r.stderr.trim().split('\n'), [
+    `${file}:4:20: rules.0.pipeline.0.absence.timeout: bad duration '5 mins': use a number with ms, s, m, h or d, e.g. 30s or 5m`,
+    `${file}:10:9: rules.1.pipeline.2.persistance: unknown operator (one of: ${'filter, dedupe, debounce, window, trend, join, persistence, threshold, absence, drift, pattern, notFollowedBy, mismatch'})`,
+    `${file}:12:16: rules.1.outputs.alarm.message: unknown placeholder {nope} (use rule, device, key, state, value, ts, time or a field)`,
+  ]);
+  // With the operator fixed, the field checks run: a field that does not exist after a window.
+  const fixed = rules.slice(5, 9).concat(rules.slice(10)).join('\n').replace('field: avg', 'field: anomaly');
+  writeFileSync(join(dir, 'rules.yaml'), 'rules:\n' + fixed + '\n');
+  const fields = runCli(['check', '--config', join(dir, 'gateway.yaml')]);
+  t.equal(fields.status, 1);
+  t.match(
+    fields.stderr,
+    new RegExp(
+      `rules.yaml:5:\\d+: rules.0.pipeline.1.threshold.field: no field 'anomaly' here \\(available: device, ts, window.start, window.end, window.count, avg\\)`,
+    ),
+  );
+  t.match(fields.stderr, /rules.yaml:7:\d+: rules.0.outputs.alarm.message: unknown placeholder \{nope\}/);
 });
 
 t.test('usage errors exit 2 with a message', async (t) => {

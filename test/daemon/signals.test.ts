@@ -25,9 +25,12 @@ t.test('SIGHUP reloads rules and devices; connected clients stay connected', asy
   t.teardown(() => new Promise<void>((r) => modbus.close(() => r())));
   t.equal(await modbusExceptionOf(modbus.readInputRegisters(32, 2)), 2, 'no third device yet');
 
-  const next = parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { devices: object[]; rules: { threshold: number }[] };
+  const next = parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
+    devices: object[];
+    rules: { pipeline: { persistence: { atLeast: number } }[] }[];
+  };
   next.devices.push({ id: 'press-03', labels: [] });
-  next.rules[0]!.threshold = 0.5;
+  next.rules[0]!.pipeline[0]!.persistence.atLeast = 0.5;
   writeConfig(dir, next);
   gw.child.kill('SIGHUP');
   const reloaded = await gw.waitForLog((l) => l.msg === 'rules and devices reloaded', 'reload');

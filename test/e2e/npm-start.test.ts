@@ -1,5 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
 import { freePort } from '../helpers/ports.js';
@@ -21,6 +22,7 @@ t.test('what `npm start` runs: the default config and 8 simulated MCUs raise an 
   config.opcua!.port = await freePort();
   config.modbus!.port = modbusPort;
   config.http!.port = await freePort();
+  (config as Record<string, unknown>).ruleFiles = (config.ruleFiles as unknown as string[]).map((f) => resolve('gateway-config', f));
   const file = writeConfig(config.gateway!.dataDir as string, config);
   const gw = spawnGateway(['--config', file, ...args.slice(2)]);
   t.teardown(() => gw.stop());

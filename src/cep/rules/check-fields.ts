@@ -59,7 +59,8 @@ export function checkRule(rule: RuleSpec): RuleProblem[] {
   let detector: (typeof DETECTORS)[number] | undefined;
   rule.pipeline.forEach((stage, i) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ['pipeline', i, ...rest];
-    const op = Object.keys(stage).find((k) => stage[k as keyof Stage] !== undefined) as keyof Stage;
+    const op = Object.keys(stage).find((k) => stage[k as keyof Stage] !== undefined) as keyof Stage | undefined;
+    if (op === undefined) return; // reported by the stage schema
     if (detector !== undefined) problems.push({ path: at(op), message: `'${detector}' decides, so it must be the last stage` });
     if ((DETECTORS as readonly string[]).includes(op)) detector = op as (typeof DETECTORS)[number];
     scope = checkStage(stage, at, scope, need, predicate);

@@ -115,6 +115,8 @@ const patternStep = z.strictObject({
 });
 export type PatternStepConfig = z.output<typeof patternStep>;
 
+export const NO_OPERATOR = 'a stage needs an operator';
+
 const stageSchema = z
   .strictObject({
     filter: predicate.optional().describe('Keep rows for which the condition holds'),
@@ -219,7 +221,8 @@ const stageSchema = z
   })
   .superRefine((s, ctx) => {
     const given = Object.keys(s).filter((k) => s[k as keyof typeof s] !== undefined);
-    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `a stage has exactly one operator, found ${given.length}` });
+    if (given.length > 1) ctx.addIssue({ code: 'custom', message: `a stage has exactly one operator, found ${given.join(', ')}` });
+    if (given.length === 0) ctx.addIssue({ code: 'custom', message: NO_OPERATOR });
   });
 export type Stage = z.output<typeof stageSchema>;
 export const STAGE_NAMES = Object.keys(stageSchema.shape) as (keyof Stage)[];
