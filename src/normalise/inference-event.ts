@@ -70,12 +70,21 @@ export interface InferenceEvent {
 
 /** The label with the highest score, and that score: what "Confidence" means downstream. */
 export function topClass(event: InferenceEvent): { label?: string; confidence?: number } {
-  let best: { label?: string; confidence?: number } = {};
-  for (const [label, score] of Object.entries(event.scores ?? {})) {
-    if (best.confidence === undefined || score > best.confidence) best = { label, confidence: score };
-  }
+  // A plain loop: this runs for every event of every rule that reads `confidence`.
+  const scores = event.scores;
   if (event.label !== undefined) {
-    return { label: event.label, confidence: event.scores?.[event.label] ?? best.confidence };
+    const own = scores?.[event.label];
+    if (own !== undefined || scores === undefined) return { label: event.label, confidence: own };
   }
-  return best;
+  let label: string | undefined;
+  let confidence: number | undefined;
+  for (const key in scores) {
+    const score = scores[key]!;
+    if (confidence === undefined || score > confidence) {
+      label = key;
+      confidence = score;
+    }
+  }
+  if (event.label !== undefined) return { label: event.label, confidence };
+  return label === undefined ? {} : { label, confidence };
 }

@@ -27,8 +27,15 @@ export class QuietKeys<V> {
 
   /** Records the key as seen now; returns whether it was already known. */
   touch(key: string, value: V): boolean {
-    const known = this.seen.delete(key);
-    this.seen.set(key, { value, at: this.scheduler.now() });
+    // Re-inserting moves the key to the end; the entry object is reused, since this runs per event.
+    const entry = this.seen.get(key);
+    const known = entry !== undefined;
+    if (known) {
+      this.seen.delete(key);
+      entry.value = value;
+      entry.at = this.scheduler.now();
+      this.seen.set(key, entry);
+    } else this.seen.set(key, { value, at: this.scheduler.now() });
     this.arm();
     return known;
   }
