@@ -72,14 +72,7 @@ export type CompiledRule = (rows$: Observable<Row>, ctx: PlanContext) => Observa
 
 /** Turns a validated rule into an RxJS pipeline from rows to signals. */
 export function compileRule(rule: RuleSpec): CompiledRule {
-  const keyOf =
-    rule.key === 'device'
-      ? (r: Row) => r.device
-      : (
-          (read) => (r: Row) =>
-            read(r) ?? ''
-        )(stringReader(rule.key));
-  const byDevice = rule.key === 'device';
+  const keyOf = keyReader(rule.key);
   return (rows$, ctx) => {
     let rows = rows$;
     const limits: KeyLimits = {
@@ -90,20 +83,26 @@ export function compileRule(rule: RuleSpec): CompiledRule {
       onEvict: (_key, reason) => ctx.onEvict?.(reason),
     };
     const last = rule.pipeline.length - 1;
-    for (let i = 0; i < last; i++) rows = rows.pipe(transform(rule.pipeline[i]!, i, { keyOf, byDevice, ctx }));
+    for (let i = 0; i < last; i++) rows = rows.pipe(transform(rule.pipeline[i]!, i, { keyOf, ctx }));
     const final = rule.pipeline[last]!;
-    const detect = detector(final, last, { keyOf, byDevice, ctx, limits });
+    const detect = detector(final, last, { keyOf, ctx, limits });
     if (detect) return rows.pipe(detect);
     return rows.pipe(
-      transform(final, last, { keyOf, byDevice, ctx }),
+      transform(final, last, { keyOf, ctx }),
       map((row) => rowSignal(row, keyOf(row))),
     );
   };
 }
 
+/** A field as a state key: the device fast, any other field as text ('' when absent). */
+function keyReader(field: string): (r: Row) => string {
+  if (field === 'device') return (r) => r.device;
+  const read = stringReader(field);
+  return (r) => read(r) ?? '';
+}
+
 interface StageContext {
   keyOf: (r: Row) => string;
-  byDevice: boolean;
   ctx: PlanContext;
   limits?: KeyLimits;
 }
@@ -198,13 +197,7 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
     const j = stage.join;
     const accepts = compileEventFilter(j.with);
     const other$ = accepts ? ctx.all$.pipe(filter((r) => r.event !== undefined && accepts(r.event))) : ctx.all$;
-    const otherKeyOf =
-      j.on === 'device'
-        ? (r: Row) => r.device
-        : (
-            (read) => (r: Row) =>
-              read(r) ?? ''
-          )(stringReader(j.on));
+    const otherKeyOf = keyReader(j.on);
     const readers = j.fields.map((f) => [`${j.as}.${f}`, rowReader(f)] as const);
     const joined = (p: Joined<Row, Row>): Row => {
       const fields: Record<string, FieldValue> = {};
@@ -354,10 +347,9 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
   }
   if (stage.mismatch) {
     const m = stage.mismatch;
-    const groupRead = stringReader(m.group);
     return (rows) =>
       rows.pipe(
-        mismatch({ groupOf: (r: Row) => groupRead(r) ?? '', memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i)),
+        mismatch({ groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i)),
         mergeMap((changes) => from(changes)),
         map(
           (c): Signal => ({
