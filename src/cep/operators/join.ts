@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber, type TeardownLogic } from 'rxjs';
 
 export interface LatestJoinOptions<T, U> {
   keyOf: (event: T) => string;
@@ -18,33 +18,44 @@ export function latestJoin<T, U>(other$: Observable<U>, o: LatestJoinOptions<T, 
   return (source) =>
     new Observable<Joined<T, U>>((subscriber) => {
       const latest = o.shared ?? new Map<string, U>();
-      const guard =
-        <V>(fn: (v: V) => void) =>
-        (v: V): void => {
-          try {
-            fn(v);
-          } catch (err) {
-            subscriber.error(err);
-          }
-        };
-      const otherSub = other$.subscribe({
-        next: guard((u: U) => latest.set(o.otherKeyOf(u), u)),
-        error: (err: unknown) => subscriber.error(err),
-      });
-      const sub = source.subscribe({
-        next: guard((event: T) => {
+      return subscribeBoth(source, other$, subscriber, {
+        left(event) {
           const other = latest.get(o.keyOf(event));
           if (other === undefined && o.requireOther) return;
           subscriber.next(other === undefined ? { event } : { event, other });
-        }),
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
+        },
+        right: (u) => void latest.set(o.otherKeyOf(u), u),
       });
-      return () => {
-        sub.unsubscribe();
-        otherSub.unsubscribe();
-      };
     });
+}
+
+/**
+ * The frame both joins share: subscribes the other stream and the source, turns a throwing
+ * callback into an error notification, passes errors on, completes with the source, and
+ * unsubscribes both.
+ */
+function subscribeBoth<T, U, R>(
+  source: Observable<T>,
+  other$: Observable<U>,
+  subscriber: Subscriber<R>,
+  on: { left(event: T): void; right(other: U): void },
+): TeardownLogic {
+  const guard =
+    <V>(fn: (v: V) => void) =>
+    (v: V): void => {
+      try {
+        fn(v);
+      } catch (err) {
+        subscriber.error(err);
+      }
+    };
+  const onError = (err: unknown): void => subscriber.error(err);
+  const otherSub = other$.subscribe({ next: guard(on.right), error: onError });
+  const sub = source.subscribe({ next: guard(on.left), error: onError, complete: () => subscriber.complete() });
+  return () => {
+    sub.unsubscribe();
+    otherSub.unsubscribe();
+  };
 }
 
 export interface IntervalJoinOptions<T, U> {
@@ -84,37 +95,19 @@ export function intervalJoin<T, U>(other$: Observable<U>, o: IntervalJoinOptions
         return b;
       };
       const near = (a: number, b: number): boolean => Math.abs(a - b) <= o.withinMs;
-      const onError = (err: unknown): void => subscriber.error(err);
-      const otherSub = other$.subscribe({
-        next(u) {
-          try {
-            const ts = o.otherTimeOf(u);
-            const b = buffersOf(o.otherKeyOf(u), ts);
-            b.right.push(u);
-            for (const event of b.left) if (near(o.timeOf(event), ts)) subscriber.next({ event, other: u });
-          } catch (err) {
-            onError(err);
-          }
+      return subscribeBoth(source, other$, subscriber, {
+        left(event) {
+          const ts = o.timeOf(event);
+          const b = buffersOf(o.keyOf(event), ts);
+          b.left.push(event);
+          for (const u of b.right) if (near(o.otherTimeOf(u), ts)) subscriber.next({ event, other: u });
         },
-        error: onError,
-      });
-      const sub = source.subscribe({
-        next(event) {
-          try {
-            const ts = o.timeOf(event);
-            const b = buffersOf(o.keyOf(event), ts);
-            b.left.push(event);
-            for (const u of b.right) if (near(o.otherTimeOf(u), ts)) subscriber.next({ event, other: u });
-          } catch (err) {
-            onError(err);
-          }
+        right(u) {
+          const ts = o.otherTimeOf(u);
+          const b = buffersOf(o.otherKeyOf(u), ts);
+          b.right.push(u);
+          for (const event of b.left) if (near(o.timeOf(event), ts)) subscriber.next({ event, other: u });
         },
-        error: onError,
-        complete: () => subscriber.complete(),
       });
-      return () => {
-        sub.unsubscribe();
-        otherSub.unsubscribe();
-      };
     });
 }

@@ -83,7 +83,8 @@ function defaultMessage(stage: Stage, s: Signal): string {
  */
 export class RuleOutputs {
   private readonly detector: Stage;
-  private readonly derivedFields?: ((s: Signal) => FieldValue)[];
+  /** The fields a derived output lists, each with its compiled reader. */
+  private readonly derivedFields?: [string, (s: Signal) => FieldValue][];
   private autoClear?: QuietKeys<Signal>;
 
   constructor(
@@ -92,7 +93,10 @@ export class RuleOutputs {
     private readonly emit: (out: RuleOutput) => void,
   ) {
     this.detector = rule.pipeline[rule.pipeline.length - 1]!;
-    this.derivedFields = rule.outputs.derived?.fields?.map((f) => (s: Signal) => s.fields?.[f] ?? rowReader(f)(s.row));
+    this.derivedFields = rule.outputs.derived?.fields?.map((f) => {
+      const read = rowReader(f);
+      return [f, (s: Signal) => s.fields?.[f] ?? read(s.row)];
+    });
   }
 
   /** Starts the auto-clear timers (only while the rule runs). */
@@ -180,7 +184,7 @@ export class RuleOutputs {
     const put = (k: string, v: FieldValue): void => {
       if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) fields[k] = v;
     };
-    if (this.derivedFields) this.rule.outputs.derived!.fields!.forEach((f, i) => put(f, this.derivedFields![i]!(s)));
+    if (this.derivedFields) for (const [f, read] of this.derivedFields) put(f, read(s));
     else {
       for (const [k, v] of Object.entries(s.row.fields ?? {})) put(k, v);
       for (const [k, v] of Object.entries(s.fields ?? {})) put(k, v);

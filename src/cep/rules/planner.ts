@@ -293,15 +293,17 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
         ),
       );
   }
+  /** Pattern options over rows, with partial matches and their deadlines kept in the rule state. */
+  const patternOptions = (withinMs: number) => ({
+    keyOf,
+    timeOf: (r: Row) => r.ts,
+    withinMs,
+    scheduler: ctx.scheduler,
+    shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
+  });
   if (stage.pattern) {
     const p = stage.pattern;
-    const o = {
-      keyOf,
-      timeOf: (r: Row) => r.ts,
-      withinMs: p.within,
-      scheduler: ctx.scheduler,
-      shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
-    };
+    const o = patternOptions(p.within);
     const detect = p.seq
       ? seq(
           p.seq.map((step) => ({
@@ -330,13 +332,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
       { name: 'first', where: compilePredicate(n.first) },
       { name: 'then', where: then },
     ];
-    const o = {
-      keyOf,
-      timeOf: (r: Row) => r.ts,
-      withinMs: n.within,
-      scheduler: ctx.scheduler,
-      shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
-    };
+    const o = patternOptions(n.within);
     return latched(state.of(i, 'late'), keyOf, then, (rows) =>
       rows.pipe(
         seq(steps, o),
