@@ -55,7 +55,7 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error in a stream');
   // Loaded here so that check and modbus-map do not pay for node-opcua's start-up.
   const { Gateway } = await import('../daemon/gateway.js');
-  const gateway = new Gateway(config, { log });
+  const gateway = new Gateway(config, { log, readConfig: () => loadConfig(o.configFile, { dataDir: o.dataDir }) });
   try {
     await gateway.start();
   } catch (err) {
@@ -83,11 +83,7 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     process.on('SIGHUP', () => {
       const failed = (err: unknown): void =>
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload rejected; keeping the running config');
-      try {
-        gateway.reload(loadConfig(o.configFile, { dataDir: o.dataDir })).catch(failed);
-      } catch (err) {
-        failed(err);
-      }
+      gateway.reloadFromSource().catch(failed);
     });
   });
 }

@@ -4,6 +4,8 @@ import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
+/** Who may call a writing HTTP endpoint: nobody, clients on this machine, or any client. */
+const apiAccess = z.enum(['off', 'loopback', 'any']).default('loopback');
 
 export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
 
@@ -78,10 +80,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
       port: port.default(8080).describe('HTTP port'),
-      rulesApi: z
-        .enum(['off', 'loopback', 'any'])
-        .default('loopback')
-        .describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
+      rulesApi: apiAccess.describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
+      alarmsApi: apiAccess.describe(
+        'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',
+      ),
     })
     .prefault({}),
   influx: z

@@ -1,4 +1,4 @@
-/** An alarm changing state, as emitted by CEP rules and consumed by state, servers and sinks. */
+/** An alarm changing state, as emitted by CEP rules (raised or cleared by the rule). */
 export interface AlarmTransition {
   device: string;
   rule: string;
@@ -10,3 +10,35 @@ export interface AlarmTransition {
   ts: number;
   message: string;
 }
+
+/**
+ * One alarm of one rule on one device, as operators see it: the rule's verdict (`active`) and
+ * theirs (`acked`, `confirmed`). It stays in the book while it needs attention (retained).
+ */
+export interface AlarmCondition {
+  device: string;
+  rule: string;
+  active: boolean;
+  acked: boolean;
+  confirmed: boolean;
+  severity: number;
+  message: string;
+  value: number;
+  /** When the alarm was last raised, epoch ms (event time). */
+  raisedAt: number;
+  /** Time of the last change of any of the states, epoch ms. */
+  ts: number;
+  /** Who acknowledged or confirmed last (`opcua:<user>`, `http:<address>`, `modbus`…), and their comment. */
+  by?: string;
+  comment?: string;
+}
+
+export type AlarmEventState = 'raised' | 'cleared' | 'acknowledged' | 'confirmed';
+
+/** What every consumer (MQTT alarm topic, InfluxDB, OPC UA, Modbus, REST) sees: the change and the condition after it. */
+export interface AlarmEvent extends AlarmCondition {
+  state: AlarmEventState;
+}
+
+/** An alarm needs attention while active, or until an operator acknowledged and confirmed it. */
+export const retained = (c: AlarmCondition): boolean => c.active || !c.acked || !c.confirmed;

@@ -13,7 +13,9 @@ import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
 import { InfluxSink, type SinkCounters } from '../sinks/influx/influx-sink.js';
 import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
+import { AlarmBook } from '../state/alarm-book.js';
 import { DeviceStateStore } from '../state/device-state.js';
+import { join } from 'node:path';
 import { HttpServerPart, type HealthReport } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
@@ -24,6 +26,8 @@ export interface GatewayDeps {
   log: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** Reads the config again (SIGHUP, the OPC UA ReloadRules method); throws ConfigError when it is wrong. */
+  readConfig?: () => GatewayConfig;
 }
 
 /** A part that only runs code at start/stop (state, CEP), so the start order reads as the spec. */
@@ -38,6 +42,7 @@ function innerPart(name: string, start: () => void, stop: () => void): Part {
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly state: DeviceStateStore;
+  readonly alarms: AlarmBook;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
   readonly mqtt: MqttIngest;
@@ -53,16 +58,21 @@ export class Gateway {
   private config: GatewayConfig;
   private readonly env: NodeJS.ProcessEnv;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly readConfig?: () => GatewayConfig;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
     this.env = deps.env ?? process.env;
     this.log = deps.log;
     const clock = deps.clock ?? systemClock;
+    this.clock = clock;
+    this.readConfig = deps.readConfig;
     const log = deps.log;
     const child = (ns: string): Logger => log.child({ ns });
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
+    this.alarms = new AlarmBook(clock, child('alarms'), { file: join(config.gateway.dataDir, 'alarms.json') });
     this.engine = new RuleEngine(config.rules, {
       latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
       failed: (rule, err) => {
@@ -72,7 +82,7 @@ export class Gateway {
       evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
     });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
-    this.pipeline = new Pipeline(this.engine, this.state, this.metrics, child('pipeline'));
+    this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];
     if (config.opcua.enabled) {
@@ -82,7 +92,9 @@ export class Gateway {
           host: config.opcua.host,
           dataDir: config.gateway.dataDir,
           version: VERSION,
-          rules: () => this.config.rules.map((r) => r.id),
+          rules: () => this.config.rules,
+          alarms: this.alarms,
+          reloadRules: () => this.reloadFromSource(),
         },
         this.state,
         child('opcua'),
@@ -130,15 +142,22 @@ export class Gateway {
       sinks.push(this.influx);
     }
 
-    this.http = new HttpServerPart(config.http, () => this.health(), this.metrics.registry, child('http'), {
-      status: () => this.engine.status(),
-      replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
-    });
+    this.http = new HttpServerPart(
+      config.http,
+      () => this.health(),
+      this.metrics.registry,
+      child('http'),
+      {
+        status: () => this.engine.status(),
+        replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
+      },
+      this.alarms,
+    );
     this.parts = [
       innerPart(
         'state',
-        () => this.state.configure(config.devices),
-        () => undefined,
+        () => this.restoreState(),
+        () => this.alarms.flush(),
       ),
       innerPart(
         'cep',
@@ -202,13 +221,43 @@ export class Gateway {
     return report;
   }
 
+  /** Reloads from the config file; a wrong file throws and the running config stays. */
+  async reloadFromSource(): Promise<SwapReport | undefined> {
+    if (!this.readConfig) throw new Error('this gateway was not started from a config file');
+    return this.reload(this.readConfig());
+  }
+
   /** Swaps the running rules (SIGHUP, POST /rules); rules whose state shape is unchanged keep their state. */
   replaceRules(rules: GatewayConfig['rules']): SwapReport {
     this.config = { ...this.config, rules };
     this.modbus?.declareCoils(coilAddresses(rules));
     const report = this.engine.replaceRules(rules);
-    this.opcua?.rulesChanged();
+    this.clearRetiredAlarms();
     return report;
+  }
+
+  /** Devices from config, and the alarms the previous run left retained (they survive a restart). */
+  private restoreState(): void {
+    this.state.configure(this.config.devices);
+    const restored = this.alarms.load();
+    for (const c of restored) this.state.applyAlarm({ ...c, state: c.active ? 'raised' : 'cleared' });
+    if (restored.length > 0) this.log.info({ alarms: restored.length }, 'retained alarms restored');
+    this.clearRetiredAlarms();
+  }
+
+  /** A restored alarm of a rule that is no longer configured has nobody left to clear it. */
+  private clearRetiredAlarms(): void {
+    const ids = new Set(this.config.rules.map((r) => r.id));
+    for (const c of this.alarms.list()) {
+      if (c.active && !ids.has(c.rule)) {
+        this.alarms.apply({
+          ...c,
+          state: 'cleared',
+          ts: this.clock.now(),
+          message: `rule ${c.rule} is no longer configured; alarm cleared`,
+        });
+      }
+    }
   }
 
   health(): HealthReport {

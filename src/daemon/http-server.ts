@@ -6,6 +6,9 @@ import type { Part } from '../core/part.js';
 import type { Registry } from 'prom-client';
 import type { RuleStatus, SwapReport } from '../cep/rules/engine.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
+import { AlarmCommandError, type AlarmBook } from '../state/alarm-book.js';
+
+type Access = 'off' | 'loopback' | 'any';
 
 /** The rule API: what GET /rules shows and what POST /rules does with a rules YAML (or JSON) body. */
 export interface RulesApi {
@@ -31,11 +34,12 @@ export class HttpServerPart implements Part {
   private server?: Server;
 
   constructor(
-    private readonly options: { host: string; port: number; rulesApi?: 'off' | 'loopback' | 'any' },
+    private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access },
     private readonly health: () => HealthReport,
     private readonly registry: Registry,
     private readonly log: Logger,
     private readonly rules?: RulesApi,
+    private readonly alarms?: AlarmBook,
   ) {}
 
   async start(): Promise<void> {
@@ -72,6 +76,11 @@ export class HttpServerPart implements Part {
         send(res, 200, this.registry.contentType, await this.registry.metrics());
       } else if (path === '/rules' && this.rules && (req.method === 'GET' || req.method === 'POST')) {
         await this.handleRules(req, res, this.rules);
+      } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
+        const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
+        send(res, 200, 'application/json', JSON.stringify(this.alarms.list(device)));
+      } else if (path?.startsWith('/alarms/') && this.alarms && req.method === 'POST') {
+        await this.handleAlarmCommand(req, res, path.slice('/alarms/'.length), this.alarms);
       } else {
         send(res, 404, 'application/json', JSON.stringify({ error: `no route for ${req.method} ${path}` }));
       }
@@ -81,17 +90,63 @@ export class HttpServerPart implements Part {
     }
   }
 
-  private async handleRules(req: IncomingMessage, res: ServerResponse, rules: RulesApi): Promise<void> {
-    if (req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(rules.status()));
-    const allowed = this.options.rulesApi ?? 'loopback';
-    if (allowed === 'off' || (allowed === 'loopback' && !LOOPBACK.has(req.socket.remoteAddress ?? ''))) {
+  /** False (and a 403 sent) when the client may not call a writing endpoint under `setting`. */
+  private mayWrite(req: IncomingMessage, res: ServerResponse, setting: 'rulesApi' | 'alarmsApi'): boolean {
+    const allowed = this.options[setting] ?? 'loopback';
+    if (allowed === 'any' || (allowed === 'loopback' && LOOPBACK.has(req.socket.remoteAddress ?? ''))) return true;
+    const what = `${req.method} ${(req.url ?? '').split('?')[0]}`;
+    const why = allowed === 'off' ? 'disabled' : 'allowed from this machine only';
+    send(res, 403, 'application/json', JSON.stringify({ error: `${what} is ${why} (http.${setting})` }));
+    return false;
+  }
+
+  /** POST /alarms/acknowledge|confirm|reset with `{ device, rule?, comment? }`. */
+  private async handleAlarmCommand(req: IncomingMessage, res: ServerResponse, command: string, alarms: AlarmBook): Promise<void> {
+    if (!this.mayWrite(req, res, 'alarmsApi')) return;
+    if (!['acknowledge', 'confirm', 'reset'].includes(command)) {
+      return send(res, 404, 'application/json', JSON.stringify({ error: `no alarm command ${command} (acknowledge, confirm, reset)` }));
+    }
+    const body = await readBody(req);
+    if (body === undefined) return send(res, 413, 'application/json', JSON.stringify({ error: `body over ${MAX_BODY} bytes` }));
+    let args: { device?: unknown; rule?: unknown; comment?: unknown };
+    try {
+      args = JSON.parse(body || '{}') as typeof args;
+    } catch (err) {
+      return send(res, 400, 'application/json', JSON.stringify({ error: `body is not JSON: ${(err as Error).message}` }));
+    }
+    const { device, rule, comment } = args;
+    if (
+      typeof device !== 'string' ||
+      (rule !== undefined && typeof rule !== 'string') ||
+      (comment !== undefined && typeof comment !== 'string')
+    ) {
       return send(
         res,
-        403,
+        400,
         'application/json',
-        JSON.stringify({ error: `POST /rules is ${allowed === 'off' ? 'disabled' : 'allowed from this machine only'} (http.rulesApi)` }),
+        JSON.stringify({ error: 'expected { "device": string, "rule"?: string, "comment"?: string }' }),
       );
     }
+    const by = `http:${req.socket.remoteAddress ?? '?'}`;
+    try {
+      const changed =
+        command === 'reset'
+          ? alarms.reset((c) => c.device === device && (rule === undefined || c.rule === rule), by, comment ?? 'reset over HTTP')
+          : command === 'confirm'
+            ? [alarms.confirm(device, requireRule(rule), by, comment)]
+            : rule === undefined
+              ? alarms.acknowledgeAll(device, by, comment)
+              : [alarms.acknowledge(device, rule, by, comment)];
+      send(res, 200, 'application/json', JSON.stringify(changed));
+    } catch (err) {
+      if (!(err instanceof AlarmCommandError)) throw err;
+      send(res, err.problem === 'unknown' ? 404 : 409, 'application/json', JSON.stringify({ error: err.message, problem: err.problem }));
+    }
+  }
+
+  private async handleRules(req: IncomingMessage, res: ServerResponse, rules: RulesApi): Promise<void> {
+    if (req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(rules.status()));
+    if (!this.mayWrite(req, res, 'rulesApi')) return;
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, 'application/json', JSON.stringify({ error: `body over ${MAX_BODY} bytes` }));
     try {
@@ -103,6 +158,11 @@ export class HttpServerPart implements Part {
       send(res, 400, 'application/json', JSON.stringify({ errors: err.problems.map((p) => formatProblem('body', p)) }));
     }
   }
+}
+
+function requireRule(rule: string | undefined): string {
+  if (rule === undefined) throw new AlarmCommandError('unknown', 'confirm needs a rule');
+  return rule;
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {

@@ -1,10 +1,11 @@
 import { Subject, type Subscription } from 'rxjs';
-import type { AlarmTransition } from '../core/alarm.js';
+import type { AlarmEvent } from '../core/alarm.js';
 import type { DerivedEvent, RuleAction } from '../core/rule-output.js';
 import type { Logger } from '../core/logger.js';
 import type { RuleEngine } from '../cep/rules/engine.js';
 import { decodeMqttFrame, type RawFrame } from '../normalise/decode-mqtt.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
+import type { AlarmBook } from '../state/alarm-book.js';
 import type { DeviceStateStore } from '../state/device-state.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -18,7 +19,7 @@ type PipelineItem = RawFrame | typeof HEARTBEAT;
 export class Pipeline {
   private readonly input = new Subject<PipelineItem>();
   private readonly eventSubject = new Subject<InferenceEvent>();
-  private readonly alarmSubject = new Subject<AlarmTransition>();
+  private readonly alarmSubject = new Subject<AlarmEvent>();
   readonly events$ = this.eventSubject.asObservable();
   readonly alarms$ = this.alarmSubject.asObservable();
   private readonly derivedSubject = new Subject<DerivedEvent>();
@@ -34,6 +35,7 @@ export class Pipeline {
   constructor(
     private readonly engine: RuleEngine,
     private readonly state: DeviceStateStore,
+    private readonly alarms: AlarmBook,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
@@ -44,11 +46,14 @@ export class Pipeline {
       this.engine.connect(cepInput).subscribe((out) => {
         if (out.type === 'derived') return this.derivedSubject.next(out.event);
         if (out.type === 'action') return this.actionSubject.next(out.action);
-        const t = out.alarm;
-        this.state.applyAlarm(t);
-        this.metrics.alarmTransitions.inc({ state: t.state });
-        this.log.info({ alarm: t }, `alarm ${t.state}: ${t.device} ${t.rule}`);
-        this.alarmSubject.next(t);
+        this.alarms.apply(out.alarm);
+      }),
+      // Rules' verdicts and operators' acknowledgements reach state and every sink the same way.
+      this.alarms.events$.subscribe((a) => {
+        this.state.applyAlarm(a);
+        this.metrics.alarmTransitions.inc({ state: a.state });
+        this.log.info({ alarm: a }, `alarm ${a.state}: ${a.device} ${a.rule}${a.by ? ` by ${a.by}` : ''}`);
+        this.alarmSubject.next(a);
       }),
       this.input.subscribe((item) => {
         if (item === HEARTBEAT) {

@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import type { AlarmTransition } from '../core/alarm.js';
+import type { AlarmCondition, AlarmEvent } from '../core/alarm.js';
 import type { Clock } from '../core/clock.js';
 import { topClass, type InferenceEvent } from '../normalise/inference-event.js';
 import type { DeviceConfig } from '../config/schema.js';
@@ -18,13 +18,16 @@ export interface DeviceState {
   /** Receive time of the newest event: what Online and "seconds since last seen" measure. */
   lastSeenAt?: number;
   events: number;
-  alarms: Map<string, AlarmTransition>;
+  /** Active alarms by rule. */
+  alarms: Map<string, AlarmCondition>;
+  /** Rules with an alarm not yet acknowledged (active or not). */
+  unacked: Set<string>;
 }
 
 export type StateChange =
   | { kind: 'device-added'; device: DeviceState }
   | { kind: 'device-updated'; device: DeviceState }
-  | { kind: 'alarm'; device: DeviceState; transition: AlarmTransition };
+  | { kind: 'alarm'; device: DeviceState; transition: AlarmEvent };
 
 /** Latest value per device and the active alarms, fed only by the pipeline; servers read it. */
 export class DeviceStateStore {
@@ -45,7 +48,7 @@ export class DeviceStateStore {
         existing.configured = true;
         existing.labels = config.labels;
       } else {
-        this.add({ id: config.id, configured: true, labels: config.labels, events: 0, alarms: new Map() });
+        this.add(newDevice(config.id, true, config.labels));
       }
     }
     const ids = new Set(devices.map((d) => d.id));
@@ -53,7 +56,7 @@ export class DeviceStateStore {
   }
 
   applyEvent(event: InferenceEvent): void {
-    const d = this.devices.get(event.device) ?? this.add({ id: event.device, configured: false, labels: [], events: 0, alarms: new Map() });
+    const d = this.devices.get(event.device) ?? this.add(newDevice(event.device, false, []));
     const top = topClass(event);
     d.label = top.label;
     d.confidence = top.confidence;
@@ -66,11 +69,13 @@ export class DeviceStateStore {
     this.changeSubject.next({ kind: 'device-updated', device: d });
   }
 
-  applyAlarm(t: AlarmTransition): void {
-    const d = this.devices.get(t.device);
-    if (!d) return;
-    if (t.state === 'raised') d.alarms.set(t.rule, t);
+  /** An alarm change; an alarm kept from before a restart may name a device not seen yet. */
+  applyAlarm(t: AlarmEvent): void {
+    const d = this.devices.get(t.device) ?? this.add(newDevice(t.device, false, []));
+    if (t.active) d.alarms.set(t.rule, t);
     else d.alarms.delete(t.rule);
+    if (t.acked) d.unacked.delete(t.rule);
+    else d.unacked.add(t.rule);
     this.changeSubject.next({ kind: 'alarm', device: d, transition: t });
   }
 
@@ -97,4 +102,8 @@ export class DeviceStateStore {
     this.changeSubject.next({ kind: 'device-added', device: d });
     return d;
   }
+}
+
+function newDevice(id: string, configured: boolean, labels: string[]): DeviceState {
+  return { id, configured, labels, events: 0, alarms: new Map(), unacked: new Set() };
 }

@@ -3,11 +3,13 @@ import modbusSerial from 'modbus-serial';
 import { connectAsync, type MqttClient } from 'mqtt';
 import {
   AttributeIds,
+  BrowseDirection,
   MessageSecurityMode,
   OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
   TimestampsToReturn,
+  makeBrowsePath,
   type ClientSession,
   type DataValue,
 } from 'node-opcua';
@@ -35,6 +37,35 @@ export async function opcuaSession(port: number, pkiDir: string): Promise<{ sess
       await client.disconnect();
     },
   };
+}
+
+/** Browse names of what `nodeId` organizes (Organizes only: HasEventSource would name each device twice). */
+export async function organized(session: ClientSession, nodeId: string): Promise<string[]> {
+  const r = await session.browse({
+    nodeId,
+    referenceTypeId: 'Organizes',
+    includeSubtypes: true,
+    browseDirection: BrowseDirection.Forward,
+    resultMask: 63,
+  });
+  return (r.references ?? []).map((ref) => ref.browseName.name ?? '');
+}
+
+/**
+ * The node id at a browse path from Objects: plain segments are in our namespace, `0:Name`
+ * segments are standard ones (e.g. `['Devices', 'press-01', 'persist', '0:ActiveState', '0:Id']`).
+ */
+export async function nodeAt(session: ClientSession, ns: number, path: string[]): Promise<string> {
+  const bnf = path.map((p) => `/${p.includes(':') ? p : `${ns}:${p}`}`).join('');
+  const result = await session.translateBrowsePath(makeBrowsePath('ObjectsFolder', bnf));
+  const target = result.targets?.[0];
+  if (!target) throw new Error(`no node at Objects${bnf}: ${result.statusCode.toString()}`);
+  return target.targetId.toString();
+}
+
+/** A state variable of the condition of `rule` on `device`, e.g. `ActiveState/Id`. */
+export function conditionState(opc: { session: ClientSession; ns: number }, device: string, rule: string, state: string): Promise<string> {
+  return nodeAt(opc.session, opc.ns, ['Devices', device, rule, ...state.split('/').map((s) => `0:${s}`)]);
 }
 
 export async function readValue(session: ClientSession, nodeId: string): Promise<unknown> {

@@ -28,7 +28,8 @@ t.test('addresses depend on config order only; the CSV lists every field', async
   );
   const csv = map.toCsv().trim().split('\n');
   t.equal(csv[0], 'device,field,table,address,type,word_order');
-  t.equal(csv.length, 1 + 2 * (DEVICE_FIELDS.length + 1));
+  t.equal(csv.length, 1 + 2 * (DEVICE_FIELDS.length + 2));
+  t.ok(csv.includes('a,alarm_unacked,discrete_input,2,bit,'));
   t.ok(csv.includes('b,anomaly,input_register,16,float32,CDAB'));
   t.ok(csv.includes('a,label_index,input_register,4,uint16,'));
   t.ok(csv.includes('b,alarm,discrete_input,1,bit,'));
@@ -38,7 +39,8 @@ t.test('addresses depend on config order only; the CSV lists every field', async
   t.notOk(map.inputRegistersInRange(31, 2));
   t.notOk(map.inputRegistersInRange(0, 0));
   t.ok(map.discreteInputsInRange(1, 1));
-  t.notOk(map.discreteInputsInRange(2, 1));
+  t.ok(map.discreteInputsInRange(3, 1), 'unacknowledged bits follow the alarm bits');
+  t.notOk(map.discreteInputsInRange(4, 1));
 });
 
 t.test('a block encodes state, with sentinels for unknown values', async (t) => {
@@ -54,7 +56,13 @@ t.test('a block encodes state, with sentinels for unknown values', async (t) => 
     seq: 2 ** 32 + 7,
     lastSeenAt: 10_000,
     events: 3,
-    alarms: new Map([['r', { device: 'a', rule: 'r', state: 'raised', severity: 1, value: 1, ts: 0, message: '' }]]),
+    alarms: new Map([
+      [
+        'r',
+        { device: 'a', rule: 'r', active: true, acked: false, confirmed: false, severity: 1, value: 1, raisedAt: 0, ts: 0, message: '' },
+      ],
+    ]),
+    unacked: new Set(['r']),
   };
   const regs = map.readInputRegisters(0, 16, () => ({ device, online: true, nowMs: 72_500 }));
   t.equal(fromRegisters([regs[0]!, regs[1]!], 'ABCD').readFloatBE(), 1.5);

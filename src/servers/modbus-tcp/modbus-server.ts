@@ -109,8 +109,9 @@ export class ModbusServerPart implements Part {
         readRegisters(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
       getDiscreteInput: (addr: number, _unit: number, cb: Callback<boolean>) => {
         if (!this.map.discreteInputsInRange(addr, 1)) return fail(cb, ILLEGAL_ADDRESS);
-        const device = this.map.devices[addr];
-        cb(null, device ? (this.state.get(device.id)?.alarms.size ?? 0) > 0 : false);
+        const { device, unacked } = this.map.discreteInput(addr);
+        const d = device && this.state.get(device.id);
+        cb(null, d ? (unacked ? d.unacked : d.alarms).size > 0 : false);
       },
       getHoldingRegister: (_addr: number, _unit: number, cb: Callback<number>) => fail(cb, ILLEGAL_ADDRESS),
       getMultipleHoldingRegisters: (_a: number, _l: number, _unit: number, cb: Callback<number[]>) => fail(cb, ILLEGAL_ADDRESS),

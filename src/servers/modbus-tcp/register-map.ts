@@ -103,8 +103,9 @@ export interface MapRow {
 }
 
 /**
- * The register map: device i (in config order) owns input registers [16·i, 16·i+16) and discrete
- * input i (its alarm). Addresses depend only on the config, never on arrival order.
+ * The register map: device i (in config order) owns input registers [16·i, 16·i+16), discrete
+ * input i (an alarm active) and discrete input n+i (an alarm not acknowledged), for n devices.
+ * Addresses depend only on the config, never on arrival order.
  */
 export class RegisterMap {
   readonly rows: MapRow[];
@@ -134,6 +135,15 @@ export class RegisterMap {
         wordOrder: '' as const,
         description: 'any alarm active',
       },
+      {
+        device: d.id,
+        field: 'alarm_unacked',
+        table: 'discrete_input' as const,
+        address: devices.length + i,
+        type: 'bit' as const,
+        wordOrder: '' as const,
+        description: 'any alarm not acknowledged (active or not)',
+      },
     ]);
   }
 
@@ -142,7 +152,13 @@ export class RegisterMap {
   }
 
   discreteInputsInRange(address: number, count: number): boolean {
-    return address >= 0 && count >= 1 && address + count <= this.devices.length;
+    return address >= 0 && count >= 1 && address + count <= 2 * this.devices.length;
+  }
+
+  /** Discrete input `address`: the device it belongs to, and whether it is the unacknowledged bit. */
+  discreteInput(address: number): { device: DeviceConfig | undefined; unacked: boolean } {
+    const n = this.devices.length;
+    return { device: this.devices[address % n], unacked: address >= n };
   }
 
   /** Register values for [address, address+count), computing each touched device block once. */

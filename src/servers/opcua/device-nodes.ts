@@ -1,4 +1,4 @@
-import { DataType, StatusCodes, type Namespace, type UAObject, type UAVariable, type StatusCode } from 'node-opcua';
+import { DataType, StatusCodes, type Namespace, type UAObject, type UAVariable } from 'node-opcua';
 import type { DeviceState } from '../../state/device-state.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
@@ -41,16 +41,24 @@ const EMPTY: Record<VariableSpec['dataType'], Scalar> = {
  */
 export class DeviceNodes {
   private readonly variables = new Map<string, UAVariable>();
-  private readonly ruleVariables = new Map<string, UAVariable>();
-  private readonly alarmsFolder: UAObject;
   private readonly last = new Map<string, Scalar | undefined>();
+  /** The device object: source and notifier of its alarm events. */
+  readonly object: UAObject;
 
   constructor(
-    private readonly ns: Namespace,
+    ns: Namespace,
     devicesFolder: UAObject,
     readonly id: string,
   ) {
-    const object = ns.addObject({ organizedBy: devicesFolder, browseName: id, nodeId: `s=${devicePath(id)}` });
+    const object = ns.addObject({
+      organizedBy: devicesFolder,
+      browseName: id,
+      nodeId: `s=${devicePath(id)}`,
+      // An alarm's source must hang in the event hierarchy (Server → Devices → device) to be a condition source.
+      eventNotifier: 1,
+      eventSourceOf: devicesFolder,
+    });
+    this.object = object;
     for (const spec of DEVICE_VARIABLES) {
       const variable = ns.addVariable({
         componentOf: object,
@@ -62,7 +70,6 @@ export class DeviceNodes {
       variable.setValueFromSource({ dataType: spec.dataType, value: EMPTY[spec.dataType] }, StatusCodes.UncertainInitialValue);
       this.variables.set(spec.name, variable);
     }
-    this.alarmsFolder = ns.addObject({ componentOf: object, browseName: 'Alarms', nodeId: `s=${devicePath(id)}/Alarms` });
   }
 
   /** Writes only the values that changed, so subscriptions see one notification per real change. */
@@ -74,30 +81,7 @@ export class DeviceNodes {
       this.last.set(spec.name, value);
       this.variables.get(spec.name)?.setValueFromSource({ dataType: spec.dataType, value }, StatusCodes.Good);
     }
-    for (const [rule, variable] of this.ruleVariables) {
-      setBoolean(variable, d.alarms.has(rule), StatusCodes.Good);
-    }
   }
-
-  /** A Boolean per configured rule under `<device>/Alarms`. */
-  ensureRules(rules: string[]): void {
-    for (const rule of rules) {
-      if (this.ruleVariables.has(rule)) continue;
-      const variable = this.ns.addVariable({
-        componentOf: this.alarmsFolder,
-        browseName: rule,
-        nodeId: `s=${devicePath(this.id)}/Alarms/${rule}`,
-        dataType: DataType.Boolean,
-        minimumSamplingInterval: 0,
-      });
-      setBoolean(variable, false, StatusCodes.Good);
-      this.ruleVariables.set(rule, variable);
-    }
-  }
-}
-
-function setBoolean(variable: UAVariable, value: boolean, status: StatusCode): void {
-  if (variable.readValue().value.value !== value) variable.setValueFromSource({ dataType: DataType.Boolean, value }, status);
 }
 
 function sameValue(a: Scalar | undefined, b: Scalar): boolean {

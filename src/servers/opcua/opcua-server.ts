@@ -6,6 +6,7 @@ import {
   RegisterServerMethod,
   setErrorLogger,
   setWarningLogger,
+  DataType,
   type UAObject,
   type Namespace,
 } from 'node-opcua';
@@ -13,14 +14,23 @@ import type { Subscription } from 'rxjs';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { DeviceStateStore, DeviceState } from '../../state/device-state.js';
+import type { SwapReport } from '../../cep/rules/engine.js';
+import type { RuleSpec } from '../../cep/rules/language.js';
+import type { AlarmEvent } from '../../core/alarm.js';
+import type { AlarmBook } from '../../state/alarm-book.js';
+import { AlarmConditions, alarmKindOf } from './alarm-conditions.js';
 import { DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI } from './device-nodes.js';
+import { addMethod } from './methods.js';
 
 export interface OpcuaOptions {
   port: number;
   host?: string;
   dataDir: string;
   version: string;
-  rules: () => string[];
+  rules: () => RuleSpec[];
+  alarms: AlarmBook;
+  /** Reloads rules and devices from the config file (the ReloadRules method; SIGHUP does the same). */
+  reloadRules: () => Promise<SwapReport | undefined>;
 }
 
 const ONLINE_REFRESH_MS = 1000;
@@ -38,14 +48,15 @@ function routeLibraryLogs(log: Logger): void {
   setErrorLogger(route('error'));
 }
 
-/** A read-only OPC UA view of device state: Objects/Devices/<device>/… */
+/** The OPC UA view of the gateway: Objects/Devices/<device>/… with alarm conditions, and Objects/Gateway with its methods. */
 export class OpcuaServerPart implements Part {
   readonly name = 'opcua';
   private server?: OPCUAServer;
   private ns?: Namespace;
   private devicesFolder?: UAObject;
+  private conditions?: AlarmConditions;
   private readonly devices = new Map<string, DeviceNodes>();
-  private subscription?: Subscription;
+  private readonly subscriptions: Subscription[] = [];
   private onlineTimer?: NodeJS.Timeout;
 
   constructor(
@@ -74,10 +85,28 @@ export class OpcuaServerPart implements Part {
     await server.initialize();
     const addressSpace = server.engine.addressSpace;
     if (!addressSpace) throw new Error('OPC UA address space not created');
-    this.ns = addressSpace.registerNamespace(NAMESPACE_URI);
-    this.devicesFolder = this.ns.addFolder(addressSpace.rootFolder.objects, { browseName: DEVICES_FOLDER, nodeId: `s=${DEVICES_FOLDER}` });
+    addressSpace.installAlarmsAndConditionsService();
+    const ns = addressSpace.registerNamespace(NAMESPACE_URI);
+    this.ns = ns;
+    const objects = addressSpace.rootFolder.objects;
+    this.devicesFolder = ns.addObject({
+      organizedBy: objects,
+      typeDefinition: 'FolderType',
+      browseName: DEVICES_FOLDER,
+      nodeId: `s=${DEVICES_FOLDER}`,
+      // The area of every device's alarms: subscribing to its events gets all of them.
+      eventNotifier: 1,
+      notifierOf: objects.server,
+    });
+    this.addGatewayObject(ns, objects);
+    const byRule = (): Map<string, RuleSpec> => new Map(this.options.rules().map((r) => [r.id, r]));
+    this.conditions = new AlarmConditions(ns, this.options.alarms, (rule) => alarmKindOf(byRule().get(rule)), this.log);
     for (const d of this.state.all()) this.sync(d);
-    this.subscription = this.state.changes$.subscribe((change) => this.sync(change.device));
+    for (const c of this.options.alarms.list()) this.applyAlarm({ ...c, state: c.active ? 'raised' : 'cleared' });
+    this.subscriptions.push(
+      this.state.changes$.subscribe((change) => this.sync(change.device)),
+      this.options.alarms.events$.subscribe((e) => this.applyAlarm(e)),
+    );
     await server.start();
     this.onlineTimer = setInterval(() => this.refreshOnline(), ONLINE_REFRESH_MS);
     this.onlineTimer.unref();
@@ -88,14 +117,9 @@ export class OpcuaServerPart implements Part {
     return this.server?.getEndpointUrl();
   }
 
-  /** Adds nodes for configured rules after a reload. */
-  rulesChanged(): void {
-    for (const d of this.state.all()) this.sync(d);
-  }
-
   async stop(): Promise<void> {
     clearInterval(this.onlineTimer);
-    this.subscription?.unsubscribe();
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.server?.shutdown(0);
   }
 
@@ -107,17 +131,82 @@ export class OpcuaServerPart implements Part {
   private sync(d: DeviceState): void {
     if (!this.ns || !this.devicesFolder) return;
     try {
-      let nodes = this.devices.get(d.id);
-      if (!nodes) {
-        nodes = new DeviceNodes(this.ns, this.devicesFolder, d.id);
-        this.devices.set(d.id, nodes);
-      }
-      nodes.ensureRules(this.options.rules());
-      nodes.update(d, this.state.isOnline(d));
+      this.deviceNodes(d.id)?.update(d, this.state.isOnline(d));
     } catch (err) {
       this.log.error({ device: d.id, err: err instanceof Error ? err.message : String(err) }, 'OPC UA update failed');
     }
   }
+
+  private deviceNodes(id: string): DeviceNodes | undefined {
+    const ns = this.ns;
+    if (!ns || !this.devicesFolder) return undefined;
+    let nodes = this.devices.get(id);
+    if (nodes) return nodes;
+    nodes = new DeviceNodes(ns, this.devicesFolder, id);
+    this.devices.set(id, nodes);
+    const alarms = this.options.alarms;
+    addMethod(
+      ns,
+      nodes.object,
+      {
+        name: 'ResetAlarms',
+        description: 'Clears, acknowledges and confirms every alarm of this device (e.g. one its rule can no longer clear)',
+        outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms reset' }],
+        run: () => [new Set(alarms.reset((c) => c.device === id, 'opcua', 'reset over OPC UA').map((e) => e.rule)).size],
+      },
+      this.methodFailed,
+    );
+    return nodes;
+  }
+
+  private applyAlarm(e: AlarmEvent): void {
+    try {
+      const nodes = this.deviceNodes(e.device);
+      if (nodes) this.conditions?.apply(nodes.object, e);
+    } catch (err) {
+      this.log.error({ device: e.device, rule: e.rule, err: err instanceof Error ? err.stack : String(err) }, 'OPC UA alarm update failed');
+    }
+  }
+
+  /** Objects/Gateway: the methods that act on the whole gateway. */
+  private addGatewayObject(ns: Namespace, objects: UAObject): void {
+    const gateway = ns.addObject({ organizedBy: objects, browseName: 'Gateway', nodeId: 's=Gateway' });
+    const alarms = this.options.alarms;
+    addMethod(
+      ns,
+      gateway,
+      {
+        name: 'ReloadRules',
+        description: 'Reloads rules and devices from the configuration file, as SIGHUP does',
+        outputs: [
+          { name: 'Kept', dataType: DataType.String, valueRank: 1, description: 'rules whose state carried over' },
+          { name: 'Restarted', dataType: DataType.String, valueRank: 1, description: 'rules started afresh' },
+          { name: 'Removed', dataType: DataType.String, valueRank: 1, description: 'rules no longer configured' },
+        ],
+        run: async () => {
+          const report = await this.options.reloadRules();
+          return [report?.kept ?? [], report?.restarted ?? [], report?.removed ?? []];
+        },
+      },
+      this.methodFailed,
+    );
+    addMethod(
+      ns,
+      gateway,
+      {
+        name: 'AcknowledgeAll',
+        description: 'Acknowledges every unacknowledged alarm of a device (an empty Device: of every device)',
+        inputs: [{ name: 'Device', dataType: DataType.String, description: 'device id, or empty for all devices' }],
+        outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms acknowledged' }],
+        run: ([device]) => [alarms.acknowledgeAll(typeof device === 'string' && device !== '' ? device : undefined, 'opcua').length],
+      },
+      this.methodFailed,
+    );
+  }
+
+  private readonly methodFailed = (method: string, err: unknown): void => {
+    this.log.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'OPC UA method failed');
+  };
 
   private refreshOnline(): void {
     for (const d of this.state.all()) this.devices.get(d.id)?.update(d, this.state.isOnline(d));

@@ -1,6 +1,6 @@
 import { InfluxDB, type IPoint } from 'influx';
 import { EMPTY, map, merge, type Observable, type Subscription } from 'rxjs';
-import type { AlarmTransition } from '../../core/alarm.js';
+import type { AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
@@ -58,7 +58,7 @@ export class InfluxSink implements Part {
     private readonly options: InfluxSinkOptions,
     private readonly streams: {
       events$: Observable<InferenceEvent>;
-      alarms$: Observable<AlarmTransition>;
+      alarms$: Observable<AlarmEvent>;
       derived$?: Observable<DerivedEvent>;
     },
     private readonly counters: SinkCounters,

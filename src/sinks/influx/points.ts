@@ -1,5 +1,5 @@
 import type { IPoint } from 'influx';
-import type { AlarmTransition } from '../../core/alarm.js';
+import type { AlarmEvent } from '../../core/alarm.js';
 import type { DerivedEvent } from '../../core/rule-output.js';
 import { topClass, type InferenceEvent } from '../../normalise/inference-event.js';
 
@@ -48,11 +48,20 @@ export function derivedPoint(d: DerivedEvent, timestamp: string): IPoint {
   };
 }
 
-export function alarmPoint(t: AlarmTransition, timestamp: string): IPoint {
+export function alarmPoint(t: AlarmEvent, timestamp: string): IPoint {
   return {
     measurement: 'alarm',
     tags: { device: t.device, rule: t.rule },
-    fields: { state: t.state, active: t.state === 'raised', severity: t.severity, value: t.value, message: t.message },
+    fields: {
+      state: t.state,
+      active: t.active,
+      acked: t.acked,
+      confirmed: t.confirmed,
+      severity: t.severity,
+      value: t.value,
+      message: t.message,
+      ...(t.by === undefined ? {} : { by: t.by }),
+    },
     timestamp,
   };
 }

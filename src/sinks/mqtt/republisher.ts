@@ -1,6 +1,6 @@
 import { EMPTY, filter, map, merge, type Observable, type Subscription } from 'rxjs';
 import type { DerivedEvent, RuleAction } from '../../core/rule-output.js';
-import type { AlarmTransition } from '../../core/alarm.js';
+import type { AlarmEvent } from '../../core/alarm.js';
 import type { Part } from '../../core/part.js';
 import type { Logger } from '../../core/logger.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
@@ -17,7 +17,7 @@ export const derivedTopic = (device: string): string => `tinyml/${device}/derive
 export interface RepublishedStreams {
   /** Absent when republishing events is disabled. */
   events$?: Observable<InferenceEvent>;
-  alarms$: Observable<AlarmTransition>;
+  alarms$: Observable<AlarmEvent>;
   derived$: Observable<DerivedEvent>;
   actions$: Observable<RuleAction>;
 }

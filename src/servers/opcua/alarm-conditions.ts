@@ -1,0 +1,159 @@
+import {
+  DataType,
+  NodeId,
+  StatusCodes,
+  type LocalizedText,
+  type Namespace,
+  type UAAlarmConditionEx,
+  type UAExclusiveLimitAlarmEx,
+  type UAObject,
+  type UAVariable,
+} from 'node-opcua';
+import { retained, type AlarmCondition, type AlarmEvent } from '../../core/alarm.js';
+import type { Logger } from '../../core/logger.js';
+import type { RuleSpec } from '../../cep/rules/language.js';
+import { AlarmCommandError, type AlarmBook } from '../../state/alarm-book.js';
+
+/** The OPC UA alarm type a rule's alarms are shown as. */
+export type AlarmKind =
+  | { type: 'ExclusiveLimitAlarmType'; limit: 'High' | 'Low'; level: number }
+  | { type: 'OffNormalAlarmType' }
+  | { type: 'AlarmConditionType' };
+
+/**
+ * A threshold rule is a limit alarm (its raise level as HighLimit or LowLimit); a device that
+ * should be sending or should agree with its group is off-normal; anything else (persistence,
+ * patterns, drift, trends) is a plain alarm condition.
+ */
+export function alarmKindOf(rule: RuleSpec | undefined): AlarmKind {
+  const last = rule?.pipeline[rule.pipeline.length - 1];
+  const t = last?.threshold;
+  if (t?.above !== undefined) return { type: 'ExclusiveLimitAlarmType', limit: 'High', level: t.above };
+  if (t?.below !== undefined) return { type: 'ExclusiveLimitAlarmType', limit: 'Low', level: t.below };
+  if (last?.absence || last?.mismatch) return { type: 'OffNormalAlarmType' };
+  return { type: 'AlarmConditionType' };
+}
+
+export const conditionNodeId = (device: string, rule: string): string => `s=Devices/${device}/Alarms/${rule}`;
+
+interface Held {
+  node: UAAlarmConditionEx;
+  kind: AlarmKind;
+  /** A limit alarm's InputNode: the value the rule compared at the alarm's last change. */
+  input?: UAVariable;
+}
+
+/**
+ * The gateway's alarms as OPC UA conditions on their device objects. The AlarmBook is the truth:
+ * its changes are applied here, and Acknowledge/Confirm called by a client go to the book (which
+ * then reaches REST, MQTT and Modbus). A condition node is created at a device's first alarm,
+ * not for every rule on every device: 10k devices × 7 rules would be 70k idle conditions.
+ */
+export class AlarmConditions {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly ns: Namespace,
+    private readonly book: AlarmBook,
+    private readonly kindOf: (rule: string) => AlarmKind,
+    private readonly log: Logger,
+  ) {}
+
+  /** Applies one change of the book to the device's condition, creating it if needed. */
+  apply(device: UAObject, e: AlarmEvent): void {
+    const { node, kind, input } = this.ensure(device, e);
+    const branch = node.currentBranch();
+    if (e.state === 'raised' || e.state === 'cleared') {
+      input?.setValueFromSource({ dataType: DataType.Double, value: e.value }, StatusCodes.Good, new Date(e.ts));
+      if (kind.type === 'ExclusiveLimitAlarmType')
+        (node as unknown as UAExclusiveLimitAlarmEx).limitState.setState(e.active ? kind.limit : null);
+      branch.setActiveState(e.active);
+      branch.setAckedState(e.acked);
+      branch.setConfirmedState(e.confirmed);
+      node.raiseNewCondition({
+        severity: e.severity,
+        message: e.message,
+        retain: retained(e),
+        quality: StatusCodes.Good,
+        time: new Date(e.ts),
+      });
+      return;
+    }
+    // A client's Acknowledge/Confirm has already changed the branch and raised its event.
+    const done = e.state === 'acknowledged' ? branch.getAckedState() : branch.getConfirmedState();
+    if (done) return;
+    if (e.state === 'acknowledged') branch.setAckedState(true);
+    else branch.setConfirmedState(true);
+    if (e.comment !== undefined) branch.setComment(e.comment);
+    branch.setRetain(retained(e));
+    node.raiseNewBranchState(branch);
+  }
+
+  /** Sets a condition to what the book holds (at start, for alarms kept across a restart). */
+  restore(device: UAObject, c: AlarmCondition): void {
+    this.apply(device, { ...c, state: c.active ? 'raised' : 'cleared' });
+  }
+
+  private ensure(device: UAObject, c: AlarmCondition): Held {
+    const id = conditionNodeId(c.device, c.rule);
+    const existing = this.held.get(id);
+    if (existing) return existing;
+    const kind = this.kindOf(c.rule);
+    const options = {
+      browseName: c.rule,
+      nodeId: id,
+      componentOf: device,
+      conditionSource: device,
+      conditionOf: device,
+      conditionName: c.rule,
+      optionals: ['ConfirmedState', 'Confirm'],
+      inputNode: NodeId.nullNodeId,
+    };
+    const input = kind.type === 'ExclusiveLimitAlarmType' ? this.inputVariable(device, c) : undefined;
+    const node =
+      kind.type === 'ExclusiveLimitAlarmType'
+        ? this.ns.instantiateExclusiveLimitAlarm(kind.type, {
+            ...options,
+            // A NodeId, not the node: node-opcua would otherwise evaluate the limits itself; the rule decides.
+            inputNode: input!.nodeId,
+            // Only the limit the rule raises at; the other is left out of the node, not set to a dummy.
+            ...(kind.limit === 'High' ? { highLimit: kind.level } : { lowLimit: kind.level }),
+          } as unknown as Parameters<Namespace['instantiateExclusiveLimitAlarm']>[1])
+        : kind.type === 'OffNormalAlarmType'
+          ? this.ns.instantiateOffNormalAlarm({ ...options, normalState: NodeId.nullNodeId })
+          : this.ns.instantiateAlarmCondition(kind.type, options);
+    node.setEnabledState(true);
+    node.on('acknowledged', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('acknowledge', c, comment));
+    node.on('confirmed', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('confirm', c, comment));
+    const held = { node, kind, ...(input ? { input } : {}) };
+    this.held.set(id, held);
+    return held;
+  }
+
+  /** `Devices/<device>/Inputs/<rule>`; waiting for data until the first change, so creating the alarm raises nothing. */
+  private inputVariable(device: UAObject, c: AlarmCondition): UAVariable {
+    const folderId = `s=Devices/${c.device}/Inputs`;
+    const folder =
+      (this.ns.addressSpace.findNode(`ns=${this.ns.index};${folderId}`) as UAObject | null) ??
+      this.ns.addObject({ componentOf: device, browseName: 'Inputs', nodeId: folderId });
+    const variable = this.ns.addVariable({
+      componentOf: folder,
+      browseName: c.rule,
+      nodeId: `${folderId}/${c.rule}`,
+      dataType: DataType.Double,
+      minimumSamplingInterval: 0,
+    });
+    variable.setValueFromSource({ dataType: DataType.Double, value: 0 }, StatusCodes.BadWaitingForInitialData);
+    return variable;
+  }
+
+  private fromClient(command: 'acknowledge' | 'confirm', c: AlarmCondition, comment: LocalizedText): void {
+    try {
+      this.book[command](c.device, c.rule, 'opcua', comment.text ?? undefined);
+    } catch (err) {
+      // The book and the condition disagree (e.g. acknowledged over REST a moment before): the book wins.
+      if (!(err instanceof AlarmCommandError)) throw err;
+      this.log.warn({ device: c.device, rule: c.rule, err: err.message }, `OPC UA ${command} not applied`);
+    }
+  }
+}

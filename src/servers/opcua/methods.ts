@@ -1,0 +1,72 @@
+import {
+  DataType,
+  StatusCodes,
+  Variant,
+  VariantArrayType,
+  type ISessionContext,
+  type Namespace,
+  type StatusCode,
+  type UAObject,
+} from 'node-opcua';
+import { ConfigError } from '../../core/errors.js';
+import { AlarmCommandError } from '../../state/alarm-book.js';
+
+type ArgType = DataType.String | DataType.UInt32;
+
+export interface MethodSpec {
+  name: string;
+  description: string;
+  inputs?: { name: string; dataType: ArgType; description: string }[];
+  outputs: { name: string; dataType: ArgType; valueRank?: 1; description: string }[];
+  /** Gets the input values in order; returns the output values in order. */
+  run: (inputs: unknown[]) => Promise<unknown[]> | unknown[];
+}
+
+/** What a failed method returns: a status a client can act on, never a crashed server. */
+export function statusOf(err: unknown): StatusCode {
+  if (err instanceof ConfigError) return StatusCodes.BadConfigurationError;
+  if (err instanceof AlarmCommandError) {
+    if (err.problem === 'unknown') return StatusCodes.BadNotFound;
+    if (err.problem === 'already-acked') return StatusCodes.BadConditionBranchAlreadyAcked;
+    if (err.problem === 'already-confirmed') return StatusCodes.BadConditionBranchAlreadyConfirmed;
+    return StatusCodes.BadInvalidState;
+  }
+  return StatusCodes.BadInternalError;
+}
+
+/** Adds a method to `object` whose errors become StatusCodes (logged by `failed`), so a call never takes the server down. */
+export function addMethod(ns: Namespace, object: UAObject, spec: MethodSpec, failed: (method: string, err: unknown) => void): void {
+  const method = ns.addMethod(object, {
+    browseName: spec.name,
+    // Our objects have string node ids (`Devices/<device>`, `Gateway`): methods sit beneath them.
+    nodeId: `s=${String(object.nodeId.value)}/${spec.name}`,
+    description: spec.description,
+    inputArguments: (spec.inputs ?? []).map((a) => ({ name: a.name, dataType: a.dataType, description: { text: a.description } })),
+    outputArguments: spec.outputs.map((a) => ({
+      name: a.name,
+      dataType: a.dataType,
+      valueRank: a.valueRank ?? -1,
+      description: { text: a.description },
+    })),
+  });
+  // node-opcua tells promise-style methods from callback-style ones by their arity: keep two parameters.
+  method.bindMethod(async (inputArguments: Variant[], _context: ISessionContext) => {
+    try {
+      const values = await spec.run(inputArguments.map((v) => v.value as unknown));
+      return {
+        statusCode: StatusCodes.Good,
+        outputArguments: spec.outputs.map(
+          (o, i) =>
+            new Variant({
+              dataType: o.dataType,
+              arrayType: o.valueRank === 1 ? VariantArrayType.Array : VariantArrayType.Scalar,
+              value: values[i],
+            }),
+        ),
+      };
+    } catch (err) {
+      failed(spec.name, err);
+      return { statusCode: statusOf(err) };
+    }
+  });
+}
