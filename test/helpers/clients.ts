@@ -10,6 +10,9 @@ import {
   SecurityPolicy,
   TimestampsToReturn,
   makeBrowsePath,
+  constructEventFilter,
+  DataType,
+  type Variant,
   type ClientSession,
   type DataValue,
 } from 'node-opcua';
@@ -89,6 +92,61 @@ export async function monitorValues(session: ClientSession, nodeId: string): Pro
   const values: unknown[] = [];
   item.on('changed', (dv: DataValue) => values.push(dv.value.value));
   return { values, stop: () => subscription.terminate() };
+}
+
+export const EVENT_FIELDS = [
+  'EventId',
+  'EventType',
+  'SourceName',
+  'ConditionId',
+  'ConditionName',
+  'Severity',
+  'Message',
+  'Retain',
+  'ActiveState.Id',
+  'AckedState.Id',
+  'ConfirmedState.Id',
+  'Comment',
+] as const;
+export type UaEvent = Record<(typeof EVENT_FIELDS)[number], unknown>;
+
+/** Subscribes to the events of `nodeId` (the Server object: every event) and collects them; `refresh` calls ConditionRefresh. */
+export async function watchEvents(
+  session: ClientSession,
+  nodeId = 'i=2253',
+): Promise<{ events: UaEvent[]; refresh(): Promise<void>; stop(): Promise<void> }> {
+  const subscription = await session.createSubscription2({
+    requestedPublishingInterval: 50,
+    requestedMaxKeepAliveCount: 20,
+    requestedLifetimeCount: 200,
+    publishingEnabled: true,
+  });
+  const item = await subscription.monitor(
+    { nodeId, attributeId: AttributeIds.EventNotifier },
+    { samplingInterval: 0, queueSize: 1000, discardOldest: false, filter: constructEventFilter([...EVENT_FIELDS]) },
+    TimestampsToReturn.Neither,
+  );
+  const events: UaEvent[] = [];
+  item.on('changed', (values: Variant[]) => {
+    const e = Object.fromEntries(EVENT_FIELDS.map((f, i) => [f, values[i]?.value as unknown])) as UaEvent;
+    const text = (v: unknown): unknown => (v && typeof v === 'object' && 'text' in v ? (v as { text: unknown }).text : v);
+    e.Message = text(e.Message);
+    e.Comment = text(e.Comment);
+    events.push(e);
+  });
+  return {
+    events,
+    refresh: async () => {
+      // ConditionType.ConditionRefresh(SubscriptionId)
+      const r = await session.call({
+        objectId: 'i=2782',
+        methodId: 'i=3875',
+        inputArguments: [{ dataType: DataType.UInt32, value: subscription.subscriptionId }],
+      });
+      if (!r.statusCode.isGood()) throw new Error(`ConditionRefresh: ${r.statusCode.toString()}`);
+    },
+    stop: () => subscription.terminate(),
+  };
 }
 
 // modbus-serial is CommonJS with `module.exports.default = module.exports`: `.default` is the class either way.

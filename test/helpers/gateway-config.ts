@@ -1,5 +1,5 @@
 import { configSchema, type GatewayConfig } from '../../src/config/schema.js';
-import { Gateway } from '../../src/daemon/gateway.js';
+import { Gateway, type GatewayDeps } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { freePort } from './ports.js';
 import { tempDir } from './temp-dir.js';
@@ -70,9 +70,10 @@ export async function runningGateway(
   t: { teardown(fn: () => unknown): void },
   extra: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
+  deps: Partial<GatewayDeps> = {},
 ): Promise<{ gateway: Gateway; config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
   const made = await testConfig(t, extra);
-  const gateway = new Gateway(made.config, { log: silentLogger(), env });
+  const gateway = new Gateway(made.config, { log: silentLogger(), env, ...deps });
   await gateway.start();
   t.teardown(() => gateway.stop());
   return { gateway, ...made };

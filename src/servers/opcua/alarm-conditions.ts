@@ -3,6 +3,7 @@ import {
   NodeId,
   StatusCodes,
   type LocalizedText,
+  type StatusCode,
   type Namespace,
   type UAAlarmConditionEx,
   type UAExclusiveLimitAlarmEx,
@@ -37,6 +38,8 @@ export function alarmKindOf(rule: RuleSpec | undefined): AlarmKind {
 export const conditionNodeId = (device: string, rule: string): string => `s=Devices/${device}/Alarms/${rule}`;
 
 interface Held {
+  device: string;
+  rule: string;
   node: UAAlarmConditionEx;
   kind: AlarmKind;
   /** A limit alarm's InputNode: the value the rule compared at the alarm's last change. */
@@ -51,13 +54,31 @@ interface Held {
  */
 export class AlarmConditions {
   private readonly held = new Map<string, Held>();
+  /** The same, by the condition's full node id (what a method call names). */
+  private readonly byNodeId = new Map<string, Held>();
 
   constructor(
     private readonly ns: Namespace,
     private readonly book: AlarmBook,
     private readonly kindOf: (rule: string) => AlarmKind,
     private readonly log: Logger,
-  ) {}
+  ) {
+    ns.addressSpace.addMethodCallInterceptor((_context, object, method) => this.check(object?.nodeId.toString(), method.browseName.name));
+  }
+
+  /**
+   * node-opcua answers Good to an Acknowledge of an acknowledged branch and has no check that a
+   * Confirm follows an Acknowledge; the book knows, so a client gets the status the spec names.
+   */
+  private check(conditionId: string | undefined, method: string | null): StatusCode {
+    if (method !== 'Acknowledge' && method !== 'Confirm') return StatusCodes.Good;
+    const held = conditionId === undefined ? undefined : this.byNodeId.get(conditionId);
+    if (!held) return StatusCodes.Good;
+    const c = this.book.get(held.device, held.rule);
+    if (method === 'Acknowledge') return c && !c.acked ? StatusCodes.Good : StatusCodes.BadConditionBranchAlreadyAcked;
+    if (c && !c.acked) return StatusCodes.BadInvalidState;
+    return c && !c.confirmed ? StatusCodes.Good : StatusCodes.BadConditionBranchAlreadyConfirmed;
+  }
 
   /** Applies one change of the book to the device's condition, creating it if needed. */
   apply(device: UAObject, e: AlarmEvent): void {
@@ -79,9 +100,11 @@ export class AlarmConditions {
       });
       return;
     }
-    // A client's Acknowledge/Confirm has already changed the branch and raised its event.
+    // A client's Acknowledge/Confirm has already changed the branch and raised its event; but
+    // node-opcua drops Retain at Confirm even while the alarm is active, which would take an
+    // active alarm off every client's list: that is put right with one more event.
     const done = e.state === 'acknowledged' ? branch.getAckedState() : branch.getConfirmedState();
-    if (done) return;
+    if (done && branch.getRetain() === retained(e)) return;
     if (e.state === 'acknowledged') branch.setAckedState(true);
     else branch.setConfirmedState(true);
     if (e.comment !== undefined) branch.setComment(e.comment);
@@ -101,6 +124,7 @@ export class AlarmConditions {
     const kind = this.kindOf(c.rule);
     const options = {
       browseName: c.rule,
+      displayName: c.rule,
       nodeId: id,
       componentOf: device,
       conditionSource: device,
@@ -122,11 +146,14 @@ export class AlarmConditions {
         : kind.type === 'OffNormalAlarmType'
           ? this.ns.instantiateOffNormalAlarm({ ...options, normalState: NodeId.nullNodeId })
           : this.ns.instantiateAlarmCondition(kind.type, options);
+    // node-opcua names the source `2:<device>` (its qualified browse name); SCADA lists show the device id.
+    node.setSourceName(c.device);
     node.setEnabledState(true);
     node.on('acknowledged', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('acknowledge', c, comment));
     node.on('confirmed', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('confirm', c, comment));
-    const held = { node, kind, ...(input ? { input } : {}) };
+    const held = { device: c.device, rule: c.rule, node, kind, ...(input ? { input } : {}) };
     this.held.set(id, held);
+    this.byNodeId.set(node.nodeId.toString(), held);
     return held;
   }
 

@@ -53,6 +53,8 @@ export class DeviceNodes {
     const object = ns.addObject({
       organizedBy: devicesFolder,
       browseName: id,
+      // Otherwise the display name (and so every alarm's SourceName) is the qualified `2:<device>`.
+      displayName: id,
       nodeId: `s=${devicePath(id)}`,
       // An alarm's source must hang in the event hierarchy (Server → Devices → device) to be a condition source.
       eventNotifier: 1,

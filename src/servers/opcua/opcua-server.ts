@@ -93,6 +93,7 @@ export class OpcuaServerPart implements Part {
       organizedBy: objects,
       typeDefinition: 'FolderType',
       browseName: DEVICES_FOLDER,
+      displayName: DEVICES_FOLDER,
       nodeId: `s=${DEVICES_FOLDER}`,
       // The area of every device's alarms: subscribing to its events gets all of them.
       eventNotifier: 1,
@@ -170,7 +171,7 @@ export class OpcuaServerPart implements Part {
 
   /** Objects/Gateway: the methods that act on the whole gateway. */
   private addGatewayObject(ns: Namespace, objects: UAObject): void {
-    const gateway = ns.addObject({ organizedBy: objects, browseName: 'Gateway', nodeId: 's=Gateway' });
+    const gateway = ns.addObject({ organizedBy: objects, browseName: 'Gateway', displayName: 'Gateway', nodeId: 's=Gateway' });
     const alarms = this.options.alarms;
     addMethod(
       ns,
