@@ -83,7 +83,7 @@ function modbusBlock(): string {
     '|---|---|---|---|---|',
     ...DEVICE_FIELDS.map((f) => `| ${f.offset} | \`${f.field}\` | ${f.type} | ${f.type === 'uint16' ? 1 : 2} | ${f.description} |`),
     '',
-    'Discrete input *i* is `alarm`: 1 while any rule has an alarm raised on device *i*.',
+    'Discrete input *i* is `alarm`: 1 while any rule has an alarm raised on device *i*. Discrete input *n*+*i* (for *n* configured devices) is `alarm_unacked`: 1 while device *i* has an alarm nobody acknowledged yet, active or not.',
   ];
   return rows.join('\n');
 }
@@ -92,8 +92,7 @@ function opcuaVariables(): string {
   return [
     '| browse name | DataType | NodeId |',
     '|---|---|---|',
-    ...DEVICE_VARIABLES.map((v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=<device>.${v.name}\` |`),
-    '| `Alarms/<rule>` | Boolean | `ns=<urn:tinyml-gateway>;s=Devices/<device>/Alarms/<rule>` |',
+    ...DEVICE_VARIABLES.map((v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=Devices/<device>/${v.name}\` |`),
   ].join('\n');
 }
 
