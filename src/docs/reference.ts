@@ -92,7 +92,9 @@ function opcuaVariables(): string {
   return [
     '| browse name | DataType | NodeId |',
     '|---|---|---|',
-    ...DEVICE_VARIABLES.map((v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=Devices/<device>/${v.name}\` |`),
+    ...DEVICE_VARIABLES.map(
+      (v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=Devices/<device>/${v.name}\` |`,
+    ),
   ].join('\n');
 }
 

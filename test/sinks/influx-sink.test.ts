@@ -5,7 +5,7 @@ import { InfluxDB } from 'influx';
 import { InfluxSink, type SinkCounters } from '../../src/sinks/influx/influx-sink.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { InferenceEvent } from '../../src/normalise/inference-event.js';
-import type { AlarmTransition } from '../../src/core/alarm.js';
+import type { AlarmEvent } from '../../src/core/alarm.js';
 import { startInfluxd } from '../helpers/influxd.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
@@ -13,7 +13,7 @@ t.setTimeout(120_000);
 
 function harness(url: string, extra: Partial<ConstructorParameters<typeof InfluxSink>[0]> = {}) {
   const events = new Subject<InferenceEvent>();
-  const alarms = new Subject<AlarmTransition>();
+  const alarms = new Subject<AlarmEvent>();
   const counts = { written: 0, dropped: {} as Record<string, number>, errors: 0, buffered: 0 };
   const counters: SinkCounters = {
     written: (n) => (counts.written += n),

@@ -33,9 +33,9 @@ t.test('an alarm stays until it is inactive, acknowledged and confirmed, in any 
   t.equal(events.length, 1, 'and is not a new event');
   t.throws(() => b.confirm('d1', 'r', 'op'), AlarmCommandError, 'confirm needs an acknowledgement first');
   b.acknowledge('d1', 'r', 'op', 'seen');
-  t.throws(() => b.acknowledge('d1', 'r', 'op'), { problem: 'already-acked' });
+  t.throws(() => b.acknowledge('d1', 'r', 'op'), { name: 'AlarmCommandError', problem: 'already-acked' } as object as Error);
   b.confirm('d1', 'r', 'op');
-  t.throws(() => b.confirm('d1', 'r', 'op'), { problem: 'already-confirmed' });
+  t.throws(() => b.confirm('d1', 'r', 'op'), { name: 'AlarmCommandError', problem: 'already-confirmed' } as object as Error);
   t.ok(b.get('d1', 'r'), 'still active: retained');
   b.apply(transition('cleared', { ts: 2_000 }));
   t.equal(b.get('d1', 'r'), undefined, 'cleared after acknowledge and confirm: gone');
@@ -50,7 +50,7 @@ t.test('an alarm stays until it is inactive, acknowledged and confirmed, in any 
   );
   b.apply(transition('cleared'));
   t.equal(events.length, 4, 'clearing an alarm that is not active does nothing');
-  t.throws(() => b.acknowledge('d9', 'r', 'op'), { problem: 'unknown' });
+  t.throws(() => b.acknowledge('d9', 'r', 'op'), { name: 'AlarmCommandError', problem: 'unknown' } as object as Error);
 });
 
 t.test('acknowledgeAll and reset', async (t) => {
