@@ -42,3 +42,6 @@ export interface AlarmEvent extends AlarmCondition {
 
 /** An alarm needs attention while active, or until an operator acknowledged and confirmed it. */
 export const retained = (c: AlarmCondition): boolean => c.active || !c.acked || !c.confirmed;
+
+/** A condition as the event that would have left it so: how restored alarms are shown at start. */
+export const asEvent = (c: AlarmCondition): AlarmEvent => ({ ...c, state: c.active ? 'raised' : 'cleared' });

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../config/schema.js';
+import { asEvent } from '../core/alarm.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { StartError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -240,7 +241,7 @@ export class Gateway {
   private restoreState(): void {
     this.state.configure(this.config.devices);
     const restored = this.alarms.load();
-    for (const c of restored) this.state.applyAlarm({ ...c, state: c.active ? 'raised' : 'cleared' });
+    for (const c of restored) this.state.applyAlarm(asEvent(c));
     if (restored.length > 0) this.log.info({ alarms: restored.length }, 'retained alarms restored');
     this.clearRetiredAlarms();
   }

@@ -112,11 +112,6 @@ export class AlarmConditions {
     node.raiseNewBranchState(branch);
   }
 
-  /** Sets a condition to what the book holds (at start, for alarms kept across a restart). */
-  restore(device: UAObject, c: AlarmCondition): void {
-    this.apply(device, { ...c, state: c.active ? 'raised' : 'cleared' });
-  }
-
   private ensure(device: UAObject, c: AlarmCondition): Held {
     const id = conditionNodeId(c.device, c.rule);
     const existing = this.held.get(id);

@@ -16,7 +16,7 @@ import type { Part } from '../../core/part.js';
 import type { DeviceStateStore, DeviceState } from '../../state/device-state.js';
 import type { SwapReport } from '../../cep/rules/engine.js';
 import type { RuleSpec } from '../../cep/rules/language.js';
-import type { AlarmEvent } from '../../core/alarm.js';
+import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf } from './alarm-conditions.js';
 import { DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI } from './device-nodes.js';
@@ -103,7 +103,7 @@ export class OpcuaServerPart implements Part {
     const byRule = (): Map<string, RuleSpec> => new Map(this.options.rules().map((r) => [r.id, r]));
     this.conditions = new AlarmConditions(ns, this.options.alarms, (rule) => alarmKindOf(byRule().get(rule)), this.log);
     for (const d of this.state.all()) this.sync(d);
-    for (const c of this.options.alarms.list()) this.applyAlarm({ ...c, state: c.active ? 'raised' : 'cleared' });
+    for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     this.subscriptions.push(
       this.state.changes$.subscribe((change) => this.sync(change.device)),
       this.options.alarms.events$.subscribe((e) => this.applyAlarm(e)),
