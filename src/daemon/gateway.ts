@@ -241,9 +241,10 @@ export class Gateway {
   private restoreState(): void {
     this.state.configure(this.config.devices);
     const restored = this.alarms.load();
-    for (const c of restored) this.state.applyAlarm(asEvent(c));
     if (restored.length > 0) this.log.info({ alarms: restored.length }, 'retained alarms restored');
+    // Before state sees them: nothing listens to the book's events yet, so a clear now would not reach state.
     this.clearRetiredAlarms();
+    for (const c of this.alarms.list()) this.state.applyAlarm(asEvent(c));
   }
 
   /** A restored alarm of a rule that is no longer configured has nobody left to clear it. */

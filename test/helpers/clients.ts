@@ -14,6 +14,7 @@ import {
   DataType,
   type Variant,
   type ClientSession,
+  type ClientSubscription,
   type DataValue,
 } from 'node-opcua';
 
@@ -76,14 +77,19 @@ export async function readValue(session: ClientSession, nodeId: string): Promise
   return dv.value.value;
 }
 
-/** Subscribes to one variable at 50 ms and collects every notified value. */
-export async function monitorValues(session: ClientSession, nodeId: string): Promise<{ values: unknown[]; stop(): Promise<void> }> {
-  const subscription = await session.createSubscription2({
+/** A subscription publishing every 50 ms: fast enough for tests to wait on. */
+function fastSubscription(session: ClientSession): Promise<ClientSubscription> {
+  return session.createSubscription2({
     requestedPublishingInterval: 50,
     requestedMaxKeepAliveCount: 20,
     requestedLifetimeCount: 200,
     publishingEnabled: true,
   });
+}
+
+/** Subscribes to one variable at 50 ms and collects every notified value. */
+export async function monitorValues(session: ClientSession, nodeId: string): Promise<{ values: unknown[]; stop(): Promise<void> }> {
+  const subscription = await fastSubscription(session);
   const item = await subscription.monitor(
     { nodeId, attributeId: AttributeIds.Value },
     { samplingInterval: 0, queueSize: 100, discardOldest: true },
@@ -115,12 +121,7 @@ export async function watchEvents(
   session: ClientSession,
   nodeId = 'i=2253',
 ): Promise<{ events: UaEvent[]; refresh(): Promise<void>; stop(): Promise<void> }> {
-  const subscription = await session.createSubscription2({
-    requestedPublishingInterval: 50,
-    requestedMaxKeepAliveCount: 20,
-    requestedLifetimeCount: 200,
-    publishingEnabled: true,
-  });
+  const subscription = await fastSubscription(session);
   const item = await subscription.monitor(
     { nodeId, attributeId: AttributeIds.EventNotifier },
     { samplingInterval: 0, queueSize: 1000, discardOldest: false, filter: constructEventFilter([...EVENT_FIELDS]) },

@@ -100,8 +100,8 @@ export class OpcuaServerPart implements Part {
       notifierOf: objects.server,
     });
     this.addGatewayObject(ns, objects);
-    const byRule = (): Map<string, RuleSpec> => new Map(this.options.rules().map((r) => [r.id, r]));
-    this.conditions = new AlarmConditions(ns, this.options.alarms, (rule) => alarmKindOf(byRule().get(rule)), this.log);
+    const kindOf = (rule: string) => alarmKindOf(this.options.rules().find((r) => r.id === rule));
+    this.conditions = new AlarmConditions(ns, this.options.alarms, kindOf, this.log);
     for (const d of this.state.all()) this.sync(d);
     for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     this.subscriptions.push(
