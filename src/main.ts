@@ -2,6 +2,9 @@
 import { parseArgs } from 'node:util';
 import { checkCommand, modbusMapCommand, runCommand, type Io } from './cli/commands.js';
 import { replayCommand } from './cli/replay.js';
+import { pkiCommand } from './cli/pki.js';
+import { loadConfig } from './config/load.js';
+import { hashPassword } from './core/password.js';
 import { createLogger } from './core/logger.js';
 import { FLEET_DEFAULTS, SimulatedFleet } from './sim/fleet.js';
 import { VERSION } from './daemon/version.js';
@@ -13,6 +16,8 @@ usage:
   tinyml-gateway check --config FILE
   tinyml-gateway modbus-map --config FILE
   tinyml-gateway replay --config FILE --events EVENTS.jsonl
+  tinyml-gateway pki list|trust THUMBPRINT|reject THUMBPRINT (--config FILE | --data-dir DIR)
+  tinyml-gateway hash-password            (reads the password from stdin, prints the hash for opcua.users)
   tinyml-gateway simulate --broker URL [--devices N] [--rate HZ] [--degrading SHARE] [--ramp SECONDS] [--seed N]
 `;
 
@@ -20,8 +25,9 @@ const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: command === 'pki',
     options: {
       config: { type: 'string', short: 'c' },
       'data-dir': { type: 'string' },
@@ -70,6 +76,17 @@ async function main(argv: string[]): Promise<number> {
       return replayCommand({ configFile: needConfig(), eventsFile: values.events }, io);
     case 'simulate':
       return simulate(values, num);
+    case 'pki': {
+      const dataDir = values['data-dir'] ?? (values.config ? loadConfig(values.config).gateway.dataDir : undefined);
+      if (!dataDir) throw new Error('pki needs --config FILE or --data-dir DIR');
+      return pkiCommand(positionals[0], positionals[1], dataDir, io);
+    }
+    case 'hash-password': {
+      const password = (await readStdin()).replace(/\r?\n$/, '');
+      if (password.length < 8) throw new Error('a password needs at least 8 characters');
+      io.out(`${await hashPassword(password)}\n`);
+      return 0;
+    }
     case '--version':
       io.out(`${VERSION}\n`);
       return 0;
@@ -82,6 +99,12 @@ async function main(argv: string[]): Promise<number> {
       io.err(`unknown command '${command}'\n${USAGE}`);
       return 2;
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function simulate(

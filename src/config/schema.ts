@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkedRule } from '../cep/rules/check-fields.js';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
+import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
@@ -8,6 +9,9 @@ const host = z.string().min(1);
 const apiAccess = z.enum(['off', 'loopback', 'any']).default('loopback');
 
 export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
+export const SECURITY_POLICIES = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep'] as const;
+export const OPCUA_ROLES = ['viewer', 'operator', 'admin'] as const;
 
 const deviceSchema = z.strictObject({
   id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}').describe('Device id, as in the MQTT topic'),
@@ -17,7 +21,17 @@ const deviceSchema = z.strictObject({
     .max(65535)
     .default([])
     .describe('Class labels in a fixed order: the Modbus label_index is a position in this list'),
+  anomalyRange: z
+    .strictObject({
+      low: z.number().finite().default(0).describe('Lowest anomaly score expected in normal operation'),
+      high: z.number().finite().default(1).describe('Highest anomaly score expected in normal operation'),
+    })
+    .prefault({})
+    .refine((r) => r.high > r.low, { message: 'anomalyRange.high must be greater than anomalyRange.low', path: ['high'] })
+    .describe('EURange of the OPC UA AnomalyScore: what a SCADA bar graph scales to (scores outside it are still passed on)'),
 });
+
+export const DEFAULT_ANOMALY_RANGE = { low: 0, high: 1 };
 
 /**
  * The one source for config types, defaults, error messages and docs/config.md. Every object is
@@ -65,6 +79,47 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true).describe('Run the OPC UA server'),
       port: port.default(4840).describe('OPC UA TCP port (endpoint opc.tcp://<host>:<port>/UA/TinyMLGateway)'),
       host: host.optional().describe('Host name advertised in endpoint URLs (default: the machine name)'),
+      security: z
+        .strictObject({
+          modes: z
+            .array(z.enum(SECURITY_MODES))
+            .min(1)
+            .default(['SignAndEncrypt'])
+            .describe('Endpoint security modes; `None` (no signing, no encryption) only when listed here'),
+          policies: z
+            .array(z.enum(SECURITY_POLICIES))
+            .min(1)
+            .default([...SECURITY_POLICIES])
+            .describe('Security policies of the Sign and SignAndEncrypt endpoints'),
+          allowAnonymous: z.boolean().default(false).describe('Accept sessions without a user name'),
+          anonymousRole: z.enum(OPCUA_ROLES).default('viewer').describe('Role of anonymous sessions when allowed'),
+          autoAcceptClientCertificates: z
+            .boolean()
+            .default(false)
+            .describe('Trust every client certificate on first contact (commissioning only; otherwise use `tinyml-gateway pki trust`)'),
+        })
+        .prefault({}),
+      users: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(64).describe('User name'),
+            passwordHash: z
+              .string()
+              .regex(PASSWORD_HASH_PATTERN, 'passwordHash must be a hash made by `tinyml-gateway hash-password`, never the password')
+              .describe('Salted scrypt hash from `tinyml-gateway hash-password`'),
+            role: z.enum(OPCUA_ROLES).describe('viewer: read and subscribe; operator: + acknowledge, confirm, methods; admin: everything'),
+          }),
+        )
+        .superRefine((users, ctx) => {
+          for (const d of duplicateIds(
+            users.map((u) => ({ id: u.name })),
+            'user',
+          )) {
+            ctx.addIssue({ code: 'custom', message: d.message.replace(' id ', ' name '), path: [d.index, 'name'] });
+          }
+        })
+        .default([])
+        .describe('OPC UA users; when empty, an `admin` user is created on first start and its password printed once'),
     })
     .prefault({}),
   modbus: z
@@ -135,3 +190,5 @@ export function duplicateIds(items: { id: string }[], what: string): { index: nu
 export type GatewayConfig = z.output<typeof configSchema>;
 export type DeviceConfig = GatewayConfig['devices'][number];
 export type WordOrder = (typeof WORD_ORDERS)[number];
+export type OpcuaConfig = GatewayConfig['opcua'];
+export type OpcuaRole = (typeof OPCUA_ROLES)[number];

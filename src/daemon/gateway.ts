@@ -61,6 +61,7 @@ export class Gateway {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly readConfig?: () => GatewayConfig;
+  private readonly startedAt: number;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
@@ -68,6 +69,7 @@ export class Gateway {
     this.log = deps.log;
     const clock = deps.clock ?? systemClock;
     this.clock = clock;
+    this.startedAt = clock.now();
     this.readConfig = deps.readConfig;
     const log = deps.log;
     const child = (ns: string): Logger => log.child({ ns });
@@ -93,7 +95,20 @@ export class Gateway {
           host: config.opcua.host,
           dataDir: config.gateway.dataDir,
           version: VERSION,
+          security: config.opcua,
+          clock,
           rules: () => this.config.rules,
+          ruleStatus: () => this.engine.status(),
+          devices: () => this.config.devices,
+          status: () => ({
+            version: VERSION,
+            startedAt: this.startedAt,
+            accepted: this.pipeline.accepted,
+            rejected: this.pipeline.rejected,
+            devices: this.state.all().length,
+            activeAlarms: this.state.activeAlarmCount(),
+            sinks: { ...(this.influx ? { influx: this.influx.pending() } : {}) },
+          }),
           alarms: this.alarms,
           reloadRules: () => this.reloadFromSource(),
         },
@@ -212,6 +227,11 @@ export class Gateway {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn({ key }, `${key} settings changed: they take effect after a restart`);
       }
+    }
+    const kept = new Set(next.devices.map((d) => d.id));
+    for (const gone of this.config.devices.filter((d) => !kept.has(d.id))) {
+      // Before the device leaves state: a reset afterwards would bring it back as an unconfigured one.
+      this.alarms.reset((c) => c.device === gone.id, 'config', `device ${gone.id} removed from the configuration`);
     }
     this.config = { ...this.config, devices: next.devices };
     this.state.configure(next.devices);

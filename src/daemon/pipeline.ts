@@ -31,6 +31,7 @@ export class Pipeline {
   private readonly subscriptions: Subscription[] = [];
   private beats = 0;
   private acceptedTotal = 0;
+  private rejectedTotal = 0;
 
   constructor(
     private readonly engine: RuleEngine,
@@ -92,6 +93,11 @@ export class Pipeline {
     return this.acceptedTotal;
   }
 
+  /** Frames dropped by validation since start. */
+  get rejected(): number {
+    return this.rejectedTotal;
+  }
+
   stop(): void {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.eventSubject.complete();
@@ -107,6 +113,7 @@ export class Pipeline {
       this.metrics.eventsAccepted.inc();
       return decoded.event;
     }
+    this.rejectedTotal++;
     this.metrics.eventsRejected.inc({ reason: decoded.reason });
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ topic: frame.topic, reason: decoded.reason, detail: decoded.detail }, 'event rejected');

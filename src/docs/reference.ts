@@ -3,8 +3,12 @@ import { configSchema } from '../config/schema.js';
 import { ruleSchema } from '../cep/rules/language.js';
 import { inferenceEventV1 } from '../normalise/inference-event.js';
 import { BLOCK_SIZE, DEVICE_FIELDS } from '../servers/modbus-tcp/register-map.js';
-import { DEVICE_VARIABLES } from '../servers/opcua/device-nodes.js';
-import { DataType } from 'node-opcua';
+import { DEVICE_VARIABLES, SCORE_VARIABLE, type DeviceVariable } from '../servers/opcua/device-type.js';
+import { GATEWAY_VARIABLES, SINK_VARIABLES } from '../servers/opcua/gateway-nodes.js';
+import { RULE_VARIABLES } from '../servers/opcua/rule-nodes.js';
+import type { StatusVariable } from '../servers/opcua/status-nodes.js';
+import { METHODS, type MethodInfo } from '../servers/opcua/methods.js';
+import { DataType, type EUInformation } from 'node-opcua';
 
 interface JsonSchema {
   type?: string;
@@ -28,7 +32,13 @@ export const REFERENCES: Record<string, () => string> = {
   'rule-keys': () => keyTable(z.toJSONSchema(ruleSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
   'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
   'modbus-block': modbusBlock,
-  'opcua-variables': opcuaVariables,
+  'opcua-device-variables': deviceVariables,
+  'opcua-methods': methodTable,
+  'opcua-rule-variables': () => statusVariables(RULE_VARIABLES, 'Rules/<rule>'),
+  'opcua-gateway-variables': () =>
+    [statusVariables(GATEWAY_VARIABLES, 'Gateway'), '', statusVariables(SINK_VARIABLES, 'Gateway/Sinks/<sink>', 'Sinks/<sink>/')].join(
+      '\n',
+    ),
 };
 
 function keyTable(schema: JsonSchema, withDefaults: boolean): string {
@@ -88,14 +98,33 @@ function modbusBlock(): string {
   return rows.join('\n');
 }
 
-function opcuaVariables(): string {
-  return [
-    '| browse name | DataType | NodeId |',
-    '|---|---|---|',
-    ...DEVICE_VARIABLES.map(
-      (v) => `| \`${v.name}\` | ${DataType[v.dataType]} | \`ns=<urn:tinyml-gateway>;s=Devices/<device>/${v.name}\` |`,
-    ),
-  ].join('\n');
+const unitOf = (unit: EUInformation | undefined): string => (unit ? `${unit.displayName.text ?? ''}` : '');
+
+function deviceVariables(): string {
+  const range = (v: Pick<DeviceVariable, 'range'>): string =>
+    v.range === 'unit' ? 'AnalogItem, EURange 0..1' : v.range === 'anomaly' ? 'AnalogItem, EURange `anomalyRange`' : '';
+  const rows = [...DEVICE_VARIABLES, SCORE_VARIABLE].map(
+    (v) =>
+      `| \`${v.path}\` | ${DataType[v.dataType]} | ${[range(v), unitOf('unit' in v ? v.unit : undefined)].filter(Boolean).join(', ')} | \`s=Devices/<device>/${v.path}\` | ${v.description} |`,
+  );
+  return ['| browse path | DataType | type, unit | NodeId | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+function methodTable(): string {
+  const args = (list: MethodInfo['inputs']): string =>
+    (list ?? []).map((a) => `\`${a.name}\` (${DataType[a.dataType]}${a.valueRank === 1 ? '[]' : ''}): ${a.description}`).join('; ') || 'none';
+  const rows = Object.values(METHODS).map(
+    (m: MethodInfo) =>
+      `| \`${m.on}/${m.name}(${(m.inputs ?? []).map((a) => a.name).join(', ')})\` | ${m.description} | ${args(m.inputs)} | ${args(m.outputs)} | ${m.errors} |`,
+  );
+  return ['| method | what it does | arguments | result | errors |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+function statusVariables<T>(specs: readonly StatusVariable<T>[], object: string, prefix = ''): string {
+  const rows = specs.map(
+    (v) => `| \`${prefix}${v.name}\` | ${DataType[v.dataType]} | ${unitOf(v.unit)} | \`s=${object}/${v.name}\` | ${v.description} |`,
+  );
+  return ['| browse path | DataType | unit | NodeId | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 const MARKER = /<!-- generated:([a-z-]+) -->\n[\s\S]*?<!-- \/generated -->/g;

@@ -11,13 +11,21 @@ export interface DeviceState {
   label?: string;
   confidence?: number;
   anomaly?: number;
+  /** Every class score of the newest event that had scores. */
+  scores?: Record<string, number>;
   model?: { name: string; version: string };
+  /** Receive time of the first event with the current model name and version: when it was deployed, as far as we can see. */
+  modelSince?: number;
+  dspMs?: number;
+  inferenceMs?: number;
   seq?: number;
   /** Event time of the newest event, epoch ms. */
   lastEventTs?: number;
   /** Receive time of the newest event: what Online and "seconds since last seen" measure. */
   lastSeenAt?: number;
   events: number;
+  /** Arrivals in the current and the previous rate bucket (see `inferenceRate`). */
+  rate: { bucketStart: number; current: number; previous: number };
   /** Active alarms by rule. */
   alarms: Map<string, AlarmCondition>;
   /** Rules with an alarm not yet acknowledged (active or not). */
@@ -27,6 +35,7 @@ export interface DeviceState {
 export type StateChange =
   | { kind: 'device-added'; device: DeviceState }
   | { kind: 'device-updated'; device: DeviceState }
+  | { kind: 'device-removed'; device: DeviceState }
   | { kind: 'alarm'; device: DeviceState; transition: AlarmEvent };
 
 /** Latest value per device and the active alarms, fed only by the pipeline; servers read it. */
@@ -40,38 +49,49 @@ export class DeviceStateStore {
     private readonly offlineAfterMs: number,
   ) {}
 
-  /** Applies the configured device list: new ones are added, labels updated; seen devices stay. */
+  /**
+   * Applies the configured device list: new ones are added, labels updated, and devices dropped
+   * from the list are removed (one that still sends comes back as not configured). Devices never
+   * configured (auto-provisioned by their first event) stay.
+   */
   configure(devices: DeviceConfig[]): void {
+    const ids = new Set(devices.map((d) => d.id));
+    for (const d of [...this.devices.values()]) if (d.configured && !ids.has(d.id)) this.remove(d.id);
     for (const config of devices) {
       const existing = this.devices.get(config.id);
       if (existing) {
         existing.configured = true;
         existing.labels = config.labels;
       } else {
-        this.add(newDevice(config.id, true, config.labels));
+        this.add(newDevice(config.id, true, config.labels, this.clock.now()));
       }
     }
-    const ids = new Set(devices.map((d) => d.id));
-    for (const d of this.devices.values()) if (!ids.has(d.id)) d.configured = false;
   }
 
   applyEvent(event: InferenceEvent): void {
-    const d = this.devices.get(event.device) ?? this.add(newDevice(event.device, false, []));
+    const d = this.devices.get(event.device) ?? this.add(newDevice(event.device, false, [], this.clock.now()));
     const top = topClass(event);
     d.label = top.label;
     d.confidence = top.confidence;
     d.anomaly = event.anomaly;
+    if (event.scores !== undefined) d.scores = event.scores;
+    const now = this.clock.now();
+    if (d.model?.name !== event.model.name || d.model.version !== event.model.version) d.modelSince = now;
     d.model = event.model;
+    if (event.timing?.dsp_ms !== undefined) d.dspMs = event.timing.dsp_ms;
+    if (event.timing?.inference_ms !== undefined) d.inferenceMs = event.timing.inference_ms;
     d.seq = event.seq;
     d.lastEventTs = event.ts;
-    d.lastSeenAt = this.clock.now();
+    d.lastSeenAt = now;
     d.events++;
+    rollRate(d, now);
+    d.rate.current++;
     this.changeSubject.next({ kind: 'device-updated', device: d });
   }
 
   /** An alarm change; an alarm kept from before a restart may name a device not seen yet. */
   applyAlarm(t: AlarmEvent): void {
-    const d = this.devices.get(t.device) ?? this.add(newDevice(t.device, false, []));
+    const d = this.devices.get(t.device) ?? this.add(newDevice(t.device, false, [], this.clock.now()));
     if (t.active) d.alarms.set(t.rule, t);
     else d.alarms.delete(t.rule);
     if (t.acked) d.unacked.delete(t.rule);
@@ -91,6 +111,26 @@ export class DeviceStateStore {
     return d.lastSeenAt !== undefined && this.clock.now() - d.lastSeenAt < this.offlineAfterMs;
   }
 
+  /**
+   * Inferences per minute over the last minute, from two one-minute buckets (the previous one
+   * weighted by how much of it the sliding minute still covers): O(1) memory per device.
+   */
+  inferenceRate(d: DeviceState): number {
+    const now = this.clock.now();
+    rollRate(d, now);
+    const covered = 1 - (now - d.rate.bucketStart) / RATE_BUCKET_MS;
+    return d.rate.current + d.rate.previous * covered;
+  }
+
+  /** Forgets a device (dropped from the config); returns whether it was known. */
+  remove(id: string): boolean {
+    const d = this.devices.get(id);
+    if (!d) return false;
+    this.devices.delete(id);
+    this.changeSubject.next({ kind: 'device-removed', device: d });
+    return true;
+  }
+
   activeAlarmCount(): number {
     let n = 0;
     for (const d of this.devices.values()) n += d.alarms.size;
@@ -104,6 +144,17 @@ export class DeviceStateStore {
   }
 }
 
-function newDevice(id: string, configured: boolean, labels: string[]): DeviceState {
-  return { id, configured, labels, events: 0, alarms: new Map(), unacked: new Set() };
+const RATE_BUCKET_MS = 60_000;
+
+function rollRate(d: DeviceState, now: number): void {
+  const elapsed = now - d.rate.bucketStart;
+  if (elapsed < RATE_BUCKET_MS) return;
+  // One bucket later the current one becomes the previous; two or more later both are empty.
+  d.rate.previous = elapsed < 2 * RATE_BUCKET_MS ? d.rate.current : 0;
+  d.rate.current = 0;
+  d.rate.bucketStart = now - (elapsed % RATE_BUCKET_MS);
+}
+
+function newDevice(id: string, configured: boolean, labels: string[], now: number): DeviceState {
+  return { id, configured, labels, events: 0, rate: { bucketStart: now, current: 0, previous: 0 }, alarms: new Map(), unacked: new Set() };
 }

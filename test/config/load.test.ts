@@ -38,12 +38,40 @@ t.test('an empty file gets every default', async (t) => {
     { broker: c.mqtt.broker, opcua: c.opcua, modbus: c.modbus.port, http: c.http.port, influx: c.influx.enabled },
     {
       broker: { enabled: true, host: '0.0.0.0', port: 1883 },
-      opcua: { enabled: true, port: 4840 },
+      opcua: {
+        enabled: true,
+        port: 4840,
+        // Secure by default: encrypted, no anonymous sessions, no client certificate trusted unasked.
+        security: {
+          modes: ['SignAndEncrypt'],
+          policies: ['Basic256Sha256', 'Aes128_Sha256_RsaOaep'],
+          allowAnonymous: false,
+          anonymousRole: 'viewer',
+          autoAcceptClientCertificates: false,
+        },
+        users: [],
+      },
       modbus: 5020,
       http: 8080,
       influx: false,
     },
   );
+});
+
+t.test('an OPC UA user holds a password hash, never the password', async (t) => {
+  const users = (line: string) => problems(`opcua:\n  users:\n    - name: scada\n      role: operator\n${line}\n`);
+  t.same(users('      password: secret'), [
+    { path: 'opcua.users.0.passwordHash', message: 'Invalid input: expected string, received undefined', line: 3, column: 7 },
+    { path: 'opcua.users.0.password', message: 'unknown key', line: 5, column: 7 },
+  ]);
+  t.same(users('      passwordHash: secret'), [
+    {
+      path: 'opcua.users.0.passwordHash',
+      message: 'passwordHash must be a hash made by `tinyml-gateway hash-password`, never the password',
+      line: 5,
+      column: 7,
+    },
+  ]);
 });
 
 t.test('a misspelled key is named with its line and column', async (t) => {

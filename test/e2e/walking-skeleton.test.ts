@@ -108,8 +108,8 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   t.equal(await readValue(opc.session, node('AnomalyScore')), 0.15);
   t.equal(await readValue(opc.session, node('Label')), 'normal');
   t.equal(await readValue(opc.session, node('Confidence')), 0.9);
-  t.equal(await readValue(opc.session, node('ModelName')), 'motor-anomaly');
-  t.equal(await readValue(opc.session, node('ModelVersion')), '2.3.1');
+  t.equal(await readValue(opc.session, node('Model/Name')), 'motor-anomaly');
+  t.equal(await readValue(opc.session, node('Model/Version')), '2.3.1');
   t.equal(await readValue(opc.session, node('Online')), true);
   t.equal(await readValue(opc.session, node('AlarmActive')), false);
   t.type(await readValue(opc.session, node('LastSeen')), Date);

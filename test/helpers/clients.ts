@@ -9,6 +9,7 @@ import {
   OPCUAClient,
   SecurityPolicy,
   TimestampsToReturn,
+  UserTokenType,
   makeBrowsePath,
   constructEventFilter,
   DataType,
@@ -18,29 +19,47 @@ import {
   type DataValue,
 } from 'node-opcua';
 
-/** A node-opcua client over a real socket, with its PKI in `pkiDir` (not under $HOME). */
-export async function opcuaSession(port: number, pkiDir: string): Promise<{ session: ClientSession; ns: number; close(): Promise<void> }> {
+export interface OpcuaClientOptions {
+  mode?: keyof typeof MessageSecurityMode;
+  policy?: keyof typeof SecurityPolicy;
+  user?: { userName: string; password: string };
+  /** Connection attempts before giving up (a rejected client should fail fast). */
+  maxRetry?: number;
+}
+
+/** A node-opcua client over a real socket, with its PKI in `pkiDir` (not under $HOME); None and anonymous unless told. */
+export async function opcuaSession(
+  port: number,
+  pkiDir: string,
+  options: OpcuaClientOptions = {},
+): Promise<{ session: ClientSession; client: OPCUAClient; ns: number; close(): Promise<void> }> {
   const client = OPCUAClient.create({
     endpointMustExist: false,
-    securityMode: MessageSecurityMode.None,
-    securityPolicy: SecurityPolicy.None,
+    securityMode: MessageSecurityMode[options.mode ?? 'None'],
+    securityPolicy: SecurityPolicy[options.policy ?? 'None'],
     clientCertificateManager: new OPCUACertificateManager({
       rootFolder: join(pkiDir, 'client-pki'),
       automaticallyAcceptUnknownCertificate: true,
     }),
-    connectionStrategy: { maxRetry: 3, initialDelay: 200, maxDelay: 1000 },
+    connectionStrategy: { maxRetry: options.maxRetry ?? 3, initialDelay: 200, maxDelay: 1000 },
   });
-  await client.connect(`opc.tcp://127.0.0.1:${port}/UA/TinyMLGateway`);
-  const session = await client.createSession();
-  const ns = (await session.readNamespaceArray()).indexOf('urn:tinyml-gateway');
-  return {
-    session,
-    ns,
-    close: async () => {
-      await session.close();
-      await client.disconnect();
-    },
-  };
+  try {
+    await client.connect(`opc.tcp://127.0.0.1:${port}/UA/TinyMLGateway`);
+    const session = await client.createSession(options.user ? { type: UserTokenType.UserName, ...options.user } : undefined);
+    const ns = (await session.readNamespaceArray()).indexOf('urn:tinyml-gateway');
+    return {
+      session,
+      client,
+      ns,
+      close: async () => {
+        await session.close();
+        await client.disconnect();
+      },
+    };
+  } catch (err) {
+    await client.disconnect();
+    throw err;
+  }
 }
 
 /** Browse names of what `nodeId` organizes (Organizes only: HasEventSource would name each device twice). */
@@ -78,7 +97,7 @@ export async function readValue(session: ClientSession, nodeId: string): Promise
 }
 
 /** A subscription publishing every 50 ms: fast enough for tests to wait on. */
-function fastSubscription(session: ClientSession): Promise<ClientSubscription> {
+export function fastSubscription(session: ClientSession): Promise<ClientSubscription> {
   return session.createSubscription2({
     requestedPublishingInterval: 50,
     requestedMaxKeepAliveCount: 20,

@@ -22,7 +22,13 @@ export async function testConfig(
   const defaults: Record<string, unknown> = {
     gateway: { id: 'gw-test', dataDir: tempDir(t, 'tinyml-gw-'), logLevel: 'silent' },
     mqtt: { broker: { enabled: true, host: '127.0.0.1', port: ports.mqtt } },
-    opcua: { enabled: true, port: ports.opcua, host: '127.0.0.1' },
+    // Tests connect over None as anonymous operators unless they test security itself.
+    opcua: {
+      enabled: true,
+      port: ports.opcua,
+      host: '127.0.0.1',
+      security: { modes: ['None', 'Sign', 'SignAndEncrypt'], allowAnonymous: true, anonymousRole: 'operator' },
+    },
     modbus: { enabled: true, host: '127.0.0.1', port: ports.modbus, unitId: 1, wordOrder: 'ABCD' },
     http: { host: '127.0.0.1', port: ports.http },
     devices: [

@@ -56,6 +56,7 @@ t.test('a block encodes state, with sentinels for unknown values', async (t) => 
     seq: 2 ** 32 + 7,
     lastSeenAt: 10_000,
     events: 3,
+    rate: { bucketStart: 0, current: 0, previous: 0 },
     alarms: new Map([
       [
         'r',

@@ -1,4 +1,6 @@
 import type { DeviceConfig, WordOrder } from '../../config/schema.js';
+/** What the register map reads of a device's config. */
+type MappedDevice = Pick<DeviceConfig, 'id' | 'labels'>;
 import type { DeviceState } from '../../state/device-state.js';
 import { float32Registers, uint32Registers } from './word-order.js';
 
@@ -112,7 +114,7 @@ export class RegisterMap {
   private readonly inputRegisterCount: number;
 
   constructor(
-    readonly devices: DeviceConfig[],
+    readonly devices: MappedDevice[],
     readonly wordOrder: WordOrder,
   ) {
     this.inputRegisterCount = devices.length * BLOCK_SIZE;
@@ -156,7 +158,7 @@ export class RegisterMap {
   }
 
   /** Discrete input `address`: the device it belongs to, and whether it is the unacknowledged bit. */
-  discreteInput(address: number): { device: DeviceConfig | undefined; unacked: boolean } {
+  discreteInput(address: number): { device: MappedDevice | undefined; unacked: boolean } {
     const n = this.devices.length;
     return { device: this.devices[address % n], unacked: address >= n };
   }
@@ -179,7 +181,7 @@ export class RegisterMap {
     return out;
   }
 
-  encodeBlock(device: DeviceConfig, c: FieldContext): number[] {
+  encodeBlock(device: MappedDevice, c: FieldContext): number[] {
     const block = new Array<number>(BLOCK_SIZE).fill(0);
     for (const f of DEVICE_FIELDS) {
       const value = f.read(c, device.labels);

@@ -112,6 +112,15 @@ export class AlarmConditions {
     node.raiseNewBranchState(branch);
   }
 
+  /** The device's object is being deleted, and its conditions with it. */
+  forget(device: string): void {
+    for (const [id, held] of this.held) {
+      if (held.device !== device) continue;
+      this.held.delete(id);
+      this.byNodeId.delete(held.node.nodeId.toString());
+    }
+  }
+
   private ensure(device: UAObject, c: AlarmCondition): Held {
     const id = conditionNodeId(c.device, c.rule);
     const existing = this.held.get(id);

@@ -13,14 +13,58 @@ import { AlarmCommandError } from '../../state/alarm-book.js';
 
 type ArgType = DataType.String | DataType.UInt32;
 
-export interface MethodSpec {
+interface Argument {
   name: string;
+  dataType: ArgType;
+  valueRank?: 1;
   description: string;
-  inputs?: { name: string; dataType: ArgType; description: string }[];
-  outputs: { name: string; dataType: ArgType; valueRank?: 1; description: string }[];
+}
+
+/** What a method is, apart from what it does: the docs table is generated from these. */
+export interface MethodInfo {
+  name: string;
+  /** Browse path of the object it is on. */
+  on: string;
+  description: string;
+  inputs?: Argument[];
+  outputs: Argument[];
+  /** The status codes it fails with, for the docs. */
+  errors: string;
+}
+
+export interface MethodSpec extends MethodInfo {
   /** Gets the input values in order; returns the output values in order. */
   run: (inputs: unknown[]) => Promise<unknown[]> | unknown[];
 }
+
+export const METHODS = {
+  ReloadRules: {
+    name: 'ReloadRules',
+    on: 'Gateway',
+    description: 'Reloads rules and devices from the configuration file, as SIGHUP does',
+    outputs: [
+      { name: 'Kept', dataType: DataType.String, valueRank: 1, description: 'rules whose state carried over' },
+      { name: 'Restarted', dataType: DataType.String, valueRank: 1, description: 'rules started afresh' },
+      { name: 'Removed', dataType: DataType.String, valueRank: 1, description: 'rules no longer configured' },
+    ],
+    errors: '`BadConfigurationError` when the file is wrong (the running rules stay)',
+  },
+  AcknowledgeAll: {
+    name: 'AcknowledgeAll',
+    on: 'Gateway',
+    description: 'Acknowledges every unacknowledged alarm of a device (an empty Device: of every device)',
+    inputs: [{ name: 'Device', dataType: DataType.String, description: 'device id, or empty for all devices' }],
+    outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms acknowledged' }],
+    errors: 'none: an unknown device acknowledges 0',
+  },
+  ResetAlarms: {
+    name: 'ResetAlarms',
+    on: 'Devices/<device>',
+    description: 'Clears, acknowledges and confirms every alarm of this device (e.g. one its rule can no longer clear)',
+    outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms reset' }],
+    errors: 'none',
+  },
+} as const satisfies Record<string, MethodInfo>;
 
 /** What a failed method returns: a status a client can act on, never a crashed server. */
 export function statusOf(err: unknown): StatusCode {
@@ -35,7 +79,7 @@ export function statusOf(err: unknown): StatusCode {
 }
 
 /** Adds a method to `object` whose errors become StatusCodes (logged by `failed`), so a call never takes the server down. */
-export function addMethod(ns: Namespace, object: UAObject, spec: MethodSpec, failed: (method: string, err: unknown) => void): void {
+export function addMethod(ns: Namespace, object: UAObject, spec: MethodInfo & Pick<MethodSpec, 'run'>, failed: (method: string, err: unknown) => void): void {
   const method = ns.addMethod(object, {
     browseName: spec.name,
     // Our objects have string node ids (`Devices/<device>`, `Gateway`): methods sit beneath them.

@@ -6,34 +6,50 @@ import {
   RegisterServerMethod,
   setErrorLogger,
   setWarningLogger,
-  DataType,
+  NamespaceOptions,
   type UAObject,
+  type UAObjectType,
   type Namespace,
 } from 'node-opcua';
 import type { Subscription } from 'rxjs';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { DeviceStateStore, DeviceState } from '../../state/device-state.js';
-import type { SwapReport } from '../../cep/rules/engine.js';
+import type { RuleStatus, SwapReport } from '../../cep/rules/engine.js';
+import { DEFAULT_ANOMALY_RANGE, type DeviceConfig, type OpcuaConfig } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
 import type { RuleSpec } from '../../cep/rules/language.js';
 import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf } from './alarm-conditions.js';
-import { DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI } from './device-nodes.js';
-import { addMethod } from './methods.js';
+import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
+import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
+import { addMethod, METHODS } from './methods.js';
+import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
+import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
 export interface OpcuaOptions {
   port: number;
   host?: string;
   dataDir: string;
   version: string;
+  /** Endpoints, users and certificate trust. */
+  security: Pick<OpcuaConfig, 'security' | 'users'>;
+  clock: Clock;
   rules: () => RuleSpec[];
+  ruleStatus: () => RuleStatus[];
+  devices: () => DeviceConfig[];
+  status: () => GatewayStatus;
   alarms: AlarmBook;
   /** Reloads rules and devices from the config file (the ReloadRules method; SIGHUP does the same). */
   reloadRules: () => Promise<SwapReport | undefined>;
 }
 
-const ONLINE_REFRESH_MS = 1000;
+/** How often Online, InferenceRate, Rules and Gateway are sampled (they change without an event). */
+const REFRESH_MS = 1000;
+
+// Children of string node ids read as paths (`s=Devices/press-01/Model/Name`), not `…-Model-Name`.
+NamespaceOptions.nodeIdNameSeparator = '/';
 
 /** node-opcua prints its warnings as plain text on stdout; the daemon's stdout is JSON lines only. */
 function routeLibraryLogs(log: Logger): void {
@@ -48,16 +64,26 @@ function routeLibraryLogs(log: Logger): void {
   setErrorLogger(route('error'));
 }
 
+/** One GeneralModelChangeEvent for a device and everything below it, not one per node. */
+function inModelChange<T>(ns: Namespace, make: () => T): T {
+  let made: T | undefined;
+  (ns.addressSpace as unknown as { modelChangeTransaction(f: () => void): void }).modelChangeTransaction(() => (made = make()));
+  return made as T;
+}
+
 /** The OPC UA view of the gateway: Objects/Devices/<device>/… with alarm conditions, and Objects/Gateway with its methods. */
 export class OpcuaServerPart implements Part {
   readonly name = 'opcua';
   private server?: OPCUAServer;
   private ns?: Namespace;
   private devicesFolder?: UAObject;
+  private deviceType?: UAObjectType;
   private conditions?: AlarmConditions;
+  private gateway?: GatewayNodes;
+  private rules?: RuleNodes;
   private readonly devices = new Map<string, DeviceNodes>();
   private readonly subscriptions: Subscription[] = [];
-  private onlineTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly options: OpcuaOptions,
@@ -69,15 +95,17 @@ export class OpcuaServerPart implements Part {
 
   async start(): Promise<void> {
     const pki = join(this.options.dataDir, 'pki');
+    const { security, users } = this.options.security;
+    const known = await loadUsers({ users }, this.options.dataDir, this.log);
     const server = new OPCUAServer({
+      ...endpointSecurity({ security }),
+      allowAnonymous: security.allowAnonymous,
+      userManager: userManager(known),
       port: this.options.port,
       ...(this.options.host ? { hostname: this.options.host } : {}),
       resourcePath: '/UA/TinyMLGateway',
       buildInfo: { productName: 'tinyml-gateway', softwareVersion: this.options.version, manufacturerName: 'tinyml-gateway' },
-      serverCertificateManager: new OPCUACertificateManager({
-        rootFolder: join(pki, 'server'),
-        automaticallyAcceptUnknownCertificate: true,
-      }),
+      serverCertificateManager: clientCertificateManager(this.options.dataDir, security.autoAcceptClientCertificates, this.log),
       userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pki, 'user'), automaticallyAcceptUnknownCertificate: false }),
       registerServerMethod: RegisterServerMethod.HIDDEN,
     });
@@ -87,7 +115,12 @@ export class OpcuaServerPart implements Part {
     if (!addressSpace) throw new Error('OPC UA address space not created');
     addressSpace.installAlarmsAndConditionsService();
     const ns = addressSpace.registerNamespace(NAMESPACE_URI);
+    // First of the interceptors: a viewer is refused before any other check says more.
+    addressSpace.addMethodCallInterceptor((context, _object, method) =>
+      mayCall(roleOf(context, security.anonymousRole), { name: method.browseName.name ?? '', ours: method.nodeId.namespace === ns.index }),
+    );
     this.ns = ns;
+    this.deviceType = addDeviceType(ns);
     const objects = addressSpace.rootFolder.objects;
     this.devicesFolder = ns.addObject({
       organizedBy: objects,
@@ -98,19 +131,34 @@ export class OpcuaServerPart implements Part {
       // The area of every device's alarms: subscribing to its events gets all of them.
       eventNotifier: 1,
       notifierOf: objects.server,
+      // A NodeVersion makes node-opcua raise a GeneralModelChangeEvent when a device comes or goes.
+      nodeVersion: '0',
     });
+    this.rules = new RuleNodes(
+      ns,
+      ns.addObject({
+        organizedBy: objects,
+        typeDefinition: 'FolderType',
+        browseName: RULES_FOLDER,
+        nodeId: `s=${RULES_FOLDER}`,
+        nodeVersion: '0',
+      }),
+    );
     this.addGatewayObject(ns, objects);
     const kindOf = (rule: string) => alarmKindOf(this.options.rules().find((r) => r.id === rule));
     this.conditions = new AlarmConditions(ns, this.options.alarms, kindOf, this.log);
     for (const d of this.state.all()) this.sync(d);
     for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     this.subscriptions.push(
-      this.state.changes$.subscribe((change) => this.sync(change.device)),
+      this.state.changes$.subscribe((change) =>
+        change.kind === 'device-removed' ? this.removeDevice(change.device.id) : this.sync(change.device),
+      ),
       this.options.alarms.events$.subscribe((e) => this.applyAlarm(e)),
     );
     await server.start();
-    this.onlineTimer = setInterval(() => this.refreshOnline(), ONLINE_REFRESH_MS);
-    this.onlineTimer.unref();
+    this.refresh();
+    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
+    this.refreshTimer.unref();
     this.log.info({ endpoint: this.endpointUrl() }, 'OPC UA server listening');
   }
 
@@ -119,7 +167,7 @@ export class OpcuaServerPart implements Part {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.onlineTimer);
+    clearInterval(this.refreshTimer);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.server?.shutdown(0);
   }
@@ -132,7 +180,7 @@ export class OpcuaServerPart implements Part {
   private sync(d: DeviceState): void {
     if (!this.ns || !this.devicesFolder) return;
     try {
-      this.deviceNodes(d.id)?.update(d, this.state.isOnline(d));
+      this.deviceNodes(d.id)?.update(this.view(d));
     } catch (err) {
       this.log.error({ device: d.id, err: err instanceof Error ? err.message : String(err) }, 'OPC UA update failed');
     }
@@ -140,19 +188,19 @@ export class OpcuaServerPart implements Part {
 
   private deviceNodes(id: string): DeviceNodes | undefined {
     const ns = this.ns;
-    if (!ns || !this.devicesFolder) return undefined;
+    const folder = this.devicesFolder;
+    const type = this.deviceType;
+    if (!ns || !folder || !type) return undefined;
     let nodes = this.devices.get(id);
     if (nodes) return nodes;
-    nodes = new DeviceNodes(ns, this.devicesFolder, id);
+    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id));
     this.devices.set(id, nodes);
     const alarms = this.options.alarms;
     addMethod(
       ns,
       nodes.object,
       {
-        name: 'ResetAlarms',
-        description: 'Clears, acknowledges and confirms every alarm of this device (e.g. one its rule can no longer clear)',
-        outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms reset' }],
+        ...METHODS.ResetAlarms,
         run: () => [new Set(alarms.reset((c) => c.device === id, 'opcua', 'reset over OPC UA').map((e) => e.rule)).size],
       },
       this.methodFailed,
@@ -171,21 +219,22 @@ export class OpcuaServerPart implements Part {
 
   /** Objects/Gateway: the methods that act on the whole gateway. */
   private addGatewayObject(ns: Namespace, objects: UAObject): void {
-    const gateway = ns.addObject({ organizedBy: objects, browseName: 'Gateway', displayName: 'Gateway', nodeId: 's=Gateway' });
+    const gateway = ns.addObject({
+      organizedBy: objects,
+      browseName: GATEWAY_OBJECT,
+      displayName: GATEWAY_OBJECT,
+      nodeId: `s=${GATEWAY_OBJECT}`,
+    });
+    this.gateway = new GatewayNodes(ns, gateway);
     const alarms = this.options.alarms;
     addMethod(
       ns,
       gateway,
       {
-        name: 'ReloadRules',
-        description: 'Reloads rules and devices from the configuration file, as SIGHUP does',
-        outputs: [
-          { name: 'Kept', dataType: DataType.String, valueRank: 1, description: 'rules whose state carried over' },
-          { name: 'Restarted', dataType: DataType.String, valueRank: 1, description: 'rules started afresh' },
-          { name: 'Removed', dataType: DataType.String, valueRank: 1, description: 'rules no longer configured' },
-        ],
+        ...METHODS.ReloadRules,
         run: async () => {
           const report = await this.options.reloadRules();
+          this.refresh();
           return [report?.kept ?? [], report?.restarted ?? [], report?.removed ?? []];
         },
       },
@@ -195,10 +244,7 @@ export class OpcuaServerPart implements Part {
       ns,
       gateway,
       {
-        name: 'AcknowledgeAll',
-        description: 'Acknowledges every unacknowledged alarm of a device (an empty Device: of every device)',
-        inputs: [{ name: 'Device', dataType: DataType.String, description: 'device id, or empty for all devices' }],
-        outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms acknowledged' }],
+        ...METHODS.AcknowledgeAll,
         run: ([device]) => [alarms.acknowledgeAll(typeof device === 'string' && device !== '' ? device : undefined, 'opcua').length],
       },
       this.methodFailed,
@@ -209,7 +255,34 @@ export class OpcuaServerPart implements Part {
     this.log.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'OPC UA method failed');
   };
 
-  private refreshOnline(): void {
-    for (const d of this.state.all()) this.devices.get(d.id)?.update(d, this.state.isOnline(d));
+  private view(d: DeviceState): DeviceView {
+    const config = this.options.devices().find((c) => c.id === d.id);
+    return {
+      d,
+      online: this.state.isOnline(d),
+      rate: this.state.inferenceRate(d),
+      anomalyRange: config?.anomalyRange ?? DEFAULT_ANOMALY_RANGE,
+    };
+  }
+
+  /** A device dropped from the config: its object and conditions go (with a GeneralModelChangeEvent). */
+  private removeDevice(id: string): void {
+    const nodes = this.devices.get(id);
+    if (!nodes || !this.ns) return;
+    this.devices.delete(id);
+    this.conditions?.forget(id);
+    const ns = this.ns;
+    inModelChange(ns, () => ns.addressSpace.deleteNode(nodes.object));
+  }
+
+  /** Values that change with time alone, and the rule list (which a reload changes). */
+  private refresh(): void {
+    try {
+      for (const d of this.state.all()) this.devices.get(d.id)?.update(this.view(d));
+      this.rules?.update(this.options.ruleStatus());
+      this.gateway?.update(this.options.status(), this.options.clock.now());
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'OPC UA refresh failed');
+    }
   }
 }

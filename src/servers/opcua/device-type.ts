@@ -1,0 +1,246 @@
+import {
+  DataType,
+  StatusCodes,
+  standardUnits,
+  makeEUInformation,
+  Range,
+  type EUInformation,
+  type Namespace,
+  type UAObject,
+  type UAObjectType,
+  type UAVariable,
+} from 'node-opcua';
+import type { DeviceState } from '../../state/device-state.js';
+import { addEngineeringUnits, ChangedValues, type Scalar } from './status-nodes.js';
+
+export const NAMESPACE_URI = 'urn:tinyml-gateway';
+export const DEVICES_FOLDER = 'Devices';
+export const DEVICE_TYPE = 'TinyMLDeviceType';
+
+export function devicePath(device: string): string {
+  return `${DEVICES_FOLDER}/${device}`;
+}
+
+/** What a device variable is read from: the state, plus what the state store computes. */
+export interface DeviceView {
+  d: DeviceState;
+  online: boolean;
+  /** Inferences per minute. */
+  rate: number;
+  /** EURange of AnomalyScore. */
+  anomalyRange: { low: number; high: number };
+}
+
+export interface DeviceVariable {
+  /** Browse path below the device object, e.g. `Model/Name`. */
+  path: string;
+  dataType: DataType.String | DataType.Double | DataType.Boolean | DataType.DateTime;
+  description: string;
+  /** AnalogItemType with this EURange; anything else is a BaseDataVariable. */
+  range?: 'unit' | 'anomaly';
+  unit?: EUInformation;
+  /** The value from state; undefined while not known. */
+  read: (v: DeviceView) => Scalar | undefined;
+}
+
+const perMinute = makeEUInformation('C94', '1/min', 'per minute');
+const date = (ms: number | undefined): Date | undefined => (ms === undefined ? undefined : new Date(ms));
+
+/** The variables of TinyMLDeviceType in browse order; docs/opcua.md is generated from this list. */
+export const DEVICE_VARIABLES: readonly DeviceVariable[] = [
+  { path: 'Label', dataType: DataType.String, description: 'Predicted class of the newest inference', read: (v) => v.d.label },
+  {
+    path: 'Confidence',
+    dataType: DataType.Double,
+    range: 'unit',
+    description: 'Score of the predicted class, 0..1',
+    read: (v) => v.d.confidence,
+  },
+  {
+    path: 'AnomalyScore',
+    dataType: DataType.Double,
+    range: 'anomaly',
+    description: "Anomaly score of the newest inference; EURange from the device's `anomalyRange`",
+    read: (v) => v.d.anomaly,
+  },
+  { path: 'LastSeen', dataType: DataType.DateTime, description: 'When the newest event arrived', read: (v) => date(v.d.lastSeenAt) },
+  { path: 'Online', dataType: DataType.Boolean, description: 'An event arrived within `gateway.offlineAfterMs`', read: (v) => v.online },
+  {
+    path: 'InferenceRate',
+    dataType: DataType.Double,
+    unit: perMinute,
+    description: 'Inferences received over the last minute',
+    read: (v) => v.rate,
+  },
+  {
+    path: 'DspTimeMs',
+    dataType: DataType.Double,
+    unit: standardUnits.millisecond,
+    description: 'Feature extraction time the MCU reported (`timing.dsp_ms`)',
+    read: (v) => v.d.dspMs,
+  },
+  {
+    path: 'InferenceTimeMs',
+    dataType: DataType.Double,
+    unit: standardUnits.millisecond,
+    description: 'Model run time the MCU reported (`timing.inference_ms`)',
+    read: (v) => v.d.inferenceMs,
+  },
+  {
+    path: 'AlarmActive',
+    dataType: DataType.Boolean,
+    description: 'Any rule has an alarm active on the device',
+    read: (v) => v.d.alarms.size > 0,
+  },
+  { path: 'Model/Name', dataType: DataType.String, description: 'Model name from the newest event', read: (v) => v.d.model?.name },
+  { path: 'Model/Version', dataType: DataType.String, description: 'Model version from the newest event', read: (v) => v.d.model?.version },
+  {
+    path: 'Model/DeployedAt',
+    dataType: DataType.DateTime,
+    description: 'First event seen with this model name and version (since the gateway started)',
+    read: (v) => date(v.d.modelSince),
+  },
+];
+
+/** One Double per class under `Scores`, named by the class label. */
+export const SCORE_VARIABLE = {
+  path: 'Scores/<label>',
+  dataType: DataType.Double as const,
+  range: 'unit' as const,
+  description: 'Score of each class, 0..1',
+};
+
+const OBJECTS = [
+  { name: 'Scores', description: 'One variable per class the device reports' },
+  { name: 'Model', description: 'The model the device runs' },
+] as const;
+
+const EMPTY: Record<DeviceVariable['dataType'], Scalar> = {
+  [DataType.String]: '',
+  [DataType.Double]: 0,
+  [DataType.Boolean]: false,
+  [DataType.DateTime]: new Date(0),
+};
+
+const UNIT_RANGE = { low: 0, high: 1 };
+
+/** Defines TinyMLDeviceType once per address space; every device object is an instance of it. */
+export function addDeviceType(ns: Namespace): UAObjectType {
+  const type = ns.addObjectType({
+    browseName: DEVICE_TYPE,
+    nodeId: `s=${DEVICE_TYPE}`,
+    description: 'A microcontroller sending TinyML inference events',
+  });
+  const parents = new Map<string, UAObject | UAObjectType>([['', type]]);
+  for (const o of OBJECTS) {
+    parents.set(o.name, ns.addObject({ componentOf: type, browseName: o.name, description: o.description, modellingRule: 'Mandatory' }));
+  }
+  for (const spec of DEVICE_VARIABLES) {
+    const [parent, name] = splitPath(spec.path);
+    addVariable(ns, parents.get(parent)!, name, spec, UNIT_RANGE, 'Mandatory');
+  }
+  return type;
+}
+
+function splitPath(path: string): [string, string] {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? ['', path] : [path.slice(0, i), path.slice(i + 1)];
+}
+
+function addVariable(
+  ns: Namespace,
+  parent: UAObject | UAObjectType,
+  name: string,
+  spec: Pick<DeviceVariable, 'dataType' | 'description' | 'range' | 'unit'>,
+  range: { low: number; high: number },
+  modellingRule?: 'Mandatory',
+  nodeId?: string,
+): UAVariable {
+  const common = {
+    componentOf: parent,
+    browseName: name,
+    description: spec.description,
+    dataType: spec.dataType,
+    // Values are pushed as they change, so a 50 ms subscription sees each one.
+    minimumSamplingInterval: 0,
+    ...(modellingRule ? { modellingRule } : {}),
+    ...(nodeId ? { nodeId } : {}),
+  };
+  if (spec.range) return ns.addAnalogDataItem({ ...common, engineeringUnitsRange: range });
+  const variable = ns.addVariable(common);
+  if (spec.unit) addEngineeringUnits(ns, variable, spec.unit, modellingRule);
+  return variable;
+}
+
+/**
+ * One device object under Devices, an instance of TinyMLDeviceType. Node ids are
+ * `s=Devices/<device>/<path>`: stable for SCADA tags, and collision-free because `/` cannot occur
+ * in device ids.
+ */
+export class DeviceNodes {
+  private readonly variables = new Map<string, UAVariable>();
+  private readonly scores = new Map<string, UAVariable>();
+  private readonly values = new ChangedValues();
+  private anomalyRange?: { low: number; high: number };
+  /** The device object: source and notifier of its alarm events. */
+  readonly object: UAObject;
+
+  constructor(
+    private readonly ns: Namespace,
+    type: UAObjectType,
+    devicesFolder: UAObject,
+    readonly id: string,
+  ) {
+    this.object = type.instantiate({
+      // Without it the instance lands in the server's own namespace (ns=1).
+      namespace: ns,
+      organizedBy: devicesFolder,
+      browseName: id,
+      // Otherwise the display name (and so every alarm's SourceName) is the qualified `2:<device>`.
+      displayName: id,
+      nodeId: `s=${devicePath(id)}`,
+      // An alarm's source must hang in the event hierarchy (Server → Devices → device) to be a condition source.
+      eventNotifier: 1,
+      eventSourceOf: devicesFolder,
+    }) as UAObject;
+    for (const spec of DEVICE_VARIABLES) {
+      const variable = spec.path.split('/').reduce<UAObject | UAVariable>((node, name) => {
+        const child = node.getComponentByName(name);
+        if (!child) throw new Error(`${DEVICE_TYPE} instance lacks ${spec.path}`);
+        return child as UAObject | UAVariable;
+      }, this.object) as UAVariable;
+      variable.setValueFromSource({ dataType: spec.dataType, value: EMPTY[spec.dataType] }, StatusCodes.UncertainInitialValue);
+      this.variables.set(spec.path, variable);
+    }
+  }
+
+  variable(path: string): UAVariable | undefined {
+    return this.variables.get(path) ?? (path.startsWith('Scores/') ? this.scores.get(path.slice('Scores/'.length)) : undefined);
+  }
+
+  /** Writes only the values that changed, so subscriptions see one notification per real change. */
+  update(v: DeviceView): void {
+    this.setAnomalyRange(v.anomalyRange);
+    for (const spec of DEVICE_VARIABLES) this.values.write(this.variables.get(spec.path), spec.dataType, spec.read(v));
+    for (const label of v.d.labels) this.score(label);
+    for (const [label, score] of Object.entries(v.d.scores ?? {})) this.values.write(this.score(label), DataType.Double, score);
+  }
+
+  /** A class seen for the first time (in the config or in an event's scores) gets its variable. */
+  private score(label: string): UAVariable {
+    let node = this.scores.get(label);
+    if (node) return node;
+    const scores = this.object.getComponentByName('Scores') as UAObject;
+    node = addVariable(this.ns, scores, label, SCORE_VARIABLE, UNIT_RANGE, undefined, `s=${devicePath(this.id)}/Scores/${label}`);
+    node.setValueFromSource({ dataType: DataType.Double, value: 0 }, StatusCodes.UncertainInitialValue);
+    this.scores.set(label, node);
+    return node;
+  }
+
+  private setAnomalyRange(range: { low: number; high: number }): void {
+    if (this.anomalyRange?.low === range.low && this.anomalyRange.high === range.high) return;
+    this.anomalyRange = range;
+    const property = this.variables.get('AnomalyScore')?.getPropertyByName('EURange');
+    property?.setValueFromSource({ dataType: DataType.ExtensionObject, value: new Range(range) });
+  }
+}
