@@ -112,7 +112,8 @@ function deviceVariables(): string {
 
 function methodTable(): string {
   const args = (list: MethodInfo['inputs']): string =>
-    (list ?? []).map((a) => `\`${a.name}\` (${DataType[a.dataType]}${a.valueRank === 1 ? '[]' : ''}): ${a.description}`).join('; ') || 'none';
+    (list ?? []).map((a) => `\`${a.name}\` (${DataType[a.dataType]}${a.valueRank === 1 ? '[]' : ''}): ${a.description}`).join('; ') ||
+    'none';
   const rows = Object.values(METHODS).map(
     (m: MethodInfo) =>
       `| \`${m.on}/${m.name}(${(m.inputs ?? []).map((a) => a.name).join(', ')})\` | ${m.description} | ${args(m.inputs)} | ${args(m.outputs)} | ${m.errors} |`,

@@ -79,7 +79,12 @@ export function statusOf(err: unknown): StatusCode {
 }
 
 /** Adds a method to `object` whose errors become StatusCodes (logged by `failed`), so a call never takes the server down. */
-export function addMethod(ns: Namespace, object: UAObject, spec: MethodInfo & Pick<MethodSpec, 'run'>, failed: (method: string, err: unknown) => void): void {
+export function addMethod(
+  ns: Namespace,
+  object: UAObject,
+  spec: MethodInfo & Pick<MethodSpec, 'run'>,
+  failed: (method: string, err: unknown) => void,
+): void {
   const method = ns.addMethod(object, {
     browseName: spec.name,
     // Our objects have string node ids (`Devices/<device>`, `Gateway`): methods sit beneath them.
