@@ -99,6 +99,24 @@ export const configSchema = z.strictObject({
             .describe('Trust every client certificate on first contact (commissioning only; otherwise use `tinyml-gateway pki trust`)'),
         })
         .prefault({}),
+      history: z
+        .strictObject({
+          perDevice: z
+            .number()
+            .int()
+            .positive()
+            .max(1_000_000)
+            .default(1000)
+            .describe('Without InfluxDB: samples per device kept in memory for HistoryRead'),
+          alarms: z
+            .number()
+            .int()
+            .positive()
+            .max(1_000_000)
+            .default(10_000)
+            .describe('Without InfluxDB: alarm events kept in memory for HistoryRead'),
+        })
+        .prefault({}),
       users: z
         .array(
           z.strictObject({

@@ -16,6 +16,8 @@ import { InfluxSink, type SinkCounters } from '../sinks/influx/influx-sink.js';
 import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
 import { AlarmBook } from '../state/alarm-book.js';
 import { DeviceStateStore } from '../state/device-state.js';
+import { HistoryRing, type HistorySource } from '../state/history.js';
+import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
 import { HttpServerPart, type HealthReport } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
@@ -44,6 +46,8 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly state: DeviceStateStore;
   readonly alarms: AlarmBook;
+  /** Past values and alarm events, for OPC UA HistoryRead. */
+  readonly history: HistorySource;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
   readonly mqtt: MqttIngest;
@@ -88,6 +92,10 @@ export class Gateway {
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];
+    let ring: HistoryRing | undefined;
+    if (config.influx.enabled) this.history = new InfluxHistory(config.influx);
+    else this.history = ring = new HistoryRing(this.pipeline, config.opcua.history);
+    if (ring) servers.push(ring);
     if (config.opcua.enabled) {
       this.opcua = new OpcuaServerPart(
         {
@@ -110,6 +118,7 @@ export class Gateway {
             sinks: { ...(this.influx ? { influx: this.influx.pending() } : {}) },
           }),
           alarms: this.alarms,
+          history: this.history,
           reloadRules: () => this.reloadFromSource(),
         },
         this.state,

@@ -18,6 +18,7 @@ import {
   type ClientSubscription,
   type DataValue,
 } from 'node-opcua';
+import { HistoryReadRequest, ReadEventDetails, ReadRawModifiedDetails } from 'node-opcua-types';
 
 export interface OpcuaClientOptions {
   mode?: keyof typeof MessageSecurityMode;
@@ -193,4 +194,41 @@ export async function modbusExceptionOf(request: Promise<unknown>): Promise<numb
   } catch (err) {
     return (err as { modbusCode?: number }).modbusCode;
   }
+}
+
+/** One HistoryRead page: raw values (with `fields` absent) or events with those select fields. */
+export async function historyPage(
+  session: ClientSession,
+  nodeId: string,
+  q: { start?: number; end?: number; n?: number; continuationPoint?: Buffer | null; fields?: string[] },
+): Promise<{ status: string; values: { value: unknown; ts: number }[]; events: Record<string, unknown>[]; continuationPoint: Buffer | null }> {
+  const time = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
+  const details = q.fields
+    ? new ReadEventDetails({
+        startTime: time(q.start),
+        endTime: time(q.end),
+        numValuesPerNode: q.n ?? 0,
+        filter: constructEventFilter(q.fields),
+      })
+    : new ReadRawModifiedDetails({ startTime: time(q.start), endTime: time(q.end), numValuesPerNode: q.n ?? 0, isReadModified: false });
+  const response = await session.historyRead(
+    new HistoryReadRequest({
+      historyReadDetails: details,
+      timestampsToReturn: TimestampsToReturn.Source,
+      nodesToRead: [{ nodeId, ...(q.continuationPoint ? { continuationPoint: q.continuationPoint } : {}) }],
+    }),
+  );
+  const result = response.results?.[0];
+  if (!result) throw new Error('HistoryRead: no result');
+  const data = result.historyData as unknown as {
+    dataValues?: DataValue[] | null;
+    events?: { eventFields?: Variant[] | null }[] | null;
+  } | null;
+  const fields = q.fields ?? [];
+  return {
+    status: result.statusCode.name,
+    values: (data?.dataValues ?? []).map((dv) => ({ value: dv.value.value as unknown, ts: dv.sourceTimestamp?.getTime() ?? 0 })),
+    events: (data?.events ?? []).map((e) => Object.fromEntries(fields.map((f, i) => [f, e.eventFields?.[i]?.value as unknown]))),
+    continuationPoint: result.continuationPoint ?? null,
+  };
 }

@@ -11,6 +11,7 @@ import {
   type UAVariable,
 } from 'node-opcua';
 import type { DeviceState } from '../../state/device-state.js';
+import { EVENTS_WITH_HISTORY } from './history.js';
 import { addEngineeringUnits, ChangedValues, type Scalar } from './status-nodes.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
@@ -200,7 +201,7 @@ export class DeviceNodes {
       displayName: id,
       nodeId: `s=${devicePath(id)}`,
       // An alarm's source must hang in the event hierarchy (Server → Devices → device) to be a condition source.
-      eventNotifier: 1,
+      eventNotifier: EVENTS_WITH_HISTORY,
       eventSourceOf: devicesFolder,
     }) as UAObject;
     for (const spec of DEVICE_VARIABLES) {

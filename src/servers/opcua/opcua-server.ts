@@ -21,10 +21,12 @@ import type { Clock } from '../../core/clock.js';
 import type { RuleSpec } from '../../cep/rules/language.js';
 import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
-import { AlarmConditions, alarmKindOf } from './alarm-conditions.js';
+import { AlarmConditions, alarmKindOf, type AlarmKind } from './alarm-conditions.js';
 import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
 import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
 import { addMethod, METHODS } from './methods.js';
+import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHistory } from './history.js';
+import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
 import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
@@ -41,6 +43,8 @@ export interface OpcuaOptions {
   devices: () => DeviceConfig[];
   status: () => GatewayStatus;
   alarms: AlarmBook;
+  /** What HistoryRead answers from: InfluxDB when configured, else the in-memory ring. */
+  history: HistorySource;
   /** Reloads rules and devices from the config file (the ReloadRules method; SIGHUP does the same). */
   reloadRules: () => Promise<SwapReport | undefined>;
 }
@@ -111,6 +115,12 @@ export class OpcuaServerPart implements Part {
     });
     this.server = server;
     await server.initialize();
+    Object.assign(server.engine.historyServerCapabilities, {
+      accessHistoryDataCapability: true,
+      accessHistoryEventsCapability: true,
+      maxReturnDataValues: MAX_HISTORY_ROWS,
+      maxReturnEventValues: MAX_HISTORY_ROWS,
+    });
     const addressSpace = server.engine.addressSpace;
     if (!addressSpace) throw new Error('OPC UA address space not created');
     addressSpace.installAlarmsAndConditionsService();
@@ -129,7 +139,7 @@ export class OpcuaServerPart implements Part {
       displayName: DEVICES_FOLDER,
       nodeId: `s=${DEVICES_FOLDER}`,
       // The area of every device's alarms: subscribing to its events gets all of them.
-      eventNotifier: 1,
+      eventNotifier: EVENTS_WITH_HISTORY,
       notifierOf: objects.server,
       // A NodeVersion makes node-opcua raise a GeneralModelChangeEvent when a device comes or goes.
       nodeVersion: '0',
@@ -145,8 +155,8 @@ export class OpcuaServerPart implements Part {
       }),
     );
     this.addGatewayObject(ns, objects);
-    const kindOf = (rule: string) => alarmKindOf(this.options.rules().find((r) => r.id === rule));
-    this.conditions = new AlarmConditions(ns, this.options.alarms, kindOf, this.log);
+    this.conditions = new AlarmConditions(ns, this.options.alarms, this.kindOf, this.log);
+    installEventHistory(this.devicesFolder, undefined, this.options.history, this.kindOf, this.log);
     for (const d of this.state.all()) this.sync(d);
     for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     this.subscriptions.push(
@@ -194,6 +204,10 @@ export class OpcuaServerPart implements Part {
     let nodes = this.devices.get(id);
     if (nodes) return nodes;
     nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id));
+    for (const [name, field] of Object.entries(HISTORIZED)) {
+      installValueHistory(ns.addressSpace, nodes.variable(name)!, id, field, this.options.history, this.log);
+    }
+    installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
     this.devices.set(id, nodes);
     const alarms = this.options.alarms;
     addMethod(
@@ -250,6 +264,8 @@ export class OpcuaServerPart implements Part {
       this.methodFailed,
     );
   }
+
+  private readonly kindOf = (rule: string): AlarmKind => alarmKindOf(this.options.rules().find((r) => r.id === rule));
 
   private readonly methodFailed = (method: string, err: unknown): void => {
     this.log.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'OPC UA method failed');

@@ -26,6 +26,19 @@ const MAX_BACKOFF_MS = 30_000;
 /** One HTTP request may not outlast this: stop() and a failing InfluxDB must not stall the daemon. */
 const REQUEST_TIMEOUT_MS = 2000;
 
+/** A client for `url` (user:password@ in it for auth) whose requests give up after REQUEST_TIMEOUT_MS. */
+export function influxClient(options: { url: string; database: string }): InfluxDB {
+  const url = new URL(options.url);
+  return new InfluxDB({
+    host: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)),
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    database: options.database,
+    pool: { requestTimeout: REQUEST_TIMEOUT_MS, maxRetries: 0 },
+    ...(url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
+  });
+}
+
 /** InfluxDB answered 4xx: the batch itself is wrong (1.x writes the valid points of a partial write). */
 function rejectedByServer(err: unknown): number | undefined {
   const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
@@ -64,15 +77,7 @@ export class InfluxSink implements Part {
     private readonly counters: SinkCounters,
     private readonly log: Logger,
   ) {
-    const url = new URL(options.url);
-    this.client = new InfluxDB({
-      host: url.hostname,
-      port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)),
-      protocol: url.protocol === 'https:' ? 'https' : 'http',
-      database: options.database,
-      pool: { requestTimeout: REQUEST_TIMEOUT_MS, maxRetries: 0 },
-      ...(url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
-    });
+    this.client = influxClient(options);
   }
 
   /** Never waits for InfluxDB: the first flush creates the database, so an outage cannot delay READY. */

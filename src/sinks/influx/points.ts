@@ -61,6 +61,8 @@ export function alarmPoint(t: AlarmEvent, timestamp: string): IPoint {
       value: t.value,
       message: t.message,
       ...(t.by === undefined ? {} : { by: t.by }),
+      ...(t.comment === undefined ? {} : { comment: t.comment }),
+      raised_at: t.raisedAt,
     },
     timestamp,
   };
