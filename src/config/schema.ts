@@ -79,6 +79,19 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true).describe('Run the OPC UA server'),
       port: port.default(4840).describe('OPC UA TCP port (endpoint opc.tcp://<host>:<port>/UA/TinyMLGateway)'),
       host: host.optional().describe('Host name advertised in endpoint URLs (default: the machine name)'),
+      maxClients: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(50)
+        .describe('Client connections and sessions the server accepts at once (node-opcua alone would stop at 10)'),
+      maxMonitoredItems: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe('Monitored items across all subscriptions (1k devices × 10 variables × 20 clients is 200,000)'),
       security: z
         .strictObject({
           modes: z

@@ -104,6 +104,7 @@ export class Gateway {
           dataDir: config.gateway.dataDir,
           version: VERSION,
           security: config.opcua,
+          limits: config.opcua,
           clock,
           rules: () => this.config.rules,
           ruleStatus: () => this.engine.status(),

@@ -87,7 +87,10 @@ export class HistoryRing implements Part, HistorySource {
   }
 
   async start(): Promise<void> {
-    this.subscriptions = [this.streams.events$.subscribe((e) => this.addEvent(e)), this.streams.alarms$.subscribe((a) => this.alarmRing.push(a))];
+    this.subscriptions = [
+      this.streams.events$.subscribe((e) => this.addEvent(e)),
+      this.streams.alarms$.subscribe((a) => this.alarmRing.push(a)),
+    ];
   }
 
   async stop(): Promise<void> {

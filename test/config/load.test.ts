@@ -41,6 +41,9 @@ t.test('an empty file gets every default', async (t) => {
       opcua: {
         enabled: true,
         port: 4840,
+        maxClients: 50,
+        maxMonitoredItems: 1_000_000,
+        history: { perDevice: 1000, alarms: 10_000 },
         // Secure by default: encrypted, no anonymous sessions, no client certificate trusted unasked.
         security: {
           modes: ['SignAndEncrypt'],

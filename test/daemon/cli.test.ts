@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runCli, spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
 import { testConfig } from '../helpers/gateway-config.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { verifyPassword } from '../../src/core/password.js';
 
 t.setTimeout(120_000);
 
@@ -71,6 +72,26 @@ t.test('usage errors exit 2 with a message', async (t) => {
   t.match(runCli(['--help']), { status: 0, stdout: /usage:/ });
   t.match(runCli(['simulate', '--broker', 'mqtt://127.0.0.1:1', '--rate', '0']), { status: 2, stderr: /--rate must be a positive number/ });
   t.match(runCli(['--version']), { status: 0, stdout: /^\d+\.\d+\.\d+/ });
+});
+
+t.test('hash-password and pki: what an integrator runs to set up OPC UA users and trust', async (t) => {
+  const hashed = runCli(['hash-password'], {}, 'correct horse battery\n');
+  t.equal(hashed.status, 0);
+  const hash = hashed.stdout.trim();
+  t.match(hash, /^scrypt\$16384\$/);
+  t.ok(await verifyPassword('correct horse battery', hash), 'the printed hash verifies the password (newline not included)');
+  t.notOk(await verifyPassword('correct horse', hash));
+  t.match(runCli(['hash-password'], {}, 'short\n').stderr, /at least 8 characters/);
+
+  const dataDir = tempDir(t, 'pki-');
+  const list = runCli(['pki', 'list', '--data-dir', dataDir]);
+  t.equal(list.status, 0);
+  t.match(list.stdout, /no client certificates under/);
+  const trust = runCli(['pki', 'trust', 'deadbeef00', '--data-dir', dataDir]);
+  t.equal(trust.status, 1);
+  t.match(trust.stderr, /no certificate matches 'deadbeef00'/);
+  t.equal(runCli(['pki', 'forget', '--data-dir', dataDir]).status, 2, 'an unknown pki action is a usage error');
+  t.match(runCli(['pki', 'list']).stderr, /pki needs --config FILE or --data-dir DIR/);
 });
 
 t.test('modbus-map prints the CSV with the documented header', async (t) => {

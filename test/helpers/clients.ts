@@ -201,7 +201,12 @@ export async function historyPage(
   session: ClientSession,
   nodeId: string,
   q: { start?: number; end?: number; n?: number; continuationPoint?: Buffer | null; fields?: string[] },
-): Promise<{ status: string; values: { value: unknown; ts: number }[]; events: Record<string, unknown>[]; continuationPoint: Buffer | null }> {
+): Promise<{
+  status: string;
+  values: { value: unknown; ts: number }[];
+  events: Record<string, unknown>[];
+  continuationPoint: Buffer | null;
+}> {
   const time = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
   const details = q.fields
     ? new ReadEventDetails({

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
+  AccessLevelFlag,
   AttributeIds,
+  HistoryData,
+  ReadRawModifiedDetails,
   DataType,
   DataValue,
   HistoryReadResult,
@@ -8,7 +11,6 @@ import {
   ReadEventDetails,
   StatusCodes,
   Variant,
-  type IAddressSpace,
   type ISessionContext,
   type SimpleAttributeOperand,
   type UAObject,
@@ -18,7 +20,7 @@ import {
 import { HistoryEvent, HistoryEventFieldList } from 'node-opcua-types';
 import { retained, type AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
-import type { HistoryField, HistoryQuery, HistorySource } from '../../state/history.js';
+import type { HistoryField, HistoryQuery, HistorySource, HistoryValue } from '../../state/history.js';
 import type { AlarmKind } from './alarm-conditions.js';
 import { conditionNodeId } from './alarm-conditions.js';
 
@@ -31,56 +33,95 @@ const unspecified = (d: Date | null | undefined): boolean => !d || d.getTime() <
 /** The device variables with history, and the field each is kept as. */
 export const HISTORIZED: Readonly<Record<string, HistoryField>> = { AnomalyScore: 'anomaly', Confidence: 'confidence', Label: 'label' };
 
+interface ContinuationData {
+  continuationPoint?: Buffer | null;
+  releaseContinuationPoints?: boolean;
+}
+
 /**
- * Makes `variable` a HistoricalDataNode whose raw history comes from `source` (InfluxDB or the
- * in-memory ring); node-opcua handles the request's time domain and continuation points.
+ * One page of a history read, for values and events alike. The time domain follows Part 11
+ * (start and end in either order, or one of them with a count); a continuation point is the
+ * offset of the next page, so the server holds nothing for a client that never comes back.
  */
-export function installValueHistory(
-  addressSpace: IAddressSpace,
-  variable: UAVariable,
-  device: string,
-  field: HistoryField,
-  source: HistorySource,
-  log: Logger,
-): void {
-  const dataType = field === 'label' ? DataType.String : DataType.Double;
-  addressSpace.installHistoricalDataNode(variable, {
-    historian: {
-      // The source is fed by the pipeline, not by variable changes.
-      push: async () => undefined,
-      extractDataValues(details, maxNumberToExtract, isReversed, reverseDataValue, callback): void {
-        const q: HistoryQuery = {
-          ...(unspecified(details.startTime) ? {} : { from: details.startTime!.getTime() }),
-          ...(unspecified(details.endTime) ? {} : { to: details.endTime!.getTime() }),
-          limit: maxNumberToExtract,
-          newestFirst: isReversed,
-        };
-        source.values(device, field, q).then(
-          (rows) => {
-            const values = rows.map(
-              (r) =>
-                new DataValue({
-                  value: new Variant({ dataType, value: r.value }),
-                  sourceTimestamp: new Date(r.ts),
-                  serverTimestamp: new Date(r.ts),
-                  statusCode: StatusCodes.Good,
-                }),
-            );
-            callback(null, reverseDataValue ? values.reverse() : values);
-          },
-          (err: unknown) => {
-            log.warn({ device, field, err: String(err) }, 'OPC UA HistoryRead failed');
-            callback(err instanceof Error ? err : new Error(String(err)));
-          },
-        );
-      },
-    },
+async function readPage<T>(
+  details: { startTime: Date | null; endTime: Date | null; numValuesPerNode: number },
+  continuationData: ContinuationData,
+  fetch: (q: HistoryQuery) => Promise<T[]>,
+  wrap: (page: T[]) => HistoryData | HistoryEvent,
+): Promise<HistoryReadResult> {
+  if (continuationData.releaseContinuationPoints) return new HistoryReadResult({ statusCode: StatusCodes.Good });
+  const start = unspecified(details.startTime) ? undefined : details.startTime!.getTime();
+  const end = unspecified(details.endTime) ? undefined : details.endTime!.getTime();
+  const limit = details.numValuesPerNode;
+  if (start === undefined && (end === undefined || limit === 0))
+    return new HistoryReadResult({ statusCode: StatusCodes.BadInvalidTimestampArgument });
+  const backwards = start === undefined || (end !== undefined && end < start);
+  const offset = offsetOf(continuationData.continuationPoint);
+  const rows = await fetch({
+    ...(start === undefined ? {} : { from: end !== undefined && end < start ? end : start }),
+    ...(end === undefined ? {} : { to: start !== undefined && end < start ? start : end }),
+    // One row more than asked tells whether a continuation is needed.
+    limit: limit > 0 ? limit + 1 : 0,
+    offset,
+    newestFirst: backwards,
   });
+  const page = limit > 0 ? rows.slice(0, limit) : rows;
+  return new HistoryReadResult({
+    statusCode: page.length === 0 ? StatusCodes.GoodNoData : StatusCodes.Good,
+    historyData: wrap(page),
+    ...(limit > 0 && rows.length > limit ? { continuationPoint: continuation(offset + limit) } : {}),
+  });
+}
+
+type HistoryCallback = (err: Error | null, result?: HistoryReadResult) => void;
+
+/**
+ * Makes `variable` historized: HistoryRead with raw details returns its past values from `source`
+ * (InfluxDB or the in-memory ring), stamped with event time. node-opcua's own historian is not
+ * used: it adds a dozen `HA Configuration` nodes to every variable, most of a device's memory.
+ */
+export function installValueHistory(variable: UAVariable, device: string, field: HistoryField, source: HistorySource, log: Logger): void {
+  const dataType = field === 'label' ? DataType.String : DataType.Double;
+  const node = variable as unknown as {
+    historizing: boolean;
+    accessLevel: number;
+    userAccessLevel?: number;
+    _historyRead: (c: ISessionContext, d: unknown, i: unknown, e: unknown, cd: ContinuationData, cb: HistoryCallback) => void;
+  };
+  node.historizing = true;
+  node.accessLevel |= AccessLevelFlag.HistoryRead;
+  if (node.userAccessLevel !== undefined) node.userAccessLevel |= AccessLevelFlag.HistoryRead;
+  node._historyRead = (_context, details, _indexRange, _encoding, continuationData, callback) => {
+    if (!(details instanceof ReadRawModifiedDetails) || details.isReadModified) {
+      callback(null, new HistoryReadResult({ statusCode: StatusCodes.BadHistoryOperationUnsupported }));
+      return;
+    }
+    const values = (page: HistoryValue[]) =>
+      new HistoryData({
+        dataValues: page.map(
+          (r) =>
+            new DataValue({
+              value: new Variant({ dataType, value: r.value }),
+              sourceTimestamp: new Date(r.ts),
+              serverTimestamp: new Date(r.ts),
+              statusCode: StatusCodes.Good,
+            }),
+        ),
+      });
+    readPage(details, continuationData, (q) => source.values(device, field, q), values).then(
+      (result) => callback(null, result),
+      (err: unknown) => {
+        log.warn({ device, field, err: String(err) }, 'OPC UA HistoryRead failed');
+        callback(null, new HistoryReadResult({ statusCode: StatusCodes.BadHistoryOperationInvalid }));
+      },
+    );
+  };
 }
 
 type EventFieldReader = (e: AlarmEvent) => Variant;
 
-const text = (t: string | undefined): Variant => new Variant({ dataType: DataType.LocalizedText, value: t === undefined ? null : { text: t } });
+const text = (t: string | undefined): Variant =>
+  new Variant({ dataType: DataType.LocalizedText, value: t === undefined ? null : { text: t } });
 const bool = (b: boolean): Variant => new Variant({ dataType: DataType.Boolean, value: b });
 const twoState = (get: (e: AlarmEvent) => boolean, yes: string, no: string): [EventFieldReader, EventFieldReader] => [
   (e) => text(get(e) ? yes : no),
@@ -91,14 +132,21 @@ const twoState = (get: (e: AlarmEvent) => boolean, yes: string, no: string): [Ev
  * Reads a past alarm event's fields by browse path. Only what the gateway keeps of an alarm is
  * there; any other field reads as null.
  */
-function eventFields(ns: number, kindOf: (rule: string) => AlarmKind, typeId: (kind: AlarmKind) => NodeId): Record<string, EventFieldReader> {
+function eventFields(
+  ns: number,
+  kindOf: (rule: string) => AlarmKind,
+  typeId: (kind: AlarmKind) => NodeId,
+): Record<string, EventFieldReader> {
   const [active, activeId] = twoState((e) => e.active, 'Active', 'Inactive');
   const [acked, ackedId] = twoState((e) => e.acked, 'Acknowledged', 'Unacknowledged');
   const [confirmed, confirmedId] = twoState((e) => e.confirmed, 'Confirmed', 'Unconfirmed');
   const time = (e: AlarmEvent) => new Variant({ dataType: DataType.DateTime, value: new Date(e.ts) });
   return {
     EventId: (e) =>
-      new Variant({ dataType: DataType.ByteString, value: createHash('sha1').update(`${e.device}\0${e.rule}\0${e.ts}\0${e.state}`).digest() }),
+      new Variant({
+        dataType: DataType.ByteString,
+        value: createHash('sha1').update(`${e.device}\0${e.rule}\0${e.ts}\0${e.state}`).digest(),
+      }),
     EventType: (e) => new Variant({ dataType: DataType.NodeId, value: typeId(kindOf(e.rule)) }),
     SourceNode: (e) => new Variant({ dataType: DataType.NodeId, value: NodeId.resolveNodeId(`ns=${ns};s=Devices/${e.device}`) }),
     SourceName: (e) => new Variant({ dataType: DataType.String, value: e.device }),
@@ -107,7 +155,8 @@ function eventFields(ns: number, kindOf: (rule: string) => AlarmKind, typeId: (k
     Message: (e) => text(e.message),
     Severity: (e) => new Variant({ dataType: DataType.UInt16, value: e.severity }),
     ConditionName: (e) => new Variant({ dataType: DataType.String, value: e.rule }),
-    ConditionId: (e) => new Variant({ dataType: DataType.NodeId, value: NodeId.resolveNodeId(`ns=${ns};${conditionNodeId(e.device, e.rule)}`) }),
+    ConditionId: (e) =>
+      new Variant({ dataType: DataType.NodeId, value: NodeId.resolveNodeId(`ns=${ns};${conditionNodeId(e.device, e.rule)}`) }),
     Retain: (e) => bool(retained(e)),
     ActiveState: active,
     'ActiveState/Id': activeId,
@@ -155,37 +204,21 @@ export function installEventHistory(
     details: unknown,
     _indexRange: unknown,
     _dataEncoding: unknown,
-    continuationData: { continuationPoint?: Buffer | null; releaseContinuationPoints?: boolean },
+    continuationData: ContinuationData,
   ): Promise<HistoryReadResult> => {
     if (!(details instanceof ReadEventDetails)) return new HistoryReadResult({ statusCode: StatusCodes.BadHistoryOperationUnsupported });
-    if (continuationData.releaseContinuationPoints) return new HistoryReadResult({ statusCode: StatusCodes.Good });
-    const start = unspecified(details.startTime) ? undefined : details.startTime!.getTime();
-    const end = unspecified(details.endTime) ? undefined : details.endTime!.getTime();
-    if (start === undefined && (end === undefined || details.numValuesPerNode === 0)) {
-      return new HistoryReadResult({ statusCode: StatusCodes.BadInvalidTimestampArgument });
-    }
-    const reversed = start === undefined || (end !== undefined && end < start);
-    const limit = details.numValuesPerNode;
-    const offset = offsetOf(continuationData.continuationPoint);
+    const select = details.filter?.selectClauses ?? [];
+    const events = (page: AlarmEvent[]) =>
+      new HistoryEvent({
+        events: page.map(
+          (e) =>
+            new HistoryEventFieldList({
+              eventFields: select.map((s) => readers[fieldKey(s)]?.(e) ?? new Variant({ dataType: DataType.Null })),
+            }),
+        ),
+      });
     try {
-      const rows = await source.alarms(device, {
-        ...(start === undefined ? {} : { from: end !== undefined && end < start ? end : start }),
-        ...(end === undefined ? {} : { to: start !== undefined && end < start ? start : end }),
-        // One row more than asked tells whether a continuation is needed.
-        limit: limit > 0 ? limit + 1 : 0,
-        offset,
-        newestFirst: reversed,
-      });
-      const page = limit > 0 ? rows.slice(0, limit) : rows;
-      const select = details.filter?.selectClauses ?? [];
-      const events = page.map(
-        (e) => new HistoryEventFieldList({ eventFields: select.map((s) => readers[fieldKey(s)]?.(e) ?? new Variant({ dataType: DataType.Null })) }),
-      );
-      return new HistoryReadResult({
-        statusCode: events.length === 0 ? StatusCodes.GoodNoData : StatusCodes.Good,
-        historyData: new HistoryEvent({ events }),
-        ...(limit > 0 && rows.length > limit ? { continuationPoint: continuation(offset + limit) } : {}),
-      });
+      return await readPage(details, continuationData, (q) => source.alarms(device, q), events);
     } catch (err) {
       log.warn({ device, err: String(err) }, 'OPC UA event HistoryRead failed');
       return new HistoryReadResult({ statusCode: StatusCodes.BadHistoryOperationInvalid });

@@ -37,6 +37,7 @@ export interface OpcuaOptions {
   version: string;
   /** Endpoints, users and certificate trust. */
   security: Pick<OpcuaConfig, 'security' | 'users'>;
+  limits: Pick<OpcuaConfig, 'maxClients' | 'maxMonitoredItems'>;
   clock: Clock;
   rules: () => RuleSpec[];
   ruleStatus: () => RuleStatus[];
@@ -101,7 +102,15 @@ export class OpcuaServerPart implements Part {
     const pki = join(this.options.dataDir, 'pki');
     const { security, users } = this.options.security;
     const known = await loadUsers({ users }, this.options.dataDir, this.log);
+    const limits = this.options.limits;
     const server = new OPCUAServer({
+      maxConnectionsPerEndpoint: limits.maxClients,
+      serverCapabilities: {
+        maxSessions: limits.maxClients,
+        maxSubscriptions: limits.maxClients * 10,
+        maxMonitoredItems: limits.maxMonitoredItems,
+        maxMonitoredItemsPerSubscription: limits.maxMonitoredItems,
+      },
       ...endpointSecurity({ security }),
       allowAnonymous: security.allowAnonymous,
       userManager: userManager(known),
@@ -205,7 +214,7 @@ export class OpcuaServerPart implements Part {
     if (nodes) return nodes;
     nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id));
     for (const [name, field] of Object.entries(HISTORIZED)) {
-      installValueHistory(ns.addressSpace, nodes.variable(name)!, id, field, this.options.history, this.log);
+      installValueHistory(nodes.variable(name)!, id, field, this.options.history, this.log);
     }
     installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
     this.devices.set(id, nodes);
