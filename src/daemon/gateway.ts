@@ -46,8 +46,6 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly state: DeviceStateStore;
   readonly alarms: AlarmBook;
-  /** Past values and alarm events, for OPC UA HistoryRead. */
-  readonly history: HistorySource;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
   readonly mqtt: MqttIngest;
@@ -92,11 +90,11 @@ export class Gateway {
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'));
 
     const servers: Part[] = [];
-    let ring: HistoryRing | undefined;
-    if (config.influx.enabled) this.history = new InfluxHistory(config.influx);
-    else this.history = ring = new HistoryRing(this.pipeline, config.opcua.history);
-    if (ring) servers.push(ring);
     if (config.opcua.enabled) {
+      // OPC UA HistoryRead is the only reader of history: without it, no ring is kept.
+      const ring = config.influx.enabled ? undefined : new HistoryRing(this.pipeline, config.opcua.history);
+      if (ring) servers.push(ring);
+      const history: HistorySource = ring ?? new InfluxHistory(config.influx);
       this.opcua = new OpcuaServerPart(
         {
           port: config.opcua.port,
@@ -119,7 +117,7 @@ export class Gateway {
             sinks: { ...(this.influx ? { influx: this.influx.pending() } : {}) },
           }),
           alarms: this.alarms,
-          history: this.history,
+          history,
           reloadRules: () => this.reloadFromSource(),
         },
         this.state,
