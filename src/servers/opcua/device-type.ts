@@ -1,6 +1,5 @@
 import {
   DataType,
-  StatusCodes,
   standardUnits,
   makeEUInformation,
   Range,
@@ -12,7 +11,7 @@ import {
 } from 'node-opcua';
 import type { DeviceState } from '../../state/device-state.js';
 import { EVENTS_WITH_HISTORY } from './history.js';
-import { addEngineeringUnits, ChangedValues, type Scalar } from './status-nodes.js';
+import { addEngineeringUnits, ChangedValues, setUnknown, type Scalar } from './status-nodes.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
 export const DEVICES_FOLDER = 'Devices';
@@ -116,13 +115,6 @@ const OBJECTS = [
   { name: 'Model', description: 'The model the device runs' },
 ] as const;
 
-const EMPTY: Record<DeviceVariable['dataType'], Scalar> = {
-  [DataType.String]: '',
-  [DataType.Double]: 0,
-  [DataType.Boolean]: false,
-  [DataType.DateTime]: new Date(0),
-};
-
 const UNIT_RANGE = { low: 0, high: 1 };
 
 /** Defines TinyMLDeviceType once per address space; every device object is an instance of it. */
@@ -216,7 +208,7 @@ export class DeviceNodes {
     for (const spec of DEVICE_VARIABLES) {
       const [parent, name] = splitPath(spec.path);
       const variable = addVariable(ns, parents.get(parent)!, name, spec, UNIT_RANGE, undefined, `${nodeId}/${spec.path}`);
-      variable.setValueFromSource({ dataType: spec.dataType, value: EMPTY[spec.dataType] }, StatusCodes.UncertainInitialValue);
+      setUnknown(variable, spec.dataType);
       this.variables.set(spec.path, variable);
     }
   }
@@ -239,7 +231,7 @@ export class DeviceNodes {
     if (node) return node;
     const scores = this.object.getComponentByName('Scores') as UAObject;
     node = addVariable(this.ns, scores, label, SCORE_VARIABLE, UNIT_RANGE, undefined, `s=${devicePath(this.id)}/Scores/${label}`);
-    node.setValueFromSource({ dataType: DataType.Double, value: 0 }, StatusCodes.UncertainInitialValue);
+    setUnknown(node, DataType.Double);
     this.scores.set(label, node);
     return node;
   }

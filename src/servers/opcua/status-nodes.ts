@@ -26,8 +26,13 @@ export function addStatusVariable(
     minimumSamplingInterval: 0,
   });
   if (options.unit) addEngineeringUnits(ns, variable, options.unit);
-  variable.setValueFromSource({ dataType: options.dataType, value: EMPTY[options.dataType] }, StatusCodes.UncertainInitialValue);
+  setUnknown(variable, options.dataType);
   return variable;
+}
+
+/** An "uncertain" empty value: what a variable reads until its first real one. */
+export function setUnknown(variable: UAVariable, dataType: ScalarType): void {
+  variable.setValueFromSource({ dataType, value: EMPTY[dataType] }, StatusCodes.UncertainInitialValue);
 }
 
 export function addEngineeringUnits(ns: Namespace, variable: UAVariable, unit: EUInformation, modellingRule?: 'Mandatory'): void {
