@@ -89,6 +89,7 @@ export class OpcuaServerPart implements Part {
   private readonly devices = new Map<string, DeviceNodes>();
   private readonly subscriptions: Subscription[] = [];
   private refreshTimer?: NodeJS.Timeout;
+  private ranges?: { of: DeviceConfig[]; byId: Map<string, DeviceView['anomalyRange']> };
 
   constructor(
     private readonly options: OpcuaOptions,
@@ -281,13 +282,17 @@ export class OpcuaServerPart implements Part {
   };
 
   private view(d: DeviceState): DeviceView {
-    const config = this.options.devices().find((c) => c.id === d.id);
-    return {
-      d,
-      online: this.state.isOnline(d),
-      rate: this.state.inferenceRate(d),
-      anomalyRange: config?.anomalyRange ?? DEFAULT_ANOMALY_RANGE,
-    };
+    return { d, online: this.state.isOnline(d), rate: this.state.inferenceRate(d), anomalyRange: this.anomalyRangeOf(d.id) };
+  }
+
+  /**
+   * Looked up per event and per device each second, so by id in a map, rebuilt only when a reload
+   * replaces the device list (a scan of the list would make the refresh quadratic in devices).
+   */
+  private anomalyRangeOf(id: string): DeviceView['anomalyRange'] {
+    const devices = this.options.devices();
+    if (this.ranges?.of !== devices) this.ranges = { of: devices, byId: new Map(devices.map((c) => [c.id, c.anomalyRange])) };
+    return this.ranges.byId.get(id) ?? DEFAULT_ANOMALY_RANGE;
   }
 
   /** A device dropped from the config: its object and conditions go (with a GeneralModelChangeEvent). */
