@@ -10,7 +10,7 @@
 // RSS: a fresh process per run starts the gateway with N devices, sends one event per device and
 // reports resident memory after GC, against the same process before the gateway started.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +33,9 @@ import { Gateway } from '../daemon/gateway.js';
 
 const RATE = 1000;
 const DEVICES = 1000;
-const CLIENTS = 20;
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const SECONDS = 15;
-const WARMUP_SECONDS = 3;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 10);
 const DRAIN_SECONDS = 5;
 // BENCH_RUNS and BENCH_ONLY=latency|rss shorten a run while profiling.
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -85,16 +85,69 @@ const event = (device: string, anomaly: number): string =>
     timing: { dsp_ms: 3, inference_ms: 7 },
   });
 
+/** CPU time of the calling thread, in ms (Linux: utime + stime of /proc/thread-self, in 10 ms ticks). */
+function threadCpuMs(): number {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The share of one core this thread used between two wall-clock times, resolved after `to`. */
+function cpuShare(from: number, to: number): Promise<number> {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      const [cpu0, wall0] = [threadCpuMs(), now()];
+      setTimeout(() => resolve((threadCpuMs() - cpu0) / (now() - wall0)), to - now());
+    }, from - now());
+  });
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Latencies by publish time, so a backlog that grows shows as a later third slower than the first. */
+class Latencies {
+  private readonly sent: number[] = [];
+  private readonly took: number[] = [];
+  add(sentAt: number, latency: number): void {
+    this.sent.push(sentAt);
+    this.took.push(latency);
+  }
+  summary(window: { from: number; to: number }): LatencySummary {
+    const third = (window.to - window.from) / 3;
+    const within = (lo: number, hi: number): number[] =>
+      this.took.filter((_, i) => this.sent[i]! >= lo && this.sent[i]! < hi).sort((a, b) => a - b);
+    const all = [...this.took].sort((a, b) => a - b);
+    return {
+      p50: percentile(all, 50),
+      p99: percentile(all, 99),
+      count: all.length,
+      firstThirdP50: percentile(within(window.from, window.from + third), 50),
+      lastThirdP50: percentile(within(window.to - third, window.to), 50),
+    };
+  }
+}
+
+interface LatencySummary {
+  p50: number;
+  p99: number;
+  count: number;
+  firstThirdP50: number;
+  lastThirdP50: number;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface RunResult {
-  opcua: { p50: number; p99: number; notifications: number; expected: number };
-  mqtt: { p50: number; p99: number };
+  opcua: LatencySummary & { expected: number };
+  mqtt: LatencySummary;
   published: number;
+  /** Share of one core each thread used inside the window. */
+  cpu: { gateway: number; clients: number; publisher: number };
 }
 
 /** From the main thread: the publish-time window to measure, or what to do next. */
@@ -107,7 +160,8 @@ async function clients(): Promise<void> {
   const port = parentPort!;
   const sessions: { client: OPCUAClient; subscription: ClientSubscription }[] = [];
   let window = { from: Infinity, to: -Infinity };
-  const opcua: number[] = [];
+  let cpu = Promise.resolve(NaN);
+  const opcua = new Latencies();
   for (let c = 0; c < CLIENTS; c++) {
     const client = OPCUAClient.create({
       endpointMustExist: false,
@@ -138,15 +192,14 @@ async function clients(): Promise<void> {
     group.on('changed', (_item: unknown, dv: DataValue, index: number) => {
       if (index % VARIABLES.length !== anomalyIndex) return;
       const sentAt = dv.value.value as number;
-      if (sentAt >= window.from && sentAt < window.to) opcua.push(now() - sentAt);
+      if (sentAt >= window.from && sentAt < window.to) opcua.add(sentAt, now() - sentAt);
     });
     sessions.push({ client, subscription });
   }
   port.on('message', (m: Command) => {
-    if (typeof m === 'object') window = m;
+    if (typeof m === 'object') [window, cpu] = [m, cpuShare(m.from, m.to)];
     else if (m === 'report') {
-      opcua.sort((a, b) => a - b);
-      port.postMessage({ p50: percentile(opcua, 50), p99: percentile(opcua, 99), count: opcua.length });
+      void cpu.then((share) => port.postMessage({ ...opcua.summary(window), cpu: share }));
     } else if (m === 'close') {
       void (async () => {
         for (const s of sessions) await s.client.disconnect();
@@ -165,11 +218,12 @@ async function publisher(): Promise<void> {
   const pub = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'bench-publisher' });
   const sub: MqttClient = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'bench-baseline' });
   await sub.subscribeAsync('tinyml/+/event', { qos: 0 });
-  const mqtt: number[] = [];
+  const mqtt = new Latencies();
   let window = { from: Infinity, to: -Infinity };
+  let cpu = Promise.resolve(NaN);
   sub.on('message', (_topic, payload) => {
     const sentAt = (JSON.parse(payload.toString()) as { anomaly: number }).anomaly;
-    if (sentAt >= window.from && sentAt < window.to) mqtt.push(now() - sentAt);
+    if (sentAt >= window.from && sentAt < window.to) mqtt.add(sentAt, now() - sentAt);
   });
   let published = 0;
   let sent = 0;
@@ -185,10 +239,9 @@ async function publisher(): Promise<void> {
     }
   }, 5);
   port.on('message', (m: Command) => {
-    if (typeof m === 'object') window = m;
+    if (typeof m === 'object') [window, cpu] = [m, cpuShare(m.from, m.to)];
     else if (m === 'report') {
-      mqtt.sort((a, b) => a - b);
-      port.postMessage({ p50: percentile(mqtt, 50), p99: percentile(mqtt, 99), count: mqtt.length, sent });
+      void cpu.then((share) => port.postMessage({ ...mqtt.summary(window), sent, cpu: share }));
     } else if (m === 'close') {
       clearInterval(tick);
       void Promise.all([pub.endAsync(), sub.endAsync()]).then(() => port.postMessage('closed'));
@@ -215,14 +268,12 @@ async function latencyRun(): Promise<RunResult> {
   // drain after it lets late ones in, so a backlog shows as latency, not as loss.
   const from = now() + WARMUP_SECONDS * 1000;
   const to = from + SECONDS * 1000;
+  const cpu = cpuShare(from, to);
   for (const w of [clientWorker, pubWorker]) w.postMessage({ from, to });
   await new Promise((r) => setTimeout(r, to - now() + DRAIN_SECONDS * 1000));
   const reports = [next(clientWorker), next(pubWorker)];
   for (const w of [clientWorker, pubWorker]) w.postMessage('report');
-  const [ua, mq] = (await Promise.all(reports)) as [
-    { p50: number; p99: number; count: number },
-    { p50: number; p99: number; count: number; sent: number },
-  ];
+  const [ua, mq] = (await Promise.all(reports)) as [LatencySummary & { cpu: number }, LatencySummary & { sent: number; cpu: number }];
   for (const w of [pubWorker, clientWorker]) {
     const closed = next(w);
     w.postMessage('close');
@@ -232,9 +283,10 @@ async function latencyRun(): Promise<RunResult> {
   await gateway.stop();
   rmSync(dataDir, { recursive: true, force: true });
   return {
-    opcua: { p50: ua.p50, p99: ua.p99, notifications: ua.count, expected: mq.sent * CLIENTS },
-    mqtt: { p50: mq.p50, p99: mq.p99 },
+    opcua: { ...ua, expected: mq.sent * CLIENTS },
+    mqtt: mq,
     published: mq.sent,
+    cpu: { gateway: await cpu, clients: ua.cpu, publisher: mq.cpu },
   };
 }
 
@@ -279,6 +331,7 @@ function rssRun(devices: number): Promise<{ before: number; after: number; start
 
 async function main(): Promise<void> {
   const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+  const pct = (share: number): string => `${(100 * share).toFixed(0)}%`;
   console.log(
     `OPC UA: ${DEVICES} devices × ${VARIABLES.length} variables, ${CLIENTS} clients at 50 ms, ${RATE} events/s; ${RUNS} runs of ${SECONDS} s`,
   );
@@ -287,8 +340,12 @@ async function main(): Promise<void> {
     const run = await latencyRunInChild();
     runs.push(run);
     console.log(
-      `run ${r + 1}: OPC UA p50 ${run.opcua.p50.toFixed(1)} ms p99 ${run.opcua.p99.toFixed(1)} ms (${run.opcua.notifications}/${run.opcua.expected} AnomalyScore notifications); ` +
-        `MQTT republish p50 ${run.mqtt.p50.toFixed(1)} ms p99 ${run.mqtt.p99.toFixed(1)} ms; ${run.published} events`,
+      `run ${r + 1}: OPC UA p50 ${run.opcua.p50.toFixed(1)} ms p99 ${run.opcua.p99.toFixed(1)} ms ` +
+        `(p50 ${run.opcua.firstThirdP50.toFixed(0)} → ${run.opcua.lastThirdP50.toFixed(0)} ms from first to last third; ` +
+        `${run.opcua.count}/${run.opcua.expected} AnomalyScore notifications); ` +
+        `MQTT republish p50 ${run.mqtt.p50.toFixed(1)} ms p99 ${run.mqtt.p99.toFixed(1)} ms ` +
+        `(p50 ${run.mqtt.firstThirdP50.toFixed(0)} → ${run.mqtt.lastThirdP50.toFixed(0)} ms); ${run.published} events; ` +
+        `CPU (share of a core) gateway ${pct(run.cpu.gateway)}, clients ${pct(run.cpu.clients)}, publisher ${pct(run.cpu.publisher)}`,
     );
   }
   const m = (f: (r: RunResult) => number): number => median(runs.map(f));
@@ -297,7 +354,7 @@ async function main(): Promise<void> {
       `median: OPC UA p50 ${m((r) => r.opcua.p50).toFixed(1)} ms, p99 ${m((r) => r.opcua.p99).toFixed(1)} ms; ` +
         `baseline MQTT republish p50 ${m((r) => r.mqtt.p50).toFixed(1)} ms, p99 ${m((r) => r.mqtt.p99).toFixed(1)} ms; ` +
         `ratio p50 ${(m((r) => r.opcua.p50) / m((r) => r.mqtt.p50)).toFixed(1)}×, p99 ${(m((r) => r.opcua.p99) / m((r) => r.mqtt.p99)).toFixed(1)}×; ` +
-        `delivered ${(100 * m((r) => r.opcua.notifications / r.opcua.expected)).toFixed(1)}% of AnomalyScore changes`,
+        `delivered ${(100 * m((r) => r.opcua.count / r.opcua.expected)).toFixed(1)}% of AnomalyScore changes`,
     );
   for (const devices of ONLY === 'latency' ? [] : [1000, 10_000]) {
     const results = [];
@@ -311,7 +368,11 @@ async function main(): Promise<void> {
 }
 
 if (!isMainThread) void ((workerData as { role: string }).role === 'clients' ? clients() : publisher());
-else if (process.argv[2] === 'latency') void latencyRun().then((r) => process.send?.(r, () => process.exit(0)));
+else if (process.argv[2] === 'latency')
+  // Run alone (`node dist/bench/opcua-bench.js latency`, e.g. under --cpu-prof), it prints its result.
+  void latencyRun().then((r) =>
+    process.send ? process.send(r, () => process.exit(0)) : (console.log(JSON.stringify(r)), process.exit(0)),
+  );
 else if (process.argv[2] === 'rss') void rssChild(Number(process.argv[3])).then(() => process.exit(0));
 else
   void main().then(

@@ -28,6 +28,7 @@ import { addMethod, METHODS } from './methods.js';
 import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHistory } from './history.js';
 import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
+import { harvestQueuedItemsOnly } from './harvest.js';
 import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
 export interface OpcuaOptions {
@@ -97,6 +98,7 @@ export class OpcuaServerPart implements Part {
     private readonly log: Logger,
   ) {
     routeLibraryLogs(log);
+    harvestQueuedItemsOnly();
   }
 
   async start(): Promise<void> {
