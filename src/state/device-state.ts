@@ -3,6 +3,7 @@ import type { AlarmCondition, AlarmEvent } from '../core/alarm.js';
 import type { Clock } from '../core/clock.js';
 import { topClass, type InferenceEvent } from '../normalise/inference-event.js';
 import type { DeviceConfig } from '../config/schema.js';
+import { MinuteRate } from './minute-rate.js';
 
 export interface DeviceState {
   id: string;
@@ -24,8 +25,7 @@ export interface DeviceState {
   /** Receive time of the newest event: what Online and "seconds since last seen" measure. */
   lastSeenAt?: number;
   events: number;
-  /** Arrivals in the current and the previous rate bucket (see `inferenceRate`). */
-  rate: { bucketStart: number; current: number; previous: number };
+  rate: MinuteRate;
   /** Active alarms by rule. */
   alarms: Map<string, AlarmCondition>;
   /** Rules with an alarm not yet acknowledged (active or not). */
@@ -84,8 +84,7 @@ export class DeviceStateStore {
     d.lastEventTs = event.ts;
     d.lastSeenAt = now;
     d.events++;
-    rollRate(d, now);
-    d.rate.current++;
+    d.rate.add(now);
     this.changeSubject.next({ kind: 'device-updated', device: d });
   }
 
@@ -111,15 +110,9 @@ export class DeviceStateStore {
     return d.lastSeenAt !== undefined && this.clock.now() - d.lastSeenAt < this.offlineAfterMs;
   }
 
-  /**
-   * Inferences per minute over the last minute, from two one-minute buckets (the previous one
-   * weighted by how much of it the sliding minute still covers): O(1) memory per device.
-   */
+  /** Inferences received over the last minute (60 complete seconds). */
   inferenceRate(d: DeviceState): number {
-    const now = this.clock.now();
-    rollRate(d, now);
-    const covered = 1 - (now - d.rate.bucketStart) / RATE_BUCKET_MS;
-    return d.rate.current + d.rate.previous * covered;
+    return d.rate.perMinute(this.clock.now());
   }
 
   /** Forgets a device (dropped from the config); returns whether it was known. */
@@ -144,17 +137,6 @@ export class DeviceStateStore {
   }
 }
 
-const RATE_BUCKET_MS = 60_000;
-
-function rollRate(d: DeviceState, now: number): void {
-  const elapsed = now - d.rate.bucketStart;
-  if (elapsed < RATE_BUCKET_MS) return;
-  // One bucket later the current one becomes the previous; two or more later both are empty.
-  d.rate.previous = elapsed < 2 * RATE_BUCKET_MS ? d.rate.current : 0;
-  d.rate.current = 0;
-  d.rate.bucketStart = now - (elapsed % RATE_BUCKET_MS);
-}
-
 function newDevice(id: string, configured: boolean, labels: string[], now: number): DeviceState {
-  return { id, configured, labels, events: 0, rate: { bucketStart: now, current: 0, previous: 0 }, alarms: new Map(), unacked: new Set() };
+  return { id, configured, labels, events: 0, rate: new MinuteRate(now), alarms: new Map(), unacked: new Set() };
 }

@@ -3,6 +3,7 @@ import { RegisterMap, BLOCK_SIZE, DEVICE_FIELDS } from '../../src/servers/modbus
 import { float32Registers, fromRegisters, uint32Registers } from '../../src/servers/modbus-tcp/word-order.js';
 import { WORD_ORDERS } from '../../src/config/schema.js';
 import type { DeviceState } from '../../src/state/device-state.js';
+import { MinuteRate } from '../../src/state/minute-rate.js';
 
 t.test('word orders place bytes A B C D as documented', async (t) => {
   const bytes = Buffer.from([0x42, 0xf6, 0xe9, 0x79]); // 123.456 as float32 big-endian
@@ -56,7 +57,7 @@ t.test('a block encodes state, with sentinels for unknown values', async (t) => 
     seq: 2 ** 32 + 7,
     lastSeenAt: 10_000,
     events: 3,
-    rate: { bucketStart: 0, current: 0, previous: 0 },
+    rate: new MinuteRate(0),
     alarms: new Map([
       [
         'r',
