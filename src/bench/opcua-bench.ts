@@ -15,6 +15,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants as perf, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { connectAsync, type MqttClient } from 'mqtt';
 import {
@@ -34,7 +35,7 @@ import { Gateway } from '../daemon/gateway.js';
 const RATE = 1000;
 const DEVICES = 1000;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
-const SECONDS = 15;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 10);
 const DRAIN_SECONDS = 5;
 // BENCH_RUNS and BENCH_ONLY=latency|rss shorten a run while profiling.
@@ -148,6 +149,8 @@ interface RunResult {
   published: number;
   /** Share of one core each thread used inside the window. */
   cpu: { gateway: number; clients: number; publisher: number };
+  /** Full (mark-compact) collections of the gateway thread inside the window, and their pauses. */
+  majorGc: { count: number; pauseMs: number };
 }
 
 /** From the main thread: the publish-time window to measure, or what to do next. */
@@ -269,10 +272,18 @@ async function latencyRun(): Promise<RunResult> {
   const from = now() + WARMUP_SECONDS * 1000;
   const to = from + SECONDS * 1000;
   const cpu = cpuShare(from, to);
+  const gcs: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
   for (const w of [clientWorker, pubWorker]) w.postMessage({ from, to });
   await new Promise((r) => setTimeout(r, to - now() + DRAIN_SECONDS * 1000));
   const reports = [next(clientWorker), next(pubWorker)];
   for (const w of [clientWorker, pubWorker]) w.postMessage('report');
+  observer.disconnect();
+  const major = gcs.filter((e) => {
+    const at = performance.timeOrigin + e.startTime;
+    return (e as { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR && at >= from && at < to;
+  });
   const [ua, mq] = (await Promise.all(reports)) as [LatencySummary & { cpu: number }, LatencySummary & { sent: number; cpu: number }];
   for (const w of [pubWorker, clientWorker]) {
     const closed = next(w);
@@ -287,6 +298,7 @@ async function latencyRun(): Promise<RunResult> {
     mqtt: mq,
     published: mq.sent,
     cpu: { gateway: await cpu, clients: ua.cpu, publisher: mq.cpu },
+    majorGc: { count: major.length, pauseMs: major.reduce((sum, e) => sum + e.duration, 0) },
   };
 }
 
@@ -345,7 +357,8 @@ async function main(): Promise<void> {
         `${run.opcua.count}/${run.opcua.expected} AnomalyScore notifications); ` +
         `MQTT republish p50 ${run.mqtt.p50.toFixed(1)} ms p99 ${run.mqtt.p99.toFixed(1)} ms ` +
         `(p50 ${run.mqtt.firstThirdP50.toFixed(0)} → ${run.mqtt.lastThirdP50.toFixed(0)} ms); ${run.published} events; ` +
-        `CPU (share of a core) gateway ${pct(run.cpu.gateway)}, clients ${pct(run.cpu.clients)}, publisher ${pct(run.cpu.publisher)}`,
+        `CPU (share of a core) gateway ${pct(run.cpu.gateway)}, clients ${pct(run.cpu.clients)}, publisher ${pct(run.cpu.publisher)}; ` +
+        `gateway full GCs ${run.majorGc.count} (${run.majorGc.pauseMs.toFixed(0)} ms paused)`,
     );
   }
   const m = (f: (r: RunResult) => number): number => median(runs.map(f));
