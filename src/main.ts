@@ -14,7 +14,7 @@ const USAGE = `tinyml-gateway ${VERSION}
 usage:
   tinyml-gateway run --config FILE [--data-dir DIR] [--simulate N] [--sim-rate HZ]
   tinyml-gateway check --config FILE
-  tinyml-gateway modbus-map --config FILE
+  tinyml-gateway modbus-map --config FILE [--format csv|md|json]
   tinyml-gateway replay --config FILE --events EVENTS.jsonl
   tinyml-gateway pki list|trust THUMBPRINT|reject THUMBPRINT (--config FILE | --data-dir DIR)
   tinyml-gateway hash-password            (reads the password from stdin, prints the hash for opcua.users)
@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       ramp: { type: 'string' },
       seed: { type: 'string' },
       events: { type: 'string' },
+      format: { type: 'string' },
     },
     strict: true,
   });
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return checkCommand(needConfig(), io);
     case 'modbus-map':
-      return modbusMapCommand(needConfig(), io);
+      return modbusMapCommand(needConfig(), io, values.format);
     case 'replay':
       if (!values.events) throw new Error('replay needs --events EVENTS.jsonl');
       return replayCommand({ configFile: needConfig(), eventsFile: values.events }, io);

@@ -24,9 +24,19 @@ export function checkCommand(file: string, io: Io): number {
   }
 }
 
-export function modbusMapCommand(file: string, io: Io): number {
+export const MAP_FORMATS = ['csv', 'md', 'json'] as const;
+
+/** `modbus-map`: the register map of a config, as CSV (the default), a Markdown table or JSON. */
+export function modbusMapCommand(file: string, io: Io, format = 'csv'): number {
   const config = loadConfig(file);
-  io.out(new RegisterMap(config.devices, config.modbus.wordOrder).toCsv());
+  const map = new RegisterMap(config.devices, config.modbus);
+  if (format === 'csv') io.out(map.toCsv());
+  else if (format === 'md') io.out(map.toMarkdown());
+  else if (format === 'json') io.out(map.toJson());
+  else {
+    io.err(`--format must be one of ${MAP_FORMATS.join(', ')}, got '${format}'\n`);
+    return 1;
+  }
   return 0;
 }
 

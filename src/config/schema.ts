@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { checkedRule } from '../cep/rules/check-fields.js';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { PASSWORD_HASH_PATTERN } from '../core/password.js';
+import { BLOCK_SIZE } from '../servers/modbus-tcp/register-map.js';
+import { TEST_PATTERN_SIZE } from '../servers/modbus-tcp/test-pattern.js';
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
@@ -37,170 +39,204 @@ export const DEFAULT_ANOMALY_RANGE = { low: 0, high: 1 };
  * The one source for config types, defaults, error messages and docs/config.md. Every object is
  * strict so a misspelled key is an error, not a silently ignored setting.
  */
-export const configSchema = z.strictObject({
-  version: z.literal(1).default(1).describe('Config format version'),
-  gateway: z
-    .strictObject({
-      id: z.string().regex(DEVICE_ID_PATTERN).default('tinyml-gateway').describe('Name of this gateway (MQTT broker id, logs)'),
-      dataDir: z.string().min(1).default('./data').describe('State and OPC UA PKI; relative to the config file; `--data-dir` overrides it'),
-      logLevel: z
-        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info')
-        .describe('JSON log lines on stdout at or above this level'),
-      offlineAfterMs: z.number().int().positive().default(30_000).describe('A device is Online while its last event is younger than this'),
-    })
-    .prefault({}),
-  mqtt: z
-    .strictObject({
-      broker: z
-        .strictObject({
-          enabled: z.boolean().default(true).describe('Run the embedded MQTT broker (aedes)'),
-          host: host.default('0.0.0.0').describe('Address the embedded broker listens on'),
-          port: port.default(1883).describe('Port of the embedded broker'),
-        })
-        .prefault({}),
-      url: z
-        .url({ protocol: /^(mqtts?|wss?|tcp)$/ })
-        .optional()
-        .describe('External broker (e.g. mqtt://broker.plant:1883), used when broker.enabled is false'),
-      clientId: z.string().min(1).optional().describe('Client id at the external broker (default: <gateway.id>-<pid>)'),
-      republishEvents: z
-        .boolean()
-        .default(true)
-        .describe('Republish accepted events, normalised, on tinyml/<device>/event (alarms always go to tinyml/<device>/alarm)'),
-    })
-    .prefault({})
-    .refine((m) => m.broker.enabled || m.url !== undefined, {
-      message: 'set mqtt.url when mqtt.broker.enabled is false',
-      path: ['url'],
-    }),
-  opcua: z
-    .strictObject({
-      enabled: z.boolean().default(true).describe('Run the OPC UA server'),
-      port: port.default(4840).describe('OPC UA TCP port (endpoint opc.tcp://<host>:<port>/UA/TinyMLGateway)'),
-      host: host.optional().describe('Host name advertised in endpoint URLs (default: the machine name)'),
-      maxClients: z
-        .number()
-        .int()
-        .min(1)
-        .max(1000)
-        .default(50)
-        .describe('Client connections and sessions the server accepts at once (node-opcua alone would stop at 10)'),
-      maxMonitoredItems: z
-        .number()
-        .int()
-        .positive()
-        .default(1_000_000)
-        .describe('Monitored items across all subscriptions (1k devices × 10 variables × 20 clients is 200,000)'),
-      security: z
-        .strictObject({
-          modes: z
-            .array(z.enum(SECURITY_MODES))
-            .min(1)
-            .default(['SignAndEncrypt'])
-            .describe('Endpoint security modes; `None` (no signing, no encryption) only when listed here'),
-          policies: z
-            .array(z.enum(SECURITY_POLICIES))
-            .min(1)
-            .default([...SECURITY_POLICIES])
-            .describe('Security policies of the Sign and SignAndEncrypt endpoints'),
-          allowAnonymous: z.boolean().default(false).describe('Accept sessions without a user name'),
-          anonymousRole: z.enum(OPCUA_ROLES).default('viewer').describe('Role of anonymous sessions when allowed'),
-          autoAcceptClientCertificates: z
-            .boolean()
-            .default(false)
-            .describe('Trust every client certificate on first contact (commissioning only; otherwise use `tinyml-gateway pki trust`)'),
-        })
-        .prefault({}),
-      history: z
-        .strictObject({
-          perDevice: z
-            .number()
-            .int()
-            .positive()
-            .max(1_000_000)
-            .default(1000)
-            .describe('Without InfluxDB: samples per device kept in memory for HistoryRead'),
-          alarms: z
-            .number()
-            .int()
-            .positive()
-            .max(1_000_000)
-            .default(10_000)
-            .describe('Without InfluxDB: alarm events kept in memory for HistoryRead'),
-        })
-        .prefault({}),
-      users: z
-        .array(
-          z.strictObject({
-            name: z.string().min(1).max(64).describe('User name'),
-            passwordHash: z
-              .string()
-              .regex(PASSWORD_HASH_PATTERN, 'passwordHash must be a hash made by `tinyml-gateway hash-password`, never the password')
-              .describe('Salted scrypt hash from `tinyml-gateway hash-password`'),
-            role: z.enum(OPCUA_ROLES).describe('viewer: read and subscribe; operator: + acknowledge, confirm, methods; admin: everything'),
-          }),
-        )
-        .superRefine((users, ctx) => {
-          for (const d of duplicateIds(
-            users.map((u) => ({ id: u.name })),
-            'user',
-          )) {
-            ctx.addIssue({ code: 'custom', message: d.message.replace(' id ', ' name '), path: [d.index, 'name'] });
-          }
-        })
-        .default([])
-        .describe('OPC UA users; when empty, an `admin` user is created on first start and its password printed once'),
-    })
-    .prefault({}),
-  modbus: z
-    .strictObject({
-      enabled: z.boolean().default(true).describe('Run the Modbus TCP server'),
-      host: host.default('0.0.0.0').describe('Address the Modbus server listens on'),
-      port: port.default(5020).describe('Modbus TCP port (502 is allowed under the systemd unit)'),
-      unitId: z.number().int().min(1).max(255).default(1).describe('Unit id the server answers; requests to other ids get no answer'),
-      wordOrder: z.enum(WORD_ORDERS).default('ABCD').describe('Order of 32-bit values in two registers; see docs/modbus.md'),
-    })
-    .prefault({}),
-  http: z
-    .strictObject({
-      host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
-      port: port.default(8080).describe('HTTP port'),
-      rulesApi: apiAccess.describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
-      alarmsApi: apiAccess.describe(
-        'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',
-      ),
-    })
-    .prefault({}),
-  influx: z
-    .strictObject({
-      enabled: z.boolean().default(false).describe('Write events and alarm transitions to InfluxDB 1.x'),
-      url: z
-        .url({ protocol: /^https?$/ })
-        .default('http://127.0.0.1:8086')
-        .describe('InfluxDB HTTP API; user:password@ in the URL for auth'),
-      database: z.string().min(1).default('tinyml').describe('Database, created at start when missing'),
-      batchSize: z.number().int().positive().max(50_000).default(1000).describe('Points per write'),
-      flushIntervalMs: z.number().int().positive().default(1000).describe('Longest time a point waits before it is written'),
-      maxBufferedPoints: z
-        .number()
-        .int()
-        .positive()
-        .default(1_000_000)
-        .describe('Points held in memory while InfluxDB is unreachable; beyond it the oldest are dropped and counted'),
-    })
-    .prefault({}),
-  devices: z
-    .array(deviceSchema)
-    .superRefine(uniqueIds('device'))
-    .default([])
-    .describe('Known devices, in Modbus block order; unknown devices are still accepted and shown in OPC UA'),
-  rules: z.array(checkedRule).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
-  ruleFiles: z
-    .array(z.string().min(1))
-    .default([])
-    .describe('YAML files with more rules (`rules:` list), relative to this file, e.g. rules/device-silent.yaml'),
-});
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).default(1).describe('Config format version'),
+    gateway: z
+      .strictObject({
+        id: z.string().regex(DEVICE_ID_PATTERN).default('tinyml-gateway').describe('Name of this gateway (MQTT broker id, logs)'),
+        dataDir: z
+          .string()
+          .min(1)
+          .default('./data')
+          .describe('State and OPC UA PKI; relative to the config file; `--data-dir` overrides it'),
+        logLevel: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .describe('JSON log lines on stdout at or above this level'),
+        offlineAfterMs: z
+          .number()
+          .int()
+          .positive()
+          .default(30_000)
+          .describe('A device is Online while its last event is younger than this'),
+      })
+      .prefault({}),
+    mqtt: z
+      .strictObject({
+        broker: z
+          .strictObject({
+            enabled: z.boolean().default(true).describe('Run the embedded MQTT broker (aedes)'),
+            host: host.default('0.0.0.0').describe('Address the embedded broker listens on'),
+            port: port.default(1883).describe('Port of the embedded broker'),
+          })
+          .prefault({}),
+        url: z
+          .url({ protocol: /^(mqtts?|wss?|tcp)$/ })
+          .optional()
+          .describe('External broker (e.g. mqtt://broker.plant:1883), used when broker.enabled is false'),
+        clientId: z.string().min(1).optional().describe('Client id at the external broker (default: <gateway.id>-<pid>)'),
+        republishEvents: z
+          .boolean()
+          .default(true)
+          .describe('Republish accepted events, normalised, on tinyml/<device>/event (alarms always go to tinyml/<device>/alarm)'),
+      })
+      .prefault({})
+      .refine((m) => m.broker.enabled || m.url !== undefined, {
+        message: 'set mqtt.url when mqtt.broker.enabled is false',
+        path: ['url'],
+      }),
+    opcua: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Run the OPC UA server'),
+        port: port.default(4840).describe('OPC UA TCP port (endpoint opc.tcp://<host>:<port>/UA/TinyMLGateway)'),
+        host: host.optional().describe('Host name advertised in endpoint URLs (default: the machine name)'),
+        maxClients: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(50)
+          .describe('Client connections and sessions the server accepts at once (node-opcua alone would stop at 10)'),
+        maxMonitoredItems: z
+          .number()
+          .int()
+          .positive()
+          .default(1_000_000)
+          .describe('Monitored items across all subscriptions (1k devices × 10 variables × 20 clients is 200,000)'),
+        security: z
+          .strictObject({
+            modes: z
+              .array(z.enum(SECURITY_MODES))
+              .min(1)
+              .default(['SignAndEncrypt'])
+              .describe('Endpoint security modes; `None` (no signing, no encryption) only when listed here'),
+            policies: z
+              .array(z.enum(SECURITY_POLICIES))
+              .min(1)
+              .default([...SECURITY_POLICIES])
+              .describe('Security policies of the Sign and SignAndEncrypt endpoints'),
+            allowAnonymous: z.boolean().default(false).describe('Accept sessions without a user name'),
+            anonymousRole: z.enum(OPCUA_ROLES).default('viewer').describe('Role of anonymous sessions when allowed'),
+            autoAcceptClientCertificates: z
+              .boolean()
+              .default(false)
+              .describe('Trust every client certificate on first contact (commissioning only; otherwise use `tinyml-gateway pki trust`)'),
+          })
+          .prefault({}),
+        history: z
+          .strictObject({
+            perDevice: z
+              .number()
+              .int()
+              .positive()
+              .max(1_000_000)
+              .default(1000)
+              .describe('Without InfluxDB: samples per device kept in memory for HistoryRead'),
+            alarms: z
+              .number()
+              .int()
+              .positive()
+              .max(1_000_000)
+              .default(10_000)
+              .describe('Without InfluxDB: alarm events kept in memory for HistoryRead'),
+          })
+          .prefault({}),
+        users: z
+          .array(
+            z.strictObject({
+              name: z.string().min(1).max(64).describe('User name'),
+              passwordHash: z
+                .string()
+                .regex(PASSWORD_HASH_PATTERN, 'passwordHash must be a hash made by `tinyml-gateway hash-password`, never the password')
+                .describe('Salted scrypt hash from `tinyml-gateway hash-password`'),
+              role: z
+                .enum(OPCUA_ROLES)
+                .describe('viewer: read and subscribe; operator: + acknowledge, confirm, methods; admin: everything'),
+            }),
+          )
+          .superRefine((users, ctx) => {
+            for (const d of duplicateIds(
+              users.map((u) => ({ id: u.name })),
+              'user',
+            )) {
+              ctx.addIssue({ code: 'custom', message: d.message.replace(' id ', ' name '), path: [d.index, 'name'] });
+            }
+          })
+          .default([])
+          .describe('OPC UA users; when empty, an `admin` user is created on first start and its password printed once'),
+      })
+      .prefault({}),
+    modbus: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Run the Modbus TCP server'),
+        host: host.default('0.0.0.0').describe('Address the Modbus server listens on'),
+        port: port.default(5020).describe('Modbus TCP port (502 is allowed under the systemd unit)'),
+        unitId: z.number().int().min(1).max(255).default(1).describe('Unit id the server answers; requests to other ids get no answer'),
+        wordOrder: z.enum(WORD_ORDERS).default('ABCD').describe('Order of 32-bit values in two registers; see docs/modbus.md'),
+        testPattern: z
+          .strictObject({
+            enabled: z.boolean().default(true).describe('Serve the test pattern: 16 registers of known values in this word order'),
+            address: z
+              .number()
+              .int()
+              .min(0)
+              .max(65536 - TEST_PATTERN_SIZE)
+              .default(9000)
+              .describe('First register of the test pattern (input and holding registers); must lie past the device blocks'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
+        port: port.default(8080).describe('HTTP port'),
+        rulesApi: apiAccess.describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
+        alarmsApi: apiAccess.describe(
+          'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',
+        ),
+      })
+      .prefault({}),
+    influx: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Write events and alarm transitions to InfluxDB 1.x'),
+        url: z
+          .url({ protocol: /^https?$/ })
+          .default('http://127.0.0.1:8086')
+          .describe('InfluxDB HTTP API; user:password@ in the URL for auth'),
+        database: z.string().min(1).default('tinyml').describe('Database, created at start when missing'),
+        batchSize: z.number().int().positive().max(50_000).default(1000).describe('Points per write'),
+        flushIntervalMs: z.number().int().positive().default(1000).describe('Longest time a point waits before it is written'),
+        maxBufferedPoints: z
+          .number()
+          .int()
+          .positive()
+          .default(1_000_000)
+          .describe('Points held in memory while InfluxDB is unreachable; beyond it the oldest are dropped and counted'),
+      })
+      .prefault({}),
+    devices: z
+      .array(deviceSchema)
+      .superRefine(uniqueIds('device'))
+      .default([])
+      .describe('Known devices, in Modbus block order; unknown devices are still accepted and shown in OPC UA'),
+    rules: z.array(checkedRule).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
+    ruleFiles: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('YAML files with more rules (`rules:` list), relative to this file, e.g. rules/device-silent.yaml'),
+  })
+  .superRefine((c, ctx) => {
+    const { enabled, address } = c.modbus.testPattern;
+    const blocksEnd = c.devices.length * BLOCK_SIZE;
+    if (enabled && address < blocksEnd)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modbus', 'testPattern', 'address'],
+        message: `the test pattern at ${address} overlaps the device blocks (${c.devices.length} devices use input registers 0..${blocksEnd - 1}); move it to ${blocksEnd} or above`,
+      });
+  });
 
 export function uniqueIds(what: string) {
   return (items: { id: string }[], ctx: z.RefinementCtx): void => {

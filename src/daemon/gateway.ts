@@ -126,13 +126,7 @@ export class Gateway {
       servers.push(this.opcua);
     }
     if (config.modbus.enabled) {
-      this.modbus = new ModbusServerPart(
-        config.modbus,
-        new RegisterMap(config.devices, config.modbus.wordOrder),
-        this.state,
-        clock,
-        child('modbus'),
-      );
+      this.modbus = new ModbusServerPart(config.modbus, new RegisterMap(config.devices, config.modbus), this.state, clock, child('modbus'));
       servers.push(this.modbus);
       const modbus = this.modbus;
       modbus.declareCoils(coilAddresses(config.rules));
@@ -244,7 +238,7 @@ export class Gateway {
     this.config = { ...this.config, devices: next.devices };
     this.state.configure(next.devices);
     const report = this.replaceRules(next.rules);
-    this.modbus?.setMap(new RegisterMap(next.devices, this.config.modbus.wordOrder));
+    this.modbus?.setMap(new RegisterMap(next.devices, this.config.modbus));
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');
     return report;

@@ -3,6 +3,8 @@ import { configSchema } from '../config/schema.js';
 import { ruleSchema } from '../cep/rules/language.js';
 import { inferenceEventV1 } from '../normalise/inference-event.js';
 import { BLOCK_SIZE, DEVICE_FIELDS } from '../servers/modbus-tcp/register-map.js';
+import { registerCount, typeName } from '../servers/modbus-tcp/register-codec.js';
+import { TEST_PATTERN, testPatternRegisters } from '../servers/modbus-tcp/test-pattern.js';
 import { DEVICE_VARIABLES, SCORE_VARIABLE, type DeviceVariable } from '../servers/opcua/device-type.js';
 import { GATEWAY_VARIABLES, SINK_VARIABLES } from '../servers/opcua/gateway-nodes.js';
 import { RULE_VARIABLES } from '../servers/opcua/rule-nodes.js';
@@ -32,6 +34,7 @@ export const REFERENCES: Record<string, () => string> = {
   'rule-keys': () => keyTable(z.toJSONSchema(ruleSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
   'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
   'modbus-block': modbusBlock,
+  'modbus-test-pattern': testPattern,
   'opcua-device-variables': deviceVariables,
   'opcua-methods': methodTable,
   'opcua-rule-variables': () => statusVariables(RULE_VARIABLES, 'Rules/<rule>'),
@@ -96,6 +99,19 @@ function modbusBlock(): string {
     'Discrete input *i* is `alarm`: 1 while any rule has an alarm raised on device *i*. Discrete input *n*+*i* (for *n* configured devices) is `alarm_unacked`: 1 while device *i* has an alarm nobody acknowledged yet, active or not.',
   ];
   return rows.join('\n');
+}
+
+function testPattern(): string {
+  const hex = (order: 'ABCD' | 'CDAB' | 'BADC' | 'DCBA', offset: number, count: number): string =>
+    testPatternRegisters(order)
+      .slice(offset, offset + count)
+      .map((r) => r.toString(16).toUpperCase().padStart(4, '0'))
+      .join(' ');
+  const rows = TEST_PATTERN.map((f) => {
+    const n = registerCount(f.type);
+    return `| ${f.offset} | \`${f.field}\` | ${typeName(f.type)} | ${JSON.stringify(f.value)} | ${hex('ABCD', f.offset, n)} | ${hex('CDAB', f.offset, n)} | ${hex('BADC', f.offset, n)} | ${hex('DCBA', f.offset, n)} |`;
+  });
+  return ['| offset | field | type | reads | ABCD | CDAB | BADC | DCBA |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 const unitOf = (unit: EUInformation | undefined): string => (unit ? `${unit.displayName.text ?? ''}` : '');

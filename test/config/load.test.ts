@@ -114,6 +114,14 @@ t.test('an external broker needs a url', async (t) => {
   t.same(problems('mqtt:\n  broker:\n    enabled: false\n  url: mqtt://broker.plant:1883\n'), []);
 });
 
+t.test('the Modbus test pattern may not overlap the device blocks', async (t) => {
+  const devices = (n: number) => 'devices:\n' + Array.from({ length: n }, (_, i) => `  - id: d-${i}\n`).join('');
+  t.same(problems(devices(562)), [], '562 devices end at register 8991, below the pattern at 9000');
+  const p = problems(`modbus:\n  testPattern:\n    address: 9000\n${devices(563)}`);
+  t.match(p, [{ path: 'modbus.testPattern.address', line: 3, message: /overlaps the device blocks.*move it to 9008 or above/ }]);
+  t.same(problems(`modbus:\n  testPattern: { enabled: false }\n${devices(563)}`), [], 'or is turned off');
+});
+
 t.test('YAML syntax errors carry a line; unreadable files say so', async (t) => {
   t.match(problems('a: [\n'), [{ message: /^YAML:/, line: 2 }]);
   t.match(problems('a: 1\na: 2\n'), [{ message: /^YAML:.*[Uu]nique/, line: 2 }]);

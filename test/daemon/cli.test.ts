@@ -98,9 +98,28 @@ t.test('modbus-map prints the CSV with the documented header', async (t) => {
   const r = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml']);
   t.equal(r.status, 0);
   const rows = r.stdout.trim().split('\n');
-  t.equal(rows[0], 'device,field,table,address,type,word_order');
-  t.ok(rows.includes('sim-02,anomaly,input_register,16,float32,ABCD'));
-  t.ok(rows.includes('sim-08,alarm,discrete_input,7,bit,'));
+  t.equal(rows[0], 'device,field,table,address,reference,type,word_order,description');
+  t.ok(rows.some((l) => l.startsWith('sim-02,anomaly,input_register,16,30017,float32,ABCD,')));
+  t.ok(rows.some((l) => l.startsWith('sim-08,alarm,discrete_input,7,10008,bit,,')));
+  t.ok(
+    rows.some((l) => l.startsWith(',test_float32,holding_register,9006,49007,float32,ABCD,')),
+    'the test pattern, in both register tables',
+  );
+
+  const md = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'md']).stdout.split('\n');
+  t.equal(md[0], '| device | field | table | address | reference | type | word_order | description |');
+  t.ok(md.some((l) => l.startsWith('| sim-02 | anomaly | input_register | 16 | 30017 | float32 | ABCD |')));
+  const json = JSON.parse(runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'json']).stdout) as Record<
+    string,
+    unknown
+  >[];
+  t.match(
+    json.find((r) => r.device === 'sim-02' && r.field === 'anomaly'),
+    { address: 16, reference: '30017', type: 'float32', wordOrder: 'ABCD' },
+  );
+  const bad = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'xml']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /--format must be one of csv, md, json/);
 });
 
 t.test('run with an invalid config exits 1 with the problems', async (t) => {

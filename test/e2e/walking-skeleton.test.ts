@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { modbusMapCommand } from '../../src/cli/commands.js';
-import { fromRegisters } from '../../src/servers/modbus-tcp/word-order.js';
+import { decode } from '../../src/servers/modbus-tcp/register-codec.js';
 import { startInfluxd } from '../helpers/influxd.js';
 import { runningGateway, inferenceEvent } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
@@ -127,18 +127,18 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
     .slice(1)
     .map((l) => l.split(','));
   const address = (field: string) => Number(rows.find((r) => r[0] === 'press-01' && r[1] === field)?.[3]);
-  const read32 = async (field: string) => {
+  const read32 = async (field: string, type: 'float32' | 'uint32') => {
     const { data } = await modbus.readInputRegisters(address(field), 2);
-    return fromRegisters([data[0]!, data[1]!], 'ABCD');
+    return decode(data, { type, order: 'ABCD' });
   };
-  t.equal((await read32('anomaly')).readFloatBE(), Math.fround(0.15));
-  t.equal((await read32('confidence')).readFloatBE(), Math.fround(0.9));
+  t.equal(await read32('anomaly', 'float32'), Math.fround(0.15));
+  t.equal(await read32('confidence', 'float32'), Math.fround(0.9));
   t.equal((await modbus.readInputRegisters(address('label_index'), 1)).data[0], 0, 'label normal is index 0');
   t.same((await modbus.readInputRegisters(address('model_version_major'), 3)).data, [2, 3, 1]);
-  t.equal((await read32('seq')).readUInt32BE(), 5);
-  t.ok((await read32('seconds_since_last_seen')).readUInt32BE() < 5);
+  t.equal(await read32('seq', 'uint32'), 5);
+  t.ok(((await read32('seconds_since_last_seen', 'uint32')) as number) < 5);
   t.equal((await modbus.readInputRegisters(address('online'), 1)).data[0], 1);
-  t.equal((await read32('events_total')).readUInt32BE(), 5);
+  t.equal(await read32('events_total', 'uint32'), 5);
   t.equal((await modbus.readDiscreteInputs(0, 1)).data[0], false, 'alarm cleared on Modbus');
   t.equal(await modbusExceptionOf(modbus.readInputRegisters(31, 2)), 2, 'a read past the map is exception 02');
   t.equal(await modbusExceptionOf(modbus.readHoldingRegisters(0, 1)), 2, 'holding registers are not mapped');

@@ -30,7 +30,7 @@ for (const { order, flags } of ORDERS) {
     await mqtt.publishAsync('tinyml/press-02/inference', JSON.stringify(inferenceEvent('press-02', 0.625, 9)), { qos: 1 });
     await waitFor(() => gateway.state.get('press-02')?.anomaly === 0.625, 'event in state');
 
-    const row = new RegisterMap(config.devices, order).rows.find((r) => r.device === 'press-02' && r.field === 'anomaly');
+    const row = new RegisterMap(config.devices, { wordOrder: order }).rows.find((r) => r.device === 'press-02' && r.field === 'anomaly');
     // mbpoll counts references from 1 (-r 1 is address 0).
     const args = [
       '-m',
@@ -55,5 +55,35 @@ for (const { order, flags } of ORDERS) {
 
     const past = await mbpoll(['-m', 'tcp', '-p', String(ports.modbus), '-a', '1', '-t', '3', '-r', '100', '-c', '1', '-1', '127.0.0.1']);
     t.match(past.output, /Illegal data address/i, 'outside the map: exception 02');
+  });
+}
+
+for (const { order, flags } of ORDERS) {
+  t.test(`mbpoll decodes the test pattern (${order}): float32 123.456 and int32 -2 in one read each`, async (t) => {
+    const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { wordOrder: order } });
+    const read = (table: string, type: string, address: number) =>
+      mbpoll([
+        '-m',
+        'tcp',
+        '-p',
+        String(ports.modbus),
+        '-a',
+        '1',
+        '-t',
+        `${table}:${type}`,
+        ...flags,
+        '-r',
+        String(address + 1),
+        '-c',
+        '1',
+        '-1',
+        '127.0.0.1',
+      ]);
+    // The pattern sits at 9000: int32 at offset 4, float32 at offset 6.
+    const float = await read('4', 'float', 9006);
+    t.equal(float.code, 0, float.output);
+    t.match(float.output, /\[9007\]:\s+123\.456\b/, 'holding registers (function 03)');
+    t.match((await read('3', 'float', 9006)).output, /\[9007\]:\s+123\.456\b/, 'input registers (function 04)');
+    t.match((await read('4', 'int', 9004)).output, /\[9005\]:\s+-2\b/);
   });
 }

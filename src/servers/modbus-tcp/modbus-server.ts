@@ -37,7 +37,8 @@ function fail<T>(cb: Callback<T>, err: Error): void {
 
 /**
  * Read-only Modbus TCP view of device state: input registers and discrete inputs per the
- * RegisterMap; coils, holding registers and writes are exception 02 until a map makes them writable.
+ * RegisterMap, the test pattern also as holding registers; other holding registers, coils not
+ * driven by rules, and writes are exception 02 until a map makes them writable.
  */
 export class ModbusServerPart implements Part {
   readonly name = 'modbus';
@@ -103,6 +104,10 @@ export class ModbusServerPart implements Part {
       if (!this.map.inputRegistersInRange(addr, length)) return fail(cb, ILLEGAL_ADDRESS);
       cb(null, this.map.readInputRegisters(addr, length, context));
     };
+    const readHolding = (addr: number, length: number, cb: Callback<number[]>): void => {
+      if (!this.map.holdingRegistersInRange(addr, length)) return fail(cb, ILLEGAL_ADDRESS);
+      cb(null, this.map.readHoldingRegisters(addr, length));
+    };
     return {
       getMultipleInputRegisters: (addr: number, length: number, _unit: number, cb: Callback<number[]>) => readRegisters(addr, length, cb),
       getInputRegister: (addr: number, _unit: number, cb: Callback<number>) =>
@@ -113,8 +118,9 @@ export class ModbusServerPart implements Part {
         const d = device && this.state.get(device.id);
         cb(null, d ? (unacked ? d.unacked : d.alarms).size > 0 : false);
       },
-      getHoldingRegister: (_addr: number, _unit: number, cb: Callback<number>) => fail(cb, ILLEGAL_ADDRESS),
-      getMultipleHoldingRegisters: (_a: number, _l: number, _unit: number, cb: Callback<number[]>) => fail(cb, ILLEGAL_ADDRESS),
+      getHoldingRegister: (addr: number, _unit: number, cb: Callback<number>) =>
+        readHolding(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
+      getMultipleHoldingRegisters: (addr: number, length: number, _unit: number, cb: Callback<number[]>) => readHolding(addr, length, cb),
       getCoil: (addr: number, _unit: number, cb: Callback<boolean>) => {
         const holders = this.coils.get(addr);
         if (!holders) return fail(cb, ILLEGAL_ADDRESS);

@@ -2,10 +2,10 @@ import type { DeviceConfig, WordOrder } from '../../config/schema.js';
 /** What the register map reads of a device's config. */
 type MappedDevice = Pick<DeviceConfig, 'id' | 'labels'>;
 import type { DeviceState } from '../../state/device-state.js';
-import { float32Registers, uint32Registers } from './word-order.js';
+import { encode, typeName, type ValueType } from './register-codec.js';
+import { TEST_PATTERN, TEST_PATTERN_SIZE, testPatternRegisters } from './test-pattern.js';
 
-export type RegisterTable = 'input_register' | 'discrete_input';
-export type RegisterType = 'float32' | 'uint16' | 'uint32' | 'bit';
+export type RegisterTable = 'input_register' | 'holding_register' | 'discrete_input';
 
 export interface FieldContext {
   device: DeviceState | undefined;
@@ -16,7 +16,7 @@ export interface FieldContext {
 interface FieldSpec {
   field: string;
   offset: number;
-  type: Exclude<RegisterType, 'bit'>;
+  type: 'float32' | 'uint16' | 'uint32';
   read: (c: FieldContext, labels: string[]) => number;
   description: string;
 }
@@ -99,24 +99,36 @@ export interface MapRow {
   field: string;
   table: RegisterTable;
   address: number;
-  type: RegisterType;
+  /** A register type (docs/modbus.md), or `bit`. */
+  type: string;
   wordOrder: WordOrder | '';
   description: string;
 }
 
+export interface MapOptions {
+  wordOrder: WordOrder;
+  testPattern?: { enabled: boolean; address: number };
+}
+
 /**
  * The register map: device i (in config order) owns input registers [16·i, 16·i+16), discrete
- * input i (an alarm active) and discrete input n+i (an alarm not acknowledged), for n devices.
- * Addresses depend only on the config, never on arrival order.
+ * input i (an alarm active) and discrete input n+i (an alarm not acknowledged), for n devices;
+ * the test pattern sits at its own address in both register tables. Addresses depend only on the
+ * config, never on arrival order.
  */
 export class RegisterMap {
   readonly rows: MapRow[];
+  readonly wordOrder: WordOrder;
   private readonly inputRegisterCount: number;
+  private readonly pattern?: { address: number; registers: number[] };
 
   constructor(
     readonly devices: MappedDevice[],
-    readonly wordOrder: WordOrder,
+    options: MapOptions,
   ) {
+    this.wordOrder = options.wordOrder;
+    const wordOrder = this.wordOrder;
+    if (options.testPattern?.enabled) this.pattern = { address: options.testPattern.address, registers: testPatternRegisters(wordOrder) };
     this.inputRegisterCount = devices.length * BLOCK_SIZE;
     this.rows = devices.flatMap((d, i) => [
       ...DEVICE_FIELDS.map((f) => ({
@@ -125,7 +137,7 @@ export class RegisterMap {
         table: 'input_register' as const,
         address: i * BLOCK_SIZE + f.offset,
         type: f.type,
-        wordOrder: f.type === 'uint16' ? ('' as const) : wordOrder,
+        wordOrder: orderOf(f.type, wordOrder),
         description: f.description,
       })),
       {
@@ -147,10 +159,34 @@ export class RegisterMap {
         description: 'any alarm not acknowledged (active or not)',
       },
     ]);
+    const pattern = this.pattern;
+    if (pattern)
+      for (const table of ['input_register', 'holding_register'] as const)
+        for (const f of TEST_PATTERN)
+          this.rows.push({
+            device: '',
+            field: f.field,
+            table,
+            address: pattern.address + f.offset,
+            type: typeName(f.type),
+            wordOrder: orderOf(f.type, wordOrder),
+            description: `test pattern: reads ${JSON.stringify(f.value)}`,
+          });
   }
 
   inputRegistersInRange(address: number, count: number): boolean {
-    return address >= 0 && count >= 1 && address + count <= this.inputRegisterCount;
+    return (address >= 0 && count >= 1 && address + count <= this.inputRegisterCount) || this.holdingRegistersInRange(address, count);
+  }
+
+  /** Holding registers hold only the test pattern (for masters that read with function 03). */
+  holdingRegistersInRange(address: number, count: number): boolean {
+    const p = this.pattern;
+    return p !== undefined && count >= 1 && address >= p.address && address + count <= p.address + TEST_PATTERN_SIZE;
+  }
+
+  readHoldingRegisters(address: number, count: number): number[] {
+    const p = this.pattern;
+    return p ? p.registers.slice(address - p.address, address - p.address + count) : [];
   }
 
   discreteInputsInRange(address: number, count: number): boolean {
@@ -165,6 +201,7 @@ export class RegisterMap {
 
   /** Register values for [address, address+count), computing each touched device block once. */
   readInputRegisters(address: number, count: number, context: (id: string) => FieldContext): number[] {
+    if (this.holdingRegistersInRange(address, count)) return this.readHoldingRegisters(address, count);
     const out = new Array<number>(count);
     let blockIndex = -1;
     let block: number[] = [];
@@ -185,21 +222,61 @@ export class RegisterMap {
     const block = new Array<number>(BLOCK_SIZE).fill(0);
     for (const f of DEVICE_FIELDS) {
       const value = f.read(c, device.labels);
-      if (f.type === 'uint16') block[f.offset] = value & 0xffff;
-      else {
-        const [w0, w1] = f.type === 'float32' ? float32Registers(value, this.wordOrder) : uint32Registers(value, this.wordOrder);
-        block[f.offset] = w0;
-        block[f.offset + 1] = w1;
-      }
+      encode(value, { type: f.type, order: this.wordOrder }).forEach((register, i) => (block[f.offset + i] = register));
     }
     return block;
   }
 
   toCsv(): string {
-    const lines = ['device,field,table,address,type,word_order'];
-    for (const r of this.rows) lines.push([r.device, r.field, r.table, r.address, r.type, r.wordOrder].join(','));
+    const lines = [MAP_COLUMNS.join(',')];
+    for (const r of this.rows) lines.push(cells(r).join(','));
     return lines.join('\n') + '\n';
   }
+
+  toMarkdown(): string {
+    const lines = [`| ${MAP_COLUMNS.join(' | ')} |`, `| ${MAP_COLUMNS.map(() => '---').join(' | ')} |`];
+    for (const r of this.rows) lines.push(`| ${cells(r).join(' | ')} |`);
+    return lines.join('\n') + '\n';
+  }
+
+  toJson(): string {
+    return (
+      JSON.stringify(
+        this.rows.map((r) => ({ ...r, reference: reference(r.table, r.address) })),
+        null,
+        2,
+      ) + '\n'
+    );
+  }
+}
+
+const MAP_COLUMNS = ['device', 'field', 'table', 'address', 'reference', 'type', 'word_order', 'description'] as const;
+
+const cells = (r: MapRow): (string | number)[] => [
+  r.device,
+  r.field,
+  r.table,
+  r.address,
+  reference(r.table, r.address),
+  r.type,
+  r.wordOrder,
+  r.description.replaceAll(',', ';'),
+];
+
+const TABLE_PREFIX: Record<RegisterTable, number> = { discrete_input: 1, input_register: 3, holding_register: 4 };
+
+/**
+ * PLC notation of a 0-based address: 30001 + address for input registers, 40001 for holding
+ * registers, 10001 for discrete inputs; six digits (300001 + address) past address 9998.
+ */
+export function reference(table: RegisterTable, address: number): string {
+  const prefix = TABLE_PREFIX[table];
+  return String(address <= 9998 ? prefix * 10_000 + address + 1 : prefix * 100_000 + address + 1);
+}
+
+/** The order that applies to a type: none for bits and 16-bit values (docs/modbus.md#byte-and-word-order). */
+function orderOf(type: ValueType, order: WordOrder): WordOrder | '' {
+  return type === 'uint16' || type === 'int16' ? '' : order;
 }
 
 function labelIndex(label: string | undefined, labels: string[]): number {
