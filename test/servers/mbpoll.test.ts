@@ -16,6 +16,10 @@ function mbpoll(args: string[]): Promise<{ code: number; output: string }> {
   );
 }
 
+/** One read of one value at a 0-based address; mbpoll counts references from 1 (-r 1 is address 0). */
+const readOne = (port: number, type: string, address: number, flags: readonly string[] = []) =>
+  mbpoll(['-m', 'tcp', '-p', String(port), '-a', '1', '-t', type, ...flags, '-r', String(address + 1), '-c', '1', '-1', '127.0.0.1']);
+
 /** mbpoll's float reads are low word first by default; -B makes them high word first (ABCD). */
 const ORDERS = [
   { order: 'ABCD', flags: ['-B'] },
@@ -31,29 +35,11 @@ for (const { order, flags } of ORDERS) {
     await waitFor(() => gateway.state.get('press-02')?.anomaly === 0.625, 'event in state');
 
     const row = new RegisterMap(config.devices, { wordOrder: order }).rows.find((r) => r.device === 'press-02' && r.field === 'anomaly');
-    // mbpoll counts references from 1 (-r 1 is address 0).
-    const args = [
-      '-m',
-      'tcp',
-      '-p',
-      String(ports.modbus),
-      '-a',
-      '1',
-      '-t',
-      '3:float',
-      ...flags,
-      '-r',
-      String((row?.address ?? 0) + 1),
-      '-c',
-      '1',
-      '-1',
-      '127.0.0.1',
-    ];
-    const r = await mbpoll(args);
+    const r = await readOne(ports.modbus, '3:float', row?.address ?? 0, flags);
     t.equal(r.code, 0, r.output);
     t.match(r.output, /\[\d+\]:\s+0\.625\b/);
 
-    const past = await mbpoll(['-m', 'tcp', '-p', String(ports.modbus), '-a', '1', '-t', '3', '-r', '100', '-c', '1', '-1', '127.0.0.1']);
+    const past = await readOne(ports.modbus, '3', 99);
     t.match(past.output, /Illegal data address/i, 'outside the map: exception 02');
   });
 }
@@ -61,24 +47,7 @@ for (const { order, flags } of ORDERS) {
 for (const { order, flags } of ORDERS) {
   t.test(`mbpoll decodes the test pattern (${order}): float32 123.456 and int32 -2 in one read each`, async (t) => {
     const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { wordOrder: order } });
-    const read = (table: string, type: string, address: number) =>
-      mbpoll([
-        '-m',
-        'tcp',
-        '-p',
-        String(ports.modbus),
-        '-a',
-        '1',
-        '-t',
-        `${table}:${type}`,
-        ...flags,
-        '-r',
-        String(address + 1),
-        '-c',
-        '1',
-        '-1',
-        '127.0.0.1',
-      ]);
+    const read = (table: string, type: string, address: number) => readOne(ports.modbus, `${table}:${type}`, address, flags);
     // The pattern sits at 9000: int32 at offset 4, float32 at offset 6.
     const float = await read('4', 'float', 9006);
     t.equal(float.code, 0, float.output);
