@@ -12,15 +12,25 @@ export interface Encoding {
   offset?: number;
 }
 
-const BYTES: Record<NumberType, number> = { int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 };
-const RANGE: Partial<Record<NumberType, [number, number]>> = {
-  int16: [-0x8000, 0x7fff],
-  uint16: [0, 0xffff],
-  int32: [-0x80000000, 0x7fffffff],
-  uint32: [0, 0xffffffff],
+interface NumberCodec {
+  bytes: number;
+  /** Integers only: the raw range, which scaled values are clamped to. */
+  range?: [number, number];
+  read(b: Buffer): number;
+  write(b: Buffer, v: number): void;
+}
+
+/** One row per type: its size, range and big-endian accessors. */
+const NUMBERS: Record<NumberType, NumberCodec> = {
+  int16: { bytes: 2, range: [-0x8000, 0x7fff], read: (b) => b.readInt16BE(), write: (b, v) => b.writeInt16BE(v) },
+  uint16: { bytes: 2, range: [0, 0xffff], read: (b) => b.readUInt16BE(), write: (b, v) => b.writeUInt16BE(v) },
+  int32: { bytes: 4, range: [-0x80000000, 0x7fffffff], read: (b) => b.readInt32BE(), write: (b, v) => b.writeInt32BE(v) },
+  uint32: { bytes: 4, range: [0, 0xffffffff], read: (b) => b.readUInt32BE(), write: (b, v) => b.writeUInt32BE(v) },
+  float32: { bytes: 4, read: (b) => b.readFloatBE(), write: (b, v) => b.writeFloatBE(v) },
+  float64: { bytes: 8, read: (b) => b.readDoubleBE(), write: (b, v) => b.writeDoubleBE(v) },
 };
 
-export const registerCount = (type: ValueType): number => (typeof type === 'string' ? BYTES[type] / 2 : Math.ceil(type.string / 2));
+export const registerCount = (type: ValueType): number => (typeof type === 'string' ? NUMBERS[type].bytes / 2 : Math.ceil(type.string / 2));
 
 export const typeName = (type: ValueType): string => (typeof type === 'string' ? type : `string(${type.string})`);
 
@@ -29,57 +39,30 @@ export const typeName = (type: ValueType): string => (typeof type === 'string' ?
  * smallest of a signed integer, zero bytes for text. Documented per field in docs/modbus.md.
  */
 export function unknownRaw(type: NumberType): number {
-  const range = RANGE[type];
+  const range = NUMBERS[type].range;
   return range ? (type.startsWith('u') ? range[1] : range[0]) : Number.NaN;
 }
 
 /** The value's bytes, most significant first, laid into registers in `order` (docs/modbus.md#byte-and-word-order). */
 export function encode(value: number | string | undefined, e: Encoding): number[] {
-  const bytes = typeof e.type === 'string' ? numberBytes(value, e.type, e) : textBytes(value, e.type.string);
-  return toRegisters(bytes, e.order, typeof e.type !== 'string');
+  if (typeof e.type !== 'string') return toRegisters(textBytes(value, e.type.string), e.order, true);
+  const codec = NUMBERS[e.type];
+  const bytes = Buffer.alloc(codec.bytes);
+  const n = typeof value === 'number' ? value : Number.NaN;
+  if (!codec.range) codec.write(bytes, n);
+  else {
+    const scaled = Number.isFinite(n) ? Math.round((n - (e.offset ?? 0)) / (e.scale ?? 1)) : unknownRaw(e.type);
+    codec.write(bytes, Math.min(codec.range[1], Math.max(codec.range[0], scaled)));
+  }
+  return toRegisters(bytes, e.order, false);
 }
 
 export function decode(registers: readonly number[], e: Encoding): number | string {
-  const text = typeof e.type !== 'string';
-  const bytes = fromRegisters(registers.slice(0, registerCount(e.type)), e.order, text);
+  const bytes = fromRegisters(registers.slice(0, registerCount(e.type)), e.order, typeof e.type !== 'string');
   if (typeof e.type !== 'string') return bytes.toString('latin1').replace(/\0+$/, '');
-  const raw = readNumber(bytes, e.type);
-  return RANGE[e.type] ? raw * (e.scale ?? 1) + (e.offset ?? 0) : raw;
-}
-
-function numberBytes(value: number | string | undefined, type: NumberType, e: Encoding): Buffer {
-  const bytes = Buffer.alloc(BYTES[type]);
-  const n = typeof value === 'number' ? value : Number.NaN;
-  const range = RANGE[type];
-  if (!range) {
-    if (type === 'float32') bytes.writeFloatBE(n);
-    else bytes.writeDoubleBE(n);
-    return bytes;
-  }
-  const scaled = Number.isFinite(n) ? Math.round((n - (e.offset ?? 0)) / (e.scale ?? 1)) : unknownRaw(type);
-  const raw = Math.min(range[1], Math.max(range[0], scaled));
-  if (type === 'int16') bytes.writeInt16BE(raw);
-  else if (type === 'uint16') bytes.writeUInt16BE(raw);
-  else if (type === 'int32') bytes.writeInt32BE(raw);
-  else bytes.writeUInt32BE(raw);
-  return bytes;
-}
-
-function readNumber(bytes: Buffer, type: NumberType): number {
-  switch (type) {
-    case 'int16':
-      return bytes.readInt16BE();
-    case 'uint16':
-      return bytes.readUInt16BE();
-    case 'int32':
-      return bytes.readInt32BE();
-    case 'uint32':
-      return bytes.readUInt32BE();
-    case 'float32':
-      return bytes.readFloatBE();
-    case 'float64':
-      return bytes.readDoubleBE();
-  }
+  const codec = NUMBERS[e.type];
+  const raw = codec.read(bytes);
+  return codec.range ? raw * (e.scale ?? 1) + (e.offset ?? 0) : raw;
 }
 
 /** Latin-1 text, cut or zero-padded to `length` bytes (an odd length pads the last register). */

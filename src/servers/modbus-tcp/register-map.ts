@@ -126,8 +126,8 @@ export class RegisterMap {
     readonly devices: MappedDevice[],
     options: MapOptions,
   ) {
-    this.wordOrder = options.wordOrder;
-    const wordOrder = this.wordOrder;
+    const { wordOrder } = options;
+    this.wordOrder = wordOrder;
     if (options.testPattern?.enabled) this.pattern = { address: options.testPattern.address, registers: testPatternRegisters(wordOrder) };
     this.inputRegisterCount = devices.length * BLOCK_SIZE;
     this.rows = devices.flatMap((d, i) => [
