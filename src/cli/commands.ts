@@ -2,7 +2,8 @@ import { config as rxjsConfig } from 'rxjs';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
+import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
+import { formatMap, MAP_FORMATS, type MapFormat } from '../servers/modbus-tcp/map-table.js';
 import { FLEET_DEFAULTS, SimulatedFleet } from '../sim/fleet.js';
 import type { Gateway } from '../daemon/gateway.js';
 
@@ -24,19 +25,16 @@ export function checkCommand(file: string, io: Io): number {
   }
 }
 
-export const MAP_FORMATS = ['csv', 'md', 'json'] as const;
-
 /** `modbus-map`: the register map of a config, as CSV (the default), a Markdown table or JSON. */
 export function modbusMapCommand(file: string, io: Io, format = 'csv'): number {
   const config = loadConfig(file);
-  const map = new RegisterMap(config.devices, config.modbus);
-  if (format === 'csv') io.out(map.toCsv());
-  else if (format === 'md') io.out(map.toMarkdown());
-  else if (format === 'json') io.out(map.toJson());
-  else {
+  if (!(MAP_FORMATS as readonly string[]).includes(format)) {
     io.err(`--format must be one of ${MAP_FORMATS.join(', ')}, got '${format}'\n`);
     return 1;
   }
+  const space = AddressSpace.fromConfig(config);
+  for (const p of space.problems) io.err(`${file}: ${p.path.join('.')}: ${p.message}\n`);
+  io.out(formatMap(space.placed, format as MapFormat));
   return 0;
 }
 

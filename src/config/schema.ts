@@ -2,15 +2,15 @@ import { z } from 'zod';
 import { checkedRule } from '../cep/rules/check-fields.js';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { PASSWORD_HASH_PATTERN } from '../core/password.js';
-import { BLOCK_SIZE } from '../servers/modbus-tcp/register-map.js';
-import { TEST_PATTERN_SIZE } from '../servers/modbus-tcp/test-pattern.js';
+import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
+import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
 /** Who may call a writing HTTP endpoint: nobody, clients on this machine, or any client. */
 const apiAccess = z.enum(['off', 'loopback', 'any']).default('loopback');
 
-export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export { WORD_ORDERS, type WordOrder } from './modbus-schema.js';
 export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
 export const SECURITY_POLICIES = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep'] as const;
 export const OPCUA_ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -31,6 +31,7 @@ const deviceSchema = z.strictObject({
     .prefault({})
     .refine((r) => r.high > r.low, { message: 'anomalyRange.high must be greater than anomalyRange.low', path: ['high'] })
     .describe('EURange of the OPC UA AnomalyScore: what a SCADA bar graph scales to (scores outside it are still passed on)'),
+  modbus: deviceModbusSchema.describe('Where the device sits on the Modbus server; see docs/modbus.md'),
 });
 
 export const DEFAULT_ANOMALY_RANGE = { low: 0, high: 1 };
@@ -167,27 +168,7 @@ export const configSchema = z
           .describe('OPC UA users; when empty, an `admin` user is created on first start and its password printed once'),
       })
       .prefault({}),
-    modbus: z
-      .strictObject({
-        enabled: z.boolean().default(true).describe('Run the Modbus TCP server'),
-        host: host.default('0.0.0.0').describe('Address the Modbus server listens on'),
-        port: port.default(5020).describe('Modbus TCP port (502 is allowed under the systemd unit)'),
-        unitId: z.number().int().min(1).max(255).default(1).describe('Unit id the server answers; requests to other ids get no answer'),
-        wordOrder: z.enum(WORD_ORDERS).default('ABCD').describe('Order of 32-bit values in two registers; see docs/modbus.md'),
-        testPattern: z
-          .strictObject({
-            enabled: z.boolean().default(true).describe('Serve the test pattern: 16 registers of known values in this word order'),
-            address: z
-              .number()
-              .int()
-              .min(0)
-              .max(65536 - TEST_PATTERN_SIZE)
-              .default(9000)
-              .describe('First register of the test pattern (input and holding registers); must lie past the device blocks'),
-          })
-          .prefault({}),
-      })
-      .prefault({}),
+    modbus: modbusServerSchema,
     http: z
       .strictObject({
         host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
@@ -228,14 +209,7 @@ export const configSchema = z
       .describe('YAML files with more rules (`rules:` list), relative to this file, e.g. rules/device-silent.yaml'),
   })
   .superRefine((c, ctx) => {
-    const { enabled, address } = c.modbus.testPattern;
-    const blocksEnd = c.devices.length * BLOCK_SIZE;
-    if (enabled && address < blocksEnd)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['modbus', 'testPattern', 'address'],
-        message: `the test pattern at ${address} overlaps the device blocks (${c.devices.length} devices use input registers 0..${blocksEnd - 1}); move it to ${blocksEnd} or above`,
-      });
+    for (const p of layoutDevices(c.modbus, c.devices).problems) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
   });
 
 export function uniqueIds(what: string) {
@@ -256,6 +230,5 @@ export function duplicateIds(items: { id: string }[], what: string): { index: nu
 
 export type GatewayConfig = z.output<typeof configSchema>;
 export type DeviceConfig = GatewayConfig['devices'][number];
-export type WordOrder = (typeof WORD_ORDERS)[number];
 export type OpcuaConfig = GatewayConfig['opcua'];
 export type OpcuaRole = (typeof OPCUA_ROLES)[number];

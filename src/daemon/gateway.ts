@@ -9,8 +9,8 @@ import { parseRules } from '../config/load.js';
 import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
 import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
-import { ModbusServerPart } from '../servers/modbus-tcp/modbus-server.js';
-import { RegisterMap } from '../servers/modbus-tcp/register-map.js';
+import { ModbusServerPart, type ModbusCounters } from '../servers/modbus-tcp/modbus-server.js';
+import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
 import { InfluxSink, type SinkCounters } from '../sinks/influx/influx-sink.js';
 import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
@@ -126,10 +126,11 @@ export class Gateway {
       servers.push(this.opcua);
     }
     if (config.modbus.enabled) {
-      this.modbus = new ModbusServerPart(config.modbus, new RegisterMap(config.devices, config.modbus), this.state, clock, child('modbus'));
+      const space = AddressSpace.fromConfig(config);
+      this.modbus = new ModbusServerPart(config.modbus, space, this.state, this.alarms, clock, child('modbus'), this.modbusCounters());
       servers.push(this.modbus);
       const modbus = this.modbus;
-      modbus.declareCoils(coilAddresses(config.rules));
+      modbus.setSpace(space);
       this.pipeline.actions$.subscribe((a) => a.type === 'modbus-coil' && modbus.applyCoilAction(a));
     }
 
@@ -238,7 +239,6 @@ export class Gateway {
     this.config = { ...this.config, devices: next.devices };
     this.state.configure(next.devices);
     const report = this.replaceRules(next.rules);
-    this.modbus?.setMap(new RegisterMap(next.devices, this.config.modbus));
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');
     return report;
@@ -253,9 +253,9 @@ export class Gateway {
   /** Swaps the running rules (SIGHUP, POST /rules); rules whose state shape is unchanged keep their state. */
   replaceRules(rules: GatewayConfig['rules']): SwapReport {
     this.config = { ...this.config, rules };
-    this.modbus?.declareCoils(coilAddresses(rules));
     const report = this.engine.replaceRules(rules);
     this.clearRetiredAlarms();
+    this.modbus?.setSpace(AddressSpace.fromConfig(this.config));
     return report;
   }
 
@@ -324,6 +324,15 @@ export class Gateway {
     }, interval);
   }
 
+  private modbusCounters(): ModbusCounters {
+    const m = this.metrics;
+    return {
+      request: (fc, outcome) => m.modbusRequests.inc({ function: String(fc), outcome }),
+      refused: (reason) => m.modbusRefused.inc({ reason }),
+      connections: (open) => m.modbusConnections.set(open),
+    };
+  }
+
   private influxCounters(): SinkCounters {
     const sink = 'influx';
     return {
@@ -333,9 +342,4 @@ export class Gateway {
       buffered: (n) => this.metrics.sinkBuffered.set({ sink }, n),
     };
   }
-}
-
-/** Modbus coils named by rule actions. */
-function coilAddresses(rules: GatewayConfig['rules']): number[] {
-  return rules.flatMap((r) => (r.outputs.actions ?? []).flatMap((a) => (a.modbusCoil === undefined ? [] : [a.modbusCoil])));
 }

@@ -37,6 +37,14 @@ export class GatewayMetrics {
   readonly sinkPointsDropped = this.counter('sink_points_dropped_total', 'Points a sink gave up on, by reason', ['sink', 'reason']);
   readonly sinkWriteErrors = this.counter('sink_write_errors_total', 'Failed upstream writes (retried)', ['sink']);
   readonly sinkBuffered = this.gauge('sink_buffered_points', 'Points waiting in a sink buffer', ['sink']);
+  readonly modbusRequests = this.counter('modbus_requests_total', 'Modbus TCP requests by function code and outcome', [
+    'function',
+    'outcome',
+  ]);
+  readonly modbusRefused = this.counter('modbus_connections_refused_total', 'Modbus TCP connections closed on arrival, by reason', [
+    'reason',
+  ]);
+  readonly modbusConnections = this.gauge('modbus_connections', 'Modbus TCP client connections open');
   readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
 
   constructor() {

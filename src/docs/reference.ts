@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
 import { ruleSchema } from '../cep/rules/language.js';
 import { inferenceEventV1 } from '../normalise/inference-event.js';
-import { BLOCK_SIZE, DEVICE_FIELDS } from '../servers/modbus-tcp/register-map.js';
+import { DEFAULT_PROFILE } from '../servers/modbus-tcp/default-profile.js';
+import { FIELD_NAMES, resolveField } from '../servers/modbus-tcp/device-fields.js';
+import { fieldSize, fieldType } from '../config/modbus-schema.js';
 import { registerCount, typeName } from '../servers/modbus-tcp/register-codec.js';
 import { TEST_PATTERN, testPatternRegisters } from '../servers/modbus-tcp/test-pattern.js';
 import { DEVICE_VARIABLES, SCORE_VARIABLE, type DeviceVariable } from '../servers/opcua/device-type.js';
@@ -34,6 +36,7 @@ export const REFERENCES: Record<string, () => string> = {
   'rule-keys': () => keyTable(z.toJSONSchema(ruleSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
   'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
   'modbus-block': modbusBlock,
+  'modbus-fields': modbusFields,
   'modbus-test-pattern': testPattern,
   'opcua-device-variables': deviceVariables,
   'opcua-methods': methodTable,
@@ -56,8 +59,12 @@ function walk(schema: JsonSchema, path: string, rows: string[], withDefaults: bo
   for (const [key, child] of Object.entries(schema.properties ?? {})) {
     const name = path ? `${path}.${key}` : key;
     const required = schema.required?.includes(key) ?? false;
+    const entry = typeof child.additionalProperties === 'object' ? child.additionalProperties : undefined;
     if (child.type === 'object' && child.properties) {
       walk(child, name, rows, withDefaults);
+    } else if (child.type === 'object' && entry?.properties) {
+      rows.push(row(name, 'map', withDefaults ? fmt(child.default) : yesNo(required), child.description));
+      walk(entry, `${name}.<name>`, rows, withDefaults);
     } else if (child.type === 'array' && child.items?.properties) {
       rows.push(row(name, 'list', withDefaults ? fmt(child.default) : yesNo(required), child.description));
       walk(child.items, `${name}[]`, rows, withDefaults);
@@ -89,16 +96,19 @@ function typeOf(s: JsonSchema): string {
 }
 
 function modbusBlock(): string {
-  const rows = [
-    `Input registers of device *i* (0-based, in config order) start at 16·*i*; the block is ${BLOCK_SIZE} registers.`,
-    '',
-    '| offset | field | type | registers | meaning |',
-    '|---|---|---|---|---|',
-    ...DEVICE_FIELDS.map((f) => `| ${f.offset} | \`${f.field}\` | ${f.type} | ${f.type === 'uint16' ? 1 : 2} | ${f.description} |`),
-    '',
-    'Discrete input *i* is `alarm`: 1 while any rule has an alarm raised on device *i*. Discrete input *n*+*i* (for *n* configured devices) is `alarm_unacked`: 1 while device *i* has an alarm nobody acknowledged yet, active or not.',
-  ];
-  return rows.join('\n');
+  const rows = DEFAULT_PROFILE.fields.map((f) => {
+    const type = fieldType(f);
+    return `| ${f.table} | ${f.address} | \`${f.field}\` | ${type === 'bit' ? 'bit' : typeName(type)} | ${fieldSize(f)} | ${f.writable ? 'read-write' : 'read'} | ${resolveField(f.field)?.description ?? ''} |`;
+  });
+  return ['| table | offset | field | type | size | access | meaning |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+function modbusFields(): string {
+  const rows = FIELD_NAMES.map((name) => {
+    const def = resolveField(name.replace('<name>', 'NAME'))!;
+    return `| \`${name}\` | ${def.kind} | ${def.defaultType} | ${def.description.replaceAll('NAME', '*name*')} |`;
+  });
+  return ['| field | kind | default type | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 function testPattern(): string {

@@ -118,8 +118,38 @@ t.test('the Modbus test pattern may not overlap the device blocks', async (t) =>
   const devices = (n: number) => 'devices:\n' + Array.from({ length: n }, (_, i) => `  - id: d-${i}\n`).join('');
   t.same(problems(devices(562)), [], '562 devices end at register 8991, below the pattern at 9000');
   const p = problems(`modbus:\n  testPattern:\n    address: 9000\n${devices(563)}`);
-  t.match(p, [{ path: 'modbus.testPattern.address', line: 3, message: /overlaps the device blocks.*move it to 9008 or above/ }]);
+  t.match(p, [{ path: 'modbus.testPattern.address', line: 3, message: /the test pattern at 9000 overlaps device d-562/ }]);
   t.same(problems(`modbus:\n  testPattern: { enabled: false }\n${devices(563)}`), [], 'or is turned off');
+});
+
+t.test('Modbus maps: every wrong field names its key and line', async (t) => {
+  const profile = (field: string) => `modbus:\n  profiles:\n    p:\n      fields:\n        - ${field}\n`;
+  const cases: [string, string, RegExp][] = [
+    ['{ field: anomly, table: input_register, address: 0 }', 'field', /unknown field 'anomly'; fields are anomaly, /],
+    ['{ field: anomaly, table: coil, address: 0 }', 'table', /anomaly is a number: put it in input_register or holding_register/],
+    ['{ field: online, table: coil, address: 0, type: uint16 }', 'type', /coil holds bits/],
+    ['{ field: online, table: input_register, address: 0, type: bit }', 'type', /bit goes in coil or discrete_input/],
+    ['{ field: label, table: input_register, address: 0, type: uint16 }', 'type', /label is text: type must be string\(n\)/],
+    ['{ field: seq, table: input_register, address: 0, type: string(4) }', 'type', /seq is not text/],
+    ['{ field: anomaly, table: input_register, address: 0, type: float32, scale: 2 }', 'scale', /integer types only/],
+    ['{ field: online, table: input_register, address: 0, type: float32 }', 'type', /0 or 1: use an integer type or bit/],
+    ['{ field: ack, table: discrete_input, address: 0 }', 'table', /ack is a command: put it in coil or holding_register/],
+    ['{ field: ack, table: coil, address: 0 }', 'writable', /mark it writable: true/],
+    ['{ field: anomaly, table: holding_register, address: 0, writable: true }', 'writable', /anomaly is read-only: only ack/],
+    ['{ field: seq, table: holding_register, address: 0, type: string(300) }', 'type', /string\(n\) with n 1\.\.240/],
+  ];
+  for (const [field, key, message] of cases) {
+    t.match(problems(profile(field)), [{ path: `modbus.profiles.p.fields.0.${key}`, line: 5, message }], field);
+  }
+  const twice = `${profile('{ field: seq, table: input_register, address: 0 }')}        - { field: online, table: input_register, address: 1 }\n`;
+  t.match(problems(twice), [
+    { path: 'modbus.profiles.p.fields.1.address', line: 6, message: /input_register 1 is already taken by fields\[0\] \(seq\)/ },
+  ]);
+  t.match(problems('devices:\n  - id: a\n    modbus: { profile: nope }\n'), [
+    { path: 'devices.0.modbus.profile', line: 3, message: /no profile 'nope'/ },
+  ]);
+  t.match(problems('modbus:\n  allow: [10.0.0.0/33]\n'), [{ path: 'modbus.allow.0', line: 2 }]);
+  t.same(problems('modbus:\n  allow: [10.0.0.0/8, 127.0.0.1, "::1"]\n'), []);
 });
 
 t.test('YAML syntax errors carry a line; unreadable files say so', async (t) => {

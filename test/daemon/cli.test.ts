@@ -98,24 +98,25 @@ t.test('modbus-map prints the CSV with the documented header', async (t) => {
   const r = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml']);
   t.equal(r.status, 0);
   const rows = r.stdout.trim().split('\n');
-  t.equal(rows[0], 'device,field,table,address,reference,type,word_order,description');
-  t.ok(rows.some((l) => l.startsWith('sim-02,anomaly,input_register,16,30017,float32,ABCD,')));
-  t.ok(rows.some((l) => l.startsWith('sim-08,alarm,discrete_input,7,10008,bit,,')));
+  t.equal(rows[0], 'unit,device,field,table,address,reference,type,word_order,access,description');
+  t.ok(rows.some((l) => l.startsWith('1,sim-02,anomaly,input_register,16,30017,float32,ABCD,read,')));
+  t.ok(rows.some((l) => l.startsWith('1,sim-08,alarm,discrete_input,112,10113,bit,,read,')));
+  t.ok(rows.some((l) => l.startsWith('1,sim-08,ack,coil,112,00113,bit,,read-write,')));
   t.ok(
-    rows.some((l) => l.startsWith(',test_float32,holding_register,9006,49007,float32,ABCD,')),
+    rows.some((l) => l.startsWith('1,,test_float32,holding_register,9006,49007,float32,ABCD,read,')),
     'the test pattern, in both register tables',
   );
 
   const md = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'md']).stdout.split('\n');
-  t.equal(md[0], '| device | field | table | address | reference | type | word_order | description |');
-  t.ok(md.some((l) => l.startsWith('| sim-02 | anomaly | input_register | 16 | 30017 | float32 | ABCD |')));
+  t.equal(md[0], '| unit | device | field | table | address | reference | type | word_order | access | description |');
+  t.ok(md.some((l) => l.startsWith('| 1 | sim-02 | anomaly | input_register | 16 | 30017 | float32 | ABCD | read |')));
   const json = JSON.parse(runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'json']).stdout) as Record<
     string,
     unknown
   >[];
   t.match(
     json.find((r) => r.device === 'sim-02' && r.field === 'anomaly'),
-    { address: 16, reference: '30017', type: 'float32', wordOrder: 'ABCD' },
+    { unit: 1, address: 16, reference: '30017', type: 'float32', word_order: 'ABCD', access: 'read' },
   );
   const bad = runCli(['modbus-map', '--config', 'gateway-config/gateway.yaml', '--format', 'xml']);
   t.equal(bad.status, 1);

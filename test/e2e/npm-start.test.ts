@@ -34,7 +34,7 @@ t.test('what `npm start` runs: the default config and 8 simulated MCUs raise an 
   const device = (alarm.alarm as { device: string }).device;
   const index = (config.devices as unknown as { id: string }[]).findIndex((d) => d.id === device);
   const modbus = await modbusClient(modbusPort);
-  t.equal((await modbus.readDiscreteInputs(index, 1)).data[0], true, `${device}'s alarm bit is set on Modbus`);
+  t.equal((await modbus.readDiscreteInputs(16 * index, 1)).data[0], true, `${device}'s alarm bit is set on Modbus`);
   await new Promise<void>((r) => modbus.close(() => r()));
   gw.child.kill('SIGTERM');
   t.equal((await gw.exited).code, 0);

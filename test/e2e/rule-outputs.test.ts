@@ -43,7 +43,7 @@ t.test(
       mqtt.publishAsync('tinyml/press-01/inference', JSON.stringify(inferenceEvent('press-01', anomaly, seq)), { qos: 1 });
 
     t.same((await modbus.readCoils(5, 1)).data[0], false, 'the action coil starts off');
-    t.equal(await modbusExceptionOf(modbus.readCoils(4, 1)), 2, 'a coil no rule drives is exception 02');
+    t.equal(await modbusExceptionOf(modbus.readCoils(40, 1)), 2, 'a coil outside the device blocks that no rule drives is exception 02');
     await publish(0.9, 1);
     await publish(0.95, 2);
     await waitFor(async () => ((await modbus.readCoils(5, 1)).data[0] ? true : undefined), 'coil 5 on while the alarm is raised');

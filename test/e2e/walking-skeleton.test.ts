@@ -95,7 +95,11 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
   );
   const modbus = await modbusClient(ports.modbus);
   t.teardown(() => new Promise<void>((r) => modbus.close(() => r())));
-  t.same((await modbus.readDiscreteInputs(0, 2)).data.slice(0, 2), [true, false], 'Modbus discrete input 0 = press-01 alarm');
+  t.same(
+    (await modbus.readDiscreteInputs(0, 17)).data.slice(0, 17),
+    [true, true, ...new Array(14).fill(false), false],
+    'Modbus discrete input 0 = press-01 alarm (1 = unacknowledged), 16 = press-02 alarm',
+  );
 
   for (const [seq, anomaly] of [
     [4, 0.1],
@@ -126,7 +130,8 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
     .split('\n')
     .slice(1)
     .map((l) => l.split(','));
-  const address = (field: string) => Number(rows.find((r) => r[0] === 'press-01' && r[1] === field)?.[3]);
+  // Columns: unit, device, field, table, address, …
+  const address = (field: string) => Number(rows.find((r) => r[1] === 'press-01' && r[2] === field)?.[4]);
   const read32 = async (field: string, type: 'float32' | 'uint32') => {
     const { data } = await modbus.readInputRegisters(address(field), 2);
     return decode(data, { type, order: 'ABCD' });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { RegisterMap } from '../../src/servers/modbus-tcp/register-map.js';
+import { AddressSpace } from '../../src/servers/modbus-tcp/address-space.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
@@ -34,7 +34,8 @@ for (const { order, flags } of ORDERS) {
     await mqtt.publishAsync('tinyml/press-02/inference', JSON.stringify(inferenceEvent('press-02', 0.625, 9)), { qos: 1 });
     await waitFor(() => gateway.state.get('press-02')?.anomaly === 0.625, 'event in state');
 
-    const row = new RegisterMap(config.devices, { wordOrder: order }).rows.find((r) => r.device === 'press-02' && r.field === 'anomaly');
+    const row = AddressSpace.fromConfig(config).placed.find((p) => p.device === 'press-02' && p.field === 'anomaly');
+    t.equal(row?.address, 16);
     const r = await readOne(ports.modbus, '3:float', row?.address ?? 0, flags);
     t.equal(r.code, 0, r.output);
     t.match(r.output, /\[\d+\]:\s+0\.625\b/);
@@ -43,6 +44,27 @@ for (const { order, flags } of ORDERS) {
     t.match(past.output, /Illegal data address/i, 'outside the map: exception 02');
   });
 }
+
+t.test('mbpoll writes: the ack coil acknowledges; a read-only coil is exception 02', async (t) => {
+  const { gateway, ports } = await runningGateway(t, { opcua: { enabled: false } });
+  gateway.alarms.apply({
+    device: 'press-01',
+    rule: 'persist',
+    state: 'raised',
+    severity: 800,
+    value: 0.9,
+    ts: Date.now(),
+    message: 'high',
+  });
+  const write = (reference: number, value: string) =>
+    mbpoll(['-m', 'tcp', '-p', String(ports.modbus), '-a', '1', '-t', '0', '-r', String(reference), '-1', '127.0.0.1', value]);
+  const refused = await write(3, '1');
+  t.match(refused.output, /Illegal data address/i, 'coil 2 (reference 3) is a gap in the block');
+  t.match(gateway.alarms.get('press-01', 'persist'), { acked: false });
+  const ack = await write(1, '1');
+  t.equal(ack.code, 0, ack.output);
+  t.match(gateway.alarms.get('press-01', 'persist'), { acked: true, by: 'modbus 127.0.0.1' }, 'coil 0 (reference 1) acknowledged it');
+});
 
 for (const { order, flags } of ORDERS) {
   t.test(`mbpoll decodes the test pattern (${order}): float32 123.456 and int32 -2 in one read each`, async (t) => {

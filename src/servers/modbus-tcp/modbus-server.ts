@@ -1,133 +1,210 @@
-import { ServerTCP, type IServiceVector } from 'modbus-serial';
+import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import type { ModbusServerConfig, ModbusTable } from '../../config/modbus-schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
+import { AlarmCommandError, type AlarmBook } from '../../state/alarm-book.js';
 import type { DeviceStateStore } from '../../state/device-state.js';
-import type { RegisterMap, FieldContext } from './register-map.js';
-import { enforceQuantityLimits } from './quantity-limits.js';
+import type { AddressSpace, ReadSource } from './address-space.js';
+import { allowList, clientAddress, LogThrottle } from './client-policy.js';
+import type { Command } from './device-fields.js';
+import { EXCEPTION, exceptionPdu, handlePdu, type PduTarget } from './pdu.js';
 
-export interface ModbusOptions {
-  host: string;
-  port: number;
-  unitId: number;
+export type ModbusOutcome = 'ok' | 'exception' | 'no-answer';
+
+/** What the server reports to metrics. */
+export interface ModbusCounters {
+  request(fc: number, outcome: ModbusOutcome): void;
+  refused(reason: 'allowlist' | 'max-connections'): void;
+  connections(open: number): void;
 }
 
-/** modbus-serial answers an error carrying `modbusErrorCode` with that exception code. */
-class ModbusException extends Error {
-  constructor(
-    readonly modbusErrorCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const NO_COUNTERS: ModbusCounters = { request: () => undefined, refused: () => undefined, connections: () => undefined };
 
-const ILLEGAL_ADDRESS = new ModbusException(0x02, 'illegal data address');
-
-type Callback<T> = (err: Error | null, value: T) => void;
+/** MBAP header: transaction id, protocol id (0), length of what follows, unit id. */
+const MBAP = 7;
+/** A PDU is at most 253 bytes, so the MBAP length field is at most 254. */
+const MAX_LENGTH = 254;
 
 /**
- * The library's callbacks take (err, value). Its multi-register path indexes `values` even on
- * error, so an exception without an array would turn into a TypeError and exception 04.
- */
-function fail<T>(cb: Callback<T>, err: Error): void {
-  (cb as (e: Error, v: unknown[]) => void)(err, []);
-}
-
-/**
- * Read-only Modbus TCP view of device state: input registers and discrete inputs per the
- * RegisterMap, the test pattern also as holding registers; other holding registers, coils not
- * driven by rules, and writes are exception 02 until a map makes them writable.
+ * The Modbus TCP server PLCs read: frames requests itself (the client's address, unit ids,
+ * allowlist, connection limits, idle timeout) and answers them from the AddressSpace. Writes
+ * reach only fields the map marks writable: commands that acknowledge or reset alarms.
  */
 export class ModbusServerPart implements Part {
   readonly name = 'modbus';
-  private server?: ServerTCP;
-  private running = false;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
   /** Coils driven by rule actions (`modbusCoil`): on while any device holds an alarm that drives it. */
   private readonly coils = new Map<number, Set<string>>();
+  private readonly allowed: (address: string) => boolean;
+  private readonly throttle = new LogThrottle(60_000);
 
   constructor(
-    private readonly options: ModbusOptions,
-    private map: RegisterMap,
+    private readonly options: Pick<ModbusServerConfig, 'host' | 'port' | 'unknownUnit' | 'allow' | 'maxConnections' | 'idleTimeoutMs'>,
+    private space: AddressSpace,
     private readonly state: DeviceStateStore,
+    private readonly alarms: AlarmBook,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
-
-  /** Swaps the register map after a config reload; clients stay connected. */
-  setMap(map: RegisterMap): void {
-    this.map = map;
+    private readonly counters: ModbusCounters = NO_COUNTERS,
+  ) {
+    this.allowed = allowList(options.allow);
   }
 
-  /** The coils rules drive; other coil addresses stay illegal. */
-  declareCoils(addresses: number[]): void {
-    for (const a of addresses) if (!this.coils.has(a)) this.coils.set(a, new Set());
-    for (const a of this.coils.keys()) if (!addresses.includes(a)) this.coils.delete(a);
+  /** Swaps the address space after a reload or a rule change; clients stay connected. */
+  setSpace(space: AddressSpace): void {
+    this.space = space;
+    const ruleCoils = new Set(space.placed.filter((p) => p.field.startsWith('rule:')).map((p) => p.address));
+    for (const address of this.coils.keys()) if (!ruleCoils.has(address)) this.coils.delete(address);
+    for (const problem of space.problems) this.log.warn({ path: problem.path.join('.') }, problem.message);
   }
 
   applyCoilAction(action: { address: number; rule: string; device: string; value: boolean }): void {
-    const holders = this.coils.get(action.address);
-    if (!holders) return;
+    let holders = this.coils.get(action.address);
+    if (!holders) this.coils.set(action.address, (holders = new Set()));
     const who = `${action.rule}/${action.device}`;
     if (action.value) holders.add(who);
     else holders.delete(who);
   }
 
   async start(): Promise<void> {
-    enforceQuantityLimits();
-    const server = new ServerTCP(this.vector(), { host: this.options.host, port: this.options.port, unitID: this.options.unitId });
+    const server = createServer((socket) => this.accept(socket));
     this.server = server;
-    server.on('socketError', (err: unknown) => this.log.debug({ err: String(err) }, 'modbus client socket error'));
-    await Promise.race([once(server, 'initialized'), once(server, 'serverError').then(([err]) => Promise.reject(err as Error))]);
-    this.running = true;
-    this.log.info({ host: this.options.host, port: this.options.port, unitId: this.options.unitId }, 'Modbus TCP server listening');
+    server.listen({ host: this.options.host, port: this.options.port });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+    this.log.info({ host: this.options.host, port: this.options.port }, 'Modbus TCP server listening');
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    this.running = false;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   problem(): string | undefined {
-    return this.running ? undefined : 'not running';
+    return this.server?.listening ? undefined : 'not running';
   }
 
-  private vector(): IServiceVector {
-    const context = (id: string): FieldContext => {
-      const device = this.state.get(id);
-      return { device, online: device ? this.state.isOnline(device) : false, nowMs: this.clock.now() };
+  private accept(socket: Socket): void {
+    const client = clientAddress(socket.remoteAddress);
+    const refuse = (reason: 'allowlist' | 'max-connections', message: string): void => {
+      this.counters.refused(reason);
+      const { log, held } = this.throttle.take(`${reason}:${client}`, this.clock.now());
+      if (log) this.log.warn({ client, ...(held ? { alsoRefused: held } : {}) }, message);
+      socket.destroy();
     };
-    const readRegisters = (addr: number, length: number, cb: Callback<number[]>): void => {
-      if (!this.map.inputRegistersInRange(addr, length)) return fail(cb, ILLEGAL_ADDRESS);
-      cb(null, this.map.readInputRegisters(addr, length, context));
-    };
-    const readHolding = (addr: number, length: number, cb: Callback<number[]>): void => {
-      if (!this.map.holdingRegistersInRange(addr, length)) return fail(cb, ILLEGAL_ADDRESS);
-      cb(null, this.map.readHoldingRegisters(addr, length));
-    };
+    if (!this.allowed(client)) return refuse('allowlist', 'Modbus client refused: not in modbus.allow');
+    if (this.sockets.size >= this.options.maxConnections)
+      return refuse('max-connections', `Modbus client refused: ${this.options.maxConnections} connections open (modbus.maxConnections)`);
+    this.sockets.add(socket);
+    this.counters.connections(this.sockets.size);
+    socket.setNoDelay(true);
+    if (this.options.idleTimeoutMs > 0) {
+      socket.setTimeout(this.options.idleTimeoutMs, () => {
+        this.log.debug({ client }, 'Modbus client idle: closed');
+        socket.destroy();
+      });
+    }
+    socket.on('error', (err) => this.log.debug({ client, err: String(err) }, 'Modbus client socket error'));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.counters.connections(this.sockets.size);
+    });
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= MBAP) {
+        const length = pending.readUInt16BE(4);
+        if (pending.readUInt16BE(2) !== 0 || length < 2 || length > MAX_LENGTH) {
+          this.log.debug({ client }, 'not Modbus TCP: connection closed');
+          socket.destroy();
+          return;
+        }
+        if (pending.length < 6 + length) break;
+        const frame = pending.subarray(0, 6 + length);
+        pending = pending.subarray(6 + length);
+        const reply = this.answer(frame, client);
+        if (reply) socket.write(reply);
+      }
+    });
+  }
+
+  /** One request frame to its reply frame, or undefined for no answer. */
+  private answer(frame: Buffer, client: string): Buffer | undefined {
+    const unit = frame[6]!;
+    const pdu = frame.subarray(MBAP);
+    const fc = pdu[0]!;
+    let response: Buffer;
+    if (this.space.hasUnit(unit)) response = handlePdu(pdu, this.target(unit, client));
+    else if (this.options.unknownUnit === 'exception') response = exceptionPdu(fc, EXCEPTION.gatewayTargetFailed);
+    else {
+      this.counters.request(fc, 'no-answer');
+      return undefined;
+    }
+    this.counters.request(fc, (response[0]! & 0x80) !== 0 ? 'exception' : 'ok');
+    const out = Buffer.alloc(MBAP + response.length);
+    frame.copy(out, 0, 0, 4);
+    out.writeUInt16BE(response.length + 1, 4);
+    out[6] = unit;
+    response.copy(out, MBAP);
+    return out;
+  }
+
+  private target(unit: number, client: string): PduTarget {
+    const space = this.space;
+    const source = this.source();
     return {
-      getMultipleInputRegisters: (addr: number, length: number, _unit: number, cb: Callback<number[]>) => readRegisters(addr, length, cb),
-      getInputRegister: (addr: number, _unit: number, cb: Callback<number>) =>
-        readRegisters(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
-      getDiscreteInput: (addr: number, _unit: number, cb: Callback<boolean>) => {
-        if (!this.map.discreteInputsInRange(addr, 1)) return fail(cb, ILLEGAL_ADDRESS);
-        const { device, unacked } = this.map.discreteInput(addr);
-        const d = device && this.state.get(device.id);
-        cb(null, d ? (unacked ? d.unacked : d.alarms).size > 0 : false);
+      readBits: (table, address, count) => space.readBits(unit, table, address, count, source) ?? EXCEPTION.illegalAddress,
+      readRegisters: (table, address, count) => space.readRegisters(unit, table, address, count, source) ?? EXCEPTION.illegalAddress,
+      write: (table, address, values) => {
+        const result = space.write(unit, table, address, values);
+        if (!result.ok) {
+          this.refusedWrite(client, unit, table, address, values.length, result.reason);
+          return EXCEPTION.illegalAddress;
+        }
+        for (const c of result.commands) this.run(c.device, c.command, c.value, client);
+        return undefined;
       },
-      getHoldingRegister: (addr: number, _unit: number, cb: Callback<number>) =>
-        readHolding(addr, 1, (err, v) => (err ? fail(cb, err) : cb(null, v[0] ?? 0))),
-      getMultipleHoldingRegisters: (addr: number, length: number, _unit: number, cb: Callback<number[]>) => readHolding(addr, length, cb),
-      getCoil: (addr: number, _unit: number, cb: Callback<boolean>) => {
-        const holders = this.coils.get(addr);
-        if (!holders) return fail(cb, ILLEGAL_ADDRESS);
-        cb(null, holders.size > 0);
-      },
-      setRegister: (_addr: number, _v: number, _unit: number, cb: Callback<void>) => fail(cb, ILLEGAL_ADDRESS),
-      setCoil: (_addr: number, _v: boolean, _unit: number, cb: Callback<void>) => fail(cb, ILLEGAL_ADDRESS),
     };
+  }
+
+  private source(): ReadSource {
+    const now = this.clock.now();
+    return {
+      context: (id, labels) => {
+        const device = id === undefined ? undefined : this.state.get(id);
+        return { device, labels, online: device ? this.state.isOnline(device) : false, nowMs: now };
+      },
+      coilOn: (address) => (this.coils.get(address)?.size ?? 0) > 0,
+    };
+  }
+
+  private refusedWrite(client: string, unit: number, table: ModbusTable, address: number, count: number, reason: string): void {
+    const { log, held } = this.throttle.take(`write:${client}:${unit}:${table}:${address}`, this.clock.now());
+    if (log)
+      this.log.warn(
+        { client, unit, table, address, count, ...(held ? { alsoRefused: held } : {}) },
+        `Modbus write refused (${reason === 'unmapped' ? 'no such address' : 'read-only'}): exception 02`,
+      );
+  }
+
+  /** A command field was written: 0 does nothing, anything else acts. */
+  private run(device: string, command: Command, value: number, client: string): void {
+    if (value === 0) return;
+    const by = `modbus ${client}`;
+    try {
+      if (command.command === 'reset') this.alarms.reset((c) => c.device === device, by, 'reset over Modbus');
+      else if (command.rule === undefined) this.alarms.acknowledgeAll(device, by);
+      else this.alarms.acknowledge(device, command.rule, by);
+    } catch (err) {
+      // Acknowledging what is already acknowledged (or gone) is what a PLC button does twice: not an error.
+      if (!(err instanceof AlarmCommandError)) throw err;
+    }
+    this.log.info({ client, device, command: command.command, rule: command.rule }, `Modbus ${command.command} of ${device}`);
   }
 }

@@ -1,4 +1,4 @@
-import type { WordOrder } from '../../config/schema.js';
+import type { WordOrder } from '../../config/modbus-schema.js';
 
 /** Register types of a map: numbers of 16, 32 or 64 bits, and text of `length` bytes. */
 export type NumberType = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';

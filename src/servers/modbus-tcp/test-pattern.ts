@@ -1,4 +1,4 @@
-import type { WordOrder } from '../../config/schema.js';
+import type { WordOrder } from '../../config/modbus-schema.js';
 import { encode, registerCount, type ValueType } from './register-codec.js';
 
 interface PatternField {
