@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { resolveField, FIELD_NAMES } from '../servers/modbus-tcp/device-fields.js';
-import { registerCount, type ValueType } from '../servers/modbus-tcp/register-codec.js';
+import { registerCount, type ValueType } from '../core/register-codec.js';
 import { TEST_PATTERN_SIZE } from '../servers/modbus-tcp/test-pattern.js';
 
-export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
-export type WordOrder = (typeof WORD_ORDERS)[number];
+import { WORD_ORDERS } from '../core/register-codec.js';
+export { WORD_ORDERS, type WordOrder } from '../core/register-codec.js';
 export const MODBUS_TABLES = ['coil', 'discrete_input', 'input_register', 'holding_register'] as const;
 export type ModbusTable = (typeof MODBUS_TABLES)[number];
 export const BIT_TABLES: readonly ModbusTable[] = ['coil', 'discrete_input'];

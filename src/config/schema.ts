@@ -3,6 +3,7 @@ import { checkedRule } from '../cep/rules/check-fields.js';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
+import { modbusPollSchema } from './poll-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -169,6 +170,7 @@ export const configSchema = z
       })
       .prefault({}),
     modbus: modbusServerSchema,
+    modbusPoll: modbusPollSchema.describe('Modbus RTU/TCP master that polls MCUs for their results; see docs/modbus.md#polling-mcus'),
     http: z
       .strictObject({
         host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),

@@ -9,6 +9,7 @@ import { parseRules } from '../config/load.js';
 import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
 import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { ModbusPoller } from '../ingest/modbus/modbus-poller.js';
 import { ModbusServerPart, type ModbusCounters } from '../servers/modbus-tcp/modbus-server.js';
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
@@ -49,6 +50,7 @@ export class Gateway {
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
   readonly mqtt: MqttIngest;
+  readonly poller?: ModbusPoller;
   readonly modbus?: ModbusServerPart;
   readonly opcua?: OpcuaServerPart;
   readonly influx?: InfluxSink;
@@ -142,6 +144,13 @@ export class Gateway {
           child('mqtt'),
         );
     this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
+    if (config.modbusPoll.buses.length > 0) {
+      const sink = {
+        event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'modbus-poll'),
+        link: (d: string, up: boolean) => this.pipeline.link(d, up),
+      };
+      this.poller = new ModbusPoller(config.modbusPoll, sink, clock, child('modbus-poll'));
+    }
 
     const p = this.pipeline;
     const streams = {
@@ -186,6 +195,7 @@ export class Gateway {
       ...servers,
       ...sinks,
       this.mqtt,
+      ...(this.poller ? [this.poller] : []),
       this.http,
     ];
   }
@@ -226,7 +236,7 @@ export class Gateway {
   async reload(next: GatewayConfig): Promise<SwapReport | undefined> {
     if (this.stopping) return undefined;
     await this.notify.reloading().catch(() => undefined);
-    for (const key of ['mqtt', 'opcua', 'modbus', 'http', 'influx'] as const) {
+    for (const key of ['mqtt', 'opcua', 'modbus', 'modbusPoll', 'http', 'influx'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn({ key }, `${key} settings changed: they take effect after a restart`);
       }
@@ -303,8 +313,8 @@ export class Gateway {
 
   private async stopParts(): Promise<void> {
     const order = [...this.started].reverse();
-    const ingest = order.filter((p) => p === this.mqtt);
-    for (const part of [...ingest, ...order.filter((p) => p !== this.mqtt)]) {
+    const isIngest = (p: Part): boolean => p === this.mqtt || p === this.poller;
+    for (const part of [...order.filter(isIngest), ...order.filter((p) => !isIngest(p))]) {
       try {
         await part.stop();
       } catch (err) {

@@ -3,14 +3,20 @@ import type { AlarmEvent } from '../core/alarm.js';
 import type { DerivedEvent, RuleAction } from '../core/rule-output.js';
 import type { Logger } from '../core/logger.js';
 import type { RuleEngine } from '../cep/rules/engine.js';
-import { decodeMqttFrame, type RawFrame } from '../normalise/decode-mqtt.js';
+import { decodeEventJson, decodeMqttFrame, type Decoded, type RawFrame } from '../normalise/decode-mqtt.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import type { AlarmBook } from '../state/alarm-book.js';
 import type { DeviceStateStore } from '../state/device-state.js';
 import type { GatewayMetrics } from './metrics.js';
 
 const HEARTBEAT = Symbol('heartbeat');
-type PipelineItem = RawFrame | typeof HEARTBEAT;
+/** An event object a source decoded itself (e.g. from registers), still to be validated. */
+interface DecodedInput {
+  json: unknown;
+  receivedAt: number;
+  source: string;
+}
+type PipelineItem = RawFrame | DecodedInput | typeof HEARTBEAT;
 
 /**
  * ingest → normalise → CEP → state, synchronously: when `push` returns, the event is in state and
@@ -70,7 +76,10 @@ export class Pipeline {
           cepInput.next(event);
         } catch (err) {
           this.metrics.pipelineErrors.inc();
-          this.log.error({ topic: item.topic, err: err instanceof Error ? err.stack : String(err) }, 'event processing failed');
+          this.log.error(
+            { input: 'topic' in item ? item.topic : item.source, err: err instanceof Error ? err.stack : String(err) },
+            'event processing failed',
+          );
         }
       }),
     );
@@ -79,6 +88,17 @@ export class Pipeline {
   push(frame: RawFrame, source = 'mqtt'): void {
     this.metrics.eventsReceived.inc({ source });
     this.input.next(frame);
+  }
+
+  /** An event a source built from its own protocol (Modbus registers): validated like any frame. */
+  pushEvent(json: unknown, receivedAt: number, source: string): void {
+    this.metrics.eventsReceived.inc({ source });
+    this.input.next({ json, receivedAt, source });
+  }
+
+  /** Whether a polled device answers: a polled device that answers is Online even when it has nothing new. */
+  link(device: string, reachable: boolean): void {
+    this.state.applyLink(device, reachable);
   }
 
   /** True when a marker went through the whole chain and CEP is still subscribed: the watchdog's proof of life. */
@@ -106,8 +126,8 @@ export class Pipeline {
     this.actionSubject.complete();
   }
 
-  private normalise(frame: RawFrame): InferenceEvent | undefined {
-    const decoded = decodeMqttFrame(frame);
+  private normalise(item: RawFrame | DecodedInput): InferenceEvent | undefined {
+    const decoded: Decoded = 'json' in item ? decodeEventJson(item.json, item.receivedAt) : decodeMqttFrame(item);
     if (decoded.ok) {
       this.acceptedTotal++;
       this.metrics.eventsAccepted.inc();
@@ -116,7 +136,10 @@ export class Pipeline {
     this.rejectedTotal++;
     this.metrics.eventsRejected.inc({ reason: decoded.reason });
     if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ topic: frame.topic, reason: decoded.reason, detail: decoded.detail }, 'event rejected');
+      this.log.debug(
+        { input: 'topic' in item ? item.topic : item.source, reason: decoded.reason, detail: decoded.detail },
+        'event rejected',
+      );
     }
     return undefined;
   }

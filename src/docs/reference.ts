@@ -5,7 +5,7 @@ import { inferenceEventV1 } from '../normalise/inference-event.js';
 import { DEFAULT_PROFILE } from '../servers/modbus-tcp/default-profile.js';
 import { FIELD_NAMES, resolveField } from '../servers/modbus-tcp/device-fields.js';
 import { fieldSize, fieldType } from '../config/modbus-schema.js';
-import { registerCount, typeName } from '../servers/modbus-tcp/register-codec.js';
+import { registerCount, typeName } from '../core/register-codec.js';
 import { TEST_PATTERN, testPatternRegisters } from '../servers/modbus-tcp/test-pattern.js';
 import { DEVICE_VARIABLES, SCORE_VARIABLE, type DeviceVariable } from '../servers/opcua/device-type.js';
 import { GATEWAY_VARIABLES, SINK_VARIABLES } from '../servers/opcua/gateway-nodes.js';

@@ -22,8 +22,10 @@ export interface DeviceState {
   seq?: number;
   /** Event time of the newest event, epoch ms. */
   lastEventTs?: number;
-  /** Receive time of the newest event: what Online and "seconds since last seen" measure. */
+  /** Receive time of the newest event (or poll answer): what Online and "seconds since last seen" measure. */
   lastSeenAt?: number;
+  /** False once a polled device missed enough polls in a row; Online is false then. */
+  reachable?: boolean;
   events: number;
   rate: MinuteRate;
   /** Active alarms by rule. */
@@ -83,6 +85,7 @@ export class DeviceStateStore {
     d.seq = event.seq;
     d.lastEventTs = event.ts;
     d.lastSeenAt = now;
+    if (d.reachable === false) d.reachable = true;
     d.events++;
     d.rate.add(now);
     this.changeSubject.next({ kind: 'device-updated', device: d });
@@ -98,6 +101,15 @@ export class DeviceStateStore {
     this.changeSubject.next({ kind: 'alarm', device: d, transition: t });
   }
 
+  /** A poller's verdict on a device: it answered (seen now), or it missed enough polls to be offline. */
+  applyLink(id: string, reachable: boolean): void {
+    const d = this.devices.get(id) ?? this.add(newDevice(id, false, [], this.clock.now()));
+    if (reachable) d.lastSeenAt = this.clock.now();
+    const changed = d.reachable !== reachable;
+    d.reachable = reachable;
+    if (changed) this.changeSubject.next({ kind: 'device-updated', device: d });
+  }
+
   get(id: string): DeviceState | undefined {
     return this.devices.get(id);
   }
@@ -107,7 +119,7 @@ export class DeviceStateStore {
   }
 
   isOnline(d: DeviceState): boolean {
-    return d.lastSeenAt !== undefined && this.clock.now() - d.lastSeenAt < this.offlineAfterMs;
+    return d.reachable !== false && d.lastSeenAt !== undefined && this.clock.now() - d.lastSeenAt < this.offlineAfterMs;
   }
 
   /** Inferences received over the last minute (60 complete seconds). */

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { modbusMapCommand } from '../../src/cli/commands.js';
-import { decode } from '../../src/servers/modbus-tcp/register-codec.js';
+import { decode } from '../../src/core/register-codec.js';
 import { startInfluxd } from '../helpers/influxd.js';
 import { runningGateway, inferenceEvent } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { AddressSpace, type ReadSource } from '../../src/servers/modbus-tcp/address-space.js';
 import { formatMap, reference } from '../../src/servers/modbus-tcp/map-table.js';
-import { decode } from '../../src/servers/modbus-tcp/register-codec.js';
+import { decode } from '../../src/core/register-codec.js';
 import { TEST_PATTERN, TEST_PATTERN_SIZE } from '../../src/servers/modbus-tcp/test-pattern.js';
 import { modbusServerSchema, type ModbusServerConfig } from '../../src/config/modbus-schema.js';
 import type { DeviceState } from '../../src/state/device-state.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { AddressSpace, type Placed } from '../../src/servers/modbus-tcp/address-space.js';
-import { typeName } from '../../src/servers/modbus-tcp/register-codec.js';
+import { typeName } from '../../src/core/register-codec.js';
 import { TEST_PATTERN } from '../../src/servers/modbus-tcp/test-pattern.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { mqttClient } from '../helpers/clients.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { WORD_ORDERS } from '../../src/config/schema.js';
-import { decode, encode, registerCount, type NumberType } from '../../src/servers/modbus-tcp/register-codec.js';
+import { decode, encode, registerCount, type NumberType } from '../../src/core/register-codec.js';
 
 t.test('byte and word orders place the bytes A B C D … as documented', async (t) => {
   // 123.456 as float32 is 0x42F6E979.

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Command, FieldContext } from './device-fields.js';
 import { resolveField } from './device-fields.js';
 import { layoutDevices, type DeviceLayout, type LaidOutDevice, type LayoutProblem, type ModbusLayoutConfig } from './layout.js';
-import { encode, registerCount, type Encoding, type ValueType } from './register-codec.js';
+import { encode, registerCount, type Encoding, type ValueType } from '../../core/register-codec.js';
 import { TEST_PATTERN } from './test-pattern.js';
 
 /** One thing at an address range: a device field, a test pattern value or a rule's coil. */

@@ -1,6 +1,6 @@
 import type { ModbusTable } from '../../config/modbus-schema.js';
 import type { Placed } from './address-space.js';
-import { typeName } from './register-codec.js';
+import { typeName } from '../../core/register-codec.js';
 
 export const MAP_FORMATS = ['csv', 'md', 'json'] as const;
 export type MapFormat = (typeof MAP_FORMATS)[number];

@@ -1,5 +1,5 @@
 import type { WordOrder } from '../../config/modbus-schema.js';
-import { encode, registerCount, type ValueType } from './register-codec.js';
+import { encode, registerCount, type ValueType } from '../../core/register-codec.js';
 
 interface PatternField {
   field: string;

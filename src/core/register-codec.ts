@@ -1,4 +1,6 @@
-import type { WordOrder } from '../../config/modbus-schema.js';
+/** Byte and word orders of multi-byte values in registers (docs/modbus.md#byte-and-word-order). */
+export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export type WordOrder = (typeof WORD_ORDERS)[number];
 
 /** Register types of a map: numbers of 16, 32 or 64 bits, and text of `length` bytes. */
 export type NumberType = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
