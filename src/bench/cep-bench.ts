@@ -12,6 +12,7 @@ import { window } from '../cep/operators/window.js';
 import { avg } from '../cep/operators/aggregates.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import { seededRandom } from '../sim/device-model.js';
+import { median } from './bench-util.js';
 
 const DEVICES = 10_000;
 const EVENTS_PER_RUN = 2_000_000;
@@ -122,7 +123,6 @@ function heapPerDevice(stage: Stage): number {
   return bytes;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 const rows: Record<string, string | number>[] = [];

@@ -11,7 +11,6 @@
 // reports resident memory after GC, against the same process before the gateway started.
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +30,7 @@ import {
 import { configSchema, type GatewayConfig } from '../config/schema.js';
 import { silentLogger } from '../core/logger.js';
 import { Gateway } from '../daemon/gateway.js';
+import { freePort, median, now, percentile } from './bench-util.js';
 
 const RATE = 1000;
 const DEVICES = 1000;
@@ -54,16 +54,7 @@ const VARIABLES = [
   'Model/Version',
 ];
 
-const now = (): number => performance.timeOrigin + performance.now();
 const deviceId = (i: number): string => `dev-${String(i).padStart(5, '0')}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function benchConfig(devices: number, dataDir: string): Promise<GatewayConfig> {
   return configSchema.parse({
@@ -106,10 +97,6 @@ function cpuShare(from: number, to: number): Promise<number> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /** Latencies by publish time, so a backlog that grows shows as a later third slower than the first. */
 class Latencies {
   private readonly sent: number[] = [];
@@ -140,8 +127,6 @@ interface LatencySummary {
   firstThirdP50: number;
   lastThirdP50: number;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface RunResult {
   opcua: LatencySummary & { expected: number };

@@ -44,7 +44,8 @@ export class EmbeddedBroker implements MqttTransport {
     });
     this.broker = broker;
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
-    const server = createServer(broker.handle);
+    // No Nagle: an alarm or a republished event is one small packet that should leave now, not with the next one.
+    const server = createServer({ noDelay: true }, broker.handle);
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
