@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { WORD_ORDERS } from './modbus-schema.js';
+import { profileBlock } from '../normalise/decode-registers.js';
 
 const NUMBER_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const;
 const INTEGER_TYPES: readonly string[] = ['int16', 'uint16', 'int32', 'uint32'];
@@ -46,6 +47,15 @@ const pollProfile = z
   .refine((p) => p.labelIndex !== undefined || p.anomaly !== undefined || p.scores !== undefined, {
     message: 'a profile needs at least one of labelIndex, anomaly, scores',
     path: ['seq'],
+  })
+  .superRefine((p, ctx) => {
+    const { start, count } = profileBlock(p);
+    if (count > 125 || start + count > 65536)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['seq'],
+        message: `the profile spans registers ${start}..${start + count - 1}: one read holds at most 125 registers below 65536`,
+      });
   });
 
 export type PollProfile = z.output<typeof pollProfile>;
@@ -76,13 +86,14 @@ const bus = z
       })
       .optional()
       .describe('Modbus TCP'),
-    intervalMs: z.number().int().min(10).default(1000).describe('Each device is polled once per interval'),
-    timeoutMs: z.number().int().min(10).default(300).describe('A device that has not answered in this time missed the poll'),
+    intervalMs: z.number().int().min(10).max(3_600_000).default(1000).describe('Each device is polled once per interval'),
+    timeoutMs: z.number().int().min(10).max(60_000).default(300).describe('A device that has not answered in this time missed the poll'),
     offlineAfterMisses: z.number().int().min(1).default(3).describe('Misses in a row after which the device is Online=false'),
     backoffMaxMs: z
       .number()
       .int()
       .min(10)
+      .max(3_600_000)
       .default(30_000)
       .describe('An offline device is retried at growing intervals up to this, so it does not slow the others'),
     devices: z

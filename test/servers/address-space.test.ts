@@ -130,7 +130,8 @@ t.test('a profile puts any field in any table, with its own order, scale and wri
   t.ok(formatMap(space.placed, 'csv').includes('1,a,anomaly,holding_register,0,40001,int16 ×0.001,,read,'));
 
   t.same(space.write(1, 'coil', 1, [1]), { ok: true, commands: [{ device: 'a', command: { command: 'ack', rule: 'r' }, value: 1 }] });
-  t.same(space.write(1, 'holding_register', 7, [1]), { ok: true, commands: [{ device: 'a', command: { command: 'reset' }, value: 1 }] });
+  // DCBA swaps a register's bytes: the raw 0x0001 is 256 in this map, and any non-zero value acts.
+  t.same(space.write(1, 'holding_register', 7, [1]), { ok: true, commands: [{ device: 'a', command: { command: 'reset' }, value: 256 }] });
   t.same(space.write(1, 'coil', 0, [1]), { ok: false, reason: 'read-only' });
   t.same(space.write(1, 'coil', 0, [0, 1]), { ok: false, reason: 'read-only' }, 'a write spanning a read-only bit applies nothing');
   t.same(space.write(1, 'holding_register', 0, [5]), { ok: false, reason: 'read-only' });
@@ -140,6 +141,28 @@ t.test('a profile puts any field in any table, with its own order, scale and wri
     'a gap inside the block reads 0 and is not writable',
   );
   t.same(space.write(1, 'holding_register', 20, [5]), { ok: false, reason: 'unmapped' });
+});
+
+t.test('a command of two registers acts on its whole value in its order; half of it is refused', async (t) => {
+  const config = modbus({
+    profiles: {
+      p: { wordOrder: 'CDAB', fields: [{ field: 'ack', table: 'holding_register', address: 0, type: 'uint32', writable: true }] },
+    },
+  });
+  const space = new AddressSpace(config, [dev('a', [], { profile: 'p' })]);
+  t.same(
+    space.write(1, 'holding_register', 0, [1, 0]),
+    { ok: true, commands: [{ device: 'a', command: { command: 'ack' }, value: 1 }] },
+    'low word first',
+  );
+  t.same(space.write(1, 'holding_register', 0, [0, 1]), {
+    ok: true,
+    commands: [{ device: 'a', command: { command: 'ack' }, value: 65536 }],
+  });
+  t.same(space.write(1, 'holding_register', 0, [1]), { ok: false, reason: 'read-only' }, 'the first register alone');
+  t.same(space.write(1, 'holding_register', 1, [1]), { ok: false, reason: 'read-only' }, 'the second register alone');
+  t.ok(space.hasUnit(255), "255 is Modbus TCP's own-server id: the gateway unit");
+  t.equal(space.readRegisters(255, 'holding_register', 9000, 16, source(undefined))?.length, 16);
 });
 
 t.test('unit ids per device: each device from address 0 on its own unit; the gateway keeps 255', async (t) => {

@@ -130,3 +130,27 @@ t.test('client limits: allowlist, max connections, idle timeout', async (t) => {
   t.ok(Date.now() - started >= 300, 'the first is closed once idle for idleTimeoutMs');
   t.same(await rawRequest(ports.modbus, 1, [0x04, 0, 13, 0, 1]), [0x04, 2, 0, 0], 'and its slot is free again');
 });
+
+t.test('a client that sends but never reads is dropped before its answers pile up', async (t) => {
+  const { log, lines } = capturingLogger();
+  const devices = Array.from({ length: 8 }, (_, i) => ({ id: `d-${i}` }));
+  const { ports } = await runningGateway(t, { opcua: { enabled: false }, devices }, {}, { log });
+  const socket = connect({ port: ports.modbus, host: '127.0.0.1' });
+  await once(socket, 'connect');
+  socket.pause();
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  // 150,000 reads of 125 registers: 39 MB of answers nobody reads, more than the kernel buffers
+  // of a loopback connection hold (tcp_rmem up to 32 MB here).
+  const request = Buffer.from([0, 1, 0, 0, 0, 6, 1, 4, 0, 0, 0, 125]);
+  socket.write(Buffer.concat(new Array<Buffer>(150_000).fill(request)));
+  await waitFor(
+    () => lines.find((l) => l.client === '127.0.0.1' && /does not read its answers: closed/.test(String(l.msg))),
+    'the gateway drops it',
+  );
+  socket.resume();
+  let received = 0;
+  socket.on('data', (d: Buffer) => (received += d.length));
+  await once(socket, 'close');
+  t.ok(received < 150_000 * 259, `it got ${received} bytes of answers, not all 39 MB`);
+});

@@ -53,7 +53,10 @@ export class BusPoller {
 
   start(): void {
     this.running = true;
-    this.loop = this.run();
+    // run() catches what a poll throws; this is the last guard so a bug cannot end the process.
+    this.loop = this.run().catch((err: unknown) =>
+      this.log.error({ bus: this.bus.name, err: String(err) }, 'Modbus bus poller stopped by an error'),
+    );
   }
 
   async stop(): Promise<void> {
@@ -80,7 +83,12 @@ export class BusPoller {
       const cycleStart = this.clock.now();
       for (const slot of this.slots) {
         if (!this.running || !this.client?.isOpen) break;
-        if (this.clock.now() >= slot.nextAt) await this.poll(slot);
+        if (this.clock.now() < slot.nextAt) continue;
+        try {
+          await this.poll(slot);
+        } catch (err) {
+          this.log.error({ bus: this.bus.name, device: slot.id, err: String(err) }, 'Modbus poll failed');
+        }
       }
       await this.sleep(Math.max(0, this.bus.intervalMs - (this.clock.now() - cycleStart)));
     }
@@ -110,10 +118,23 @@ export class BusPoller {
     return true;
   }
 
+  /**
+   * Closes without waiting on the peer: a TCP slave that lost power would hold a graceful close
+   * for minutes, so TCP is destroyed; a serial port is closed (modbus-serial cannot destroy one).
+   */
   private async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client?.isOpen) await new Promise<void>((resolve) => client.close(() => resolve()));
+    if (!client) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.bus.rtu) client.close(done);
+      else client.destroy(done);
+    });
   }
 
   private async poll(slot: Slot): Promise<void> {
@@ -162,6 +183,7 @@ export class BusPoller {
 
   /** While the bus cannot be opened, every device misses its poll. */
   private missAll(): void {
+    if (!this.running) return;
     for (const slot of this.slots) {
       slot.misses++;
       if (slot.misses === this.bus.offlineAfterMisses) this.sink.link(slot.id, false);
@@ -169,6 +191,7 @@ export class BusPoller {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Command, FieldContext } from './device-fields.js';
 import { resolveField } from './device-fields.js';
 import { layoutDevices, type DeviceLayout, type LaidOutDevice, type LayoutProblem, type ModbusLayoutConfig } from './layout.js';
-import { encode, registerCount, type Encoding, type ValueType } from '../../core/register-codec.js';
+import { decode, encode, registerCount, type Encoding, type ValueType } from '../../core/register-codec.js';
 import { TEST_PATTERN } from './test-pattern.js';
 
 /** One thing at an address range: a device field, a test pattern value or a rule's coil. */
@@ -46,11 +46,13 @@ export class AddressSpace {
   readonly placed: Placed[] = [];
   readonly problems: LayoutProblem[];
   private readonly units = new Map<number, Map<ModbusTable, Map<number, Slot>>>();
+  private readonly gatewayUnit: number;
 
   constructor(config: ModbusLayoutConfig, devices: readonly LaidOutDevice[], ruleCoils: readonly { rule: string; address: number }[] = []) {
     const { layouts, problems } = layoutDevices(config, devices);
     this.problems = problems;
     const gatewayUnit = gatewayUnitId(config);
+    this.gatewayUnit = gatewayUnit;
     this.unit(gatewayUnit);
     for (const layout of layouts) this.placeDevice(layout);
     if (config.testPattern.enabled) this.placePattern(gatewayUnit, config.testPattern.address, config.wordOrder);
@@ -87,7 +89,12 @@ export class AddressSpace {
   }
 
   hasUnit(unit: number): boolean {
-    return this.units.has(unit);
+    return this.units.has(this.unitOf(unit));
+  }
+
+  /** 255 is Modbus TCP's "this server": the gateway's own unit, unless a device has it. */
+  private unitOf(unit: number): number {
+    return unit === 255 && !this.units.has(255) ? this.gatewayUnit : unit;
   }
 
   /** Register values, or undefined when any address of the range is not mapped (exception 02). */
@@ -115,22 +122,21 @@ export class AddressSpace {
   write(unit: number, table: ModbusTable, address: number, values: readonly number[]): WriteResult {
     const slots = this.slots(unit, table, address, values.length);
     if (!slots) return { ok: false, reason: 'unmapped' };
-    if (slots.some((s) => !s?.placed.writable)) return { ok: false, reason: 'read-only' };
+    if (slots.some((s) => !s?.placed.writable) || slots[0]!.word !== 0) return { ok: false, reason: 'read-only' };
     const commands: { device: string; command: Command; value: number }[] = [];
-    slots.forEach((slot, i) => {
-      const { placed, word } = slot!;
-      // A multi-register command acts once, on its last register, with the whole value.
-      if (word !== placed.size - 1 || !placed.command || placed.device === undefined) return;
-      const registers = values.slice(i - word, i + 1);
-      const value =
-        placed.type === 'bit' || registers.length < placed.size ? (values[i] ?? 0) : registers.reduce((a, r) => a * 65536 + r, 0);
-      commands.push({ device: placed.device, command: placed.command, value });
-    });
+    for (let i = 0; i < slots.length; i++) {
+      const { placed, word } = slots[i]!;
+      if (word !== 0) continue;
+      // A command of several registers acts on its whole value, in its order; half of one is refused.
+      if (i + placed.size > slots.length) return { ok: false, reason: 'read-only' };
+      const value = placed.encoding ? Number(decode(values.slice(i, i + placed.size), placed.encoding)) : (values[i] ?? 0);
+      if (placed.command && placed.device !== undefined) commands.push({ device: placed.device, command: placed.command, value });
+    }
     return { ok: true, commands };
   }
 
   private slots(unit: number, table: ModbusTable, address: number, count: number): Slot[] | undefined {
-    const cells = this.units.get(unit)?.get(table);
+    const cells = this.units.get(this.unitOf(unit))?.get(table);
     if (!cells || count < 1) return undefined;
     const out: Slot[] = new Array<Slot>(count);
     for (let i = 0; i < count; i++) {

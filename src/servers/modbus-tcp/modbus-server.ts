@@ -26,6 +26,8 @@ const NO_COUNTERS: ModbusCounters = { request: () => undefined, refused: () => u
 const MBAP = 7;
 /** A PDU is at most 253 bytes, so the MBAP length field is at most 254. */
 const MAX_LENGTH = 254;
+/** Answers a client may leave unread before it is dropped. */
+const MAX_UNREAD = 256 * 1024;
 
 /**
  * The Modbus TCP server PLCs read: frames requests itself (the client's address, unit ids,
@@ -74,6 +76,7 @@ export class ModbusServerPart implements Part {
     this.server = server;
     server.listen({ host: this.options.host, port: this.options.port });
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+    server.on('error', (err) => this.log.error({ err: String(err) }, 'Modbus TCP server error'));
     this.log.info({ host: this.options.host, port: this.options.port }, 'Modbus TCP server listening');
   }
 
@@ -130,6 +133,11 @@ export class ModbusServerPart implements Part {
         pending = pending.subarray(6 + length);
         const reply = this.answer(frame, client);
         if (reply) socket.write(reply);
+      }
+      // A client that sends but never reads would make us hold its answers without bound.
+      if (socket.writableLength > MAX_UNREAD) {
+        this.log.warn({ client }, 'Modbus client does not read its answers: closed');
+        socket.destroy();
       }
     });
   }
