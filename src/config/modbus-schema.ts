@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { resolveField, FIELD_NAMES } from '../servers/modbus-tcp/device-fields.js';
-import { registerCount, type ValueType } from '../core/register-codec.js';
+import { isInteger, NUMBER_TYPES, registerCount, type ValueType } from '../core/register-codec.js';
 import { TEST_PATTERN_SIZE } from '../servers/modbus-tcp/test-pattern.js';
 
 import { WORD_ORDERS } from '../core/register-codec.js';
@@ -10,8 +10,6 @@ export type ModbusTable = (typeof MODBUS_TABLES)[number];
 export const BIT_TABLES: readonly ModbusTable[] = ['coil', 'discrete_input'];
 /** Tables a Modbus master can write to. */
 export const WRITABLE_TABLES: readonly ModbusTable[] = ['coil', 'holding_register'];
-const INTEGER_TYPES = ['int16', 'uint16', 'int32', 'uint32'] as const;
-const NUMBER_TYPES = [...INTEGER_TYPES, 'float32', 'float64'] as const;
 const STRING_TYPE = /^string\((\d{1,3})\)$/;
 
 const isRegisterType = (t: string): boolean =>
@@ -155,7 +153,7 @@ function checkField(f: MapFieldConfig, ctx: z.RefinementCtx): void {
   if (!bitTable && type === 'bit') return issue('type', `${f.table} holds registers: bit goes in coil or discrete_input`);
   if (bitTable && (def.kind === 'number' || def.kind === 'text'))
     return issue('table', `${f.field} is a ${def.kind}: put it in input_register or holding_register`);
-  const integer = typeof type === 'string' && (INTEGER_TYPES as readonly string[]).includes(type);
+  const integer = isInteger(type);
   if (def.kind === 'text' && typeof type !== 'object') return issue('type', `${f.field} is text: type must be string(n)`);
   if (def.kind !== 'text' && typeof type === 'object')
     return issue('type', `${f.field} is not text: string(n) is for label, model_name, model_version`);

@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
-import { WORD_ORDERS } from './modbus-schema.js';
+import { isInteger, NUMBER_TYPES, WORD_ORDERS } from '../core/register-codec.js';
 import { profileBlock } from '../normalise/decode-registers.js';
-
-const NUMBER_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const;
-const INTEGER_TYPES: readonly string[] = ['int16', 'uint16', 'int32', 'uint32'];
 
 const register = (defaultType: (typeof NUMBER_TYPES)[number], what: string) =>
   z
@@ -14,7 +11,7 @@ const register = (defaultType: (typeof NUMBER_TYPES)[number], what: string) =>
       scale: z.number().finite().optional().describe('Integer types: value = raw × scale + offset'),
       offset: z.number().finite().optional().describe('Integer types: value = raw × scale + offset'),
     })
-    .refine((r) => (r.scale === undefined && r.offset === undefined) || INTEGER_TYPES.includes(r.type), {
+    .refine((r) => (r.scale === undefined && r.offset === undefined) || isInteger(r.type), {
       message: 'scale and offset apply to integer types only',
       path: ['scale'],
     });

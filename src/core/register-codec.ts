@@ -3,7 +3,11 @@ export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
 export type WordOrder = (typeof WORD_ORDERS)[number];
 
 /** Register types of a map: numbers of 16, 32 or 64 bits, and text of `length` bytes. */
-export type NumberType = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export const INTEGER_TYPES = ['int16', 'uint16', 'int32', 'uint32'] as const;
+export const NUMBER_TYPES = [...INTEGER_TYPES, 'float32', 'float64'] as const;
+export type NumberType = (typeof NUMBER_TYPES)[number];
+/** Whether a type takes scale and offset. */
+export const isInteger = (type: unknown): boolean => (INTEGER_TYPES as readonly unknown[]).includes(type);
 export type ValueType = NumberType | { string: number };
 
 export interface Encoding {

@@ -128,11 +128,17 @@ export class Gateway {
       servers.push(this.opcua);
     }
     if (config.modbus.enabled) {
-      const space = AddressSpace.fromConfig(config);
-      this.modbus = new ModbusServerPart(config.modbus, space, this.state, this.alarms, clock, child('modbus'), this.modbusCounters());
+      this.modbus = new ModbusServerPart(
+        config.modbus,
+        AddressSpace.fromConfig(config),
+        this.state,
+        this.alarms,
+        clock,
+        child('modbus'),
+        this.modbusCounters(),
+      );
       servers.push(this.modbus);
       const modbus = this.modbus;
-      modbus.setSpace(space);
       this.pipeline.actions$.subscribe((a) => a.type === 'modbus-coil' && modbus.applyCoilAction(a));
     }
 

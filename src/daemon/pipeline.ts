@@ -76,10 +76,7 @@ export class Pipeline {
           cepInput.next(event);
         } catch (err) {
           this.metrics.pipelineErrors.inc();
-          this.log.error(
-            { input: 'topic' in item ? item.topic : item.source, err: err instanceof Error ? err.stack : String(err) },
-            'event processing failed',
-          );
+          this.log.error({ input: inputName(item), err: err instanceof Error ? err.stack : String(err) }, 'event processing failed');
         }
       }),
     );
@@ -136,11 +133,11 @@ export class Pipeline {
     this.rejectedTotal++;
     this.metrics.eventsRejected.inc({ reason: decoded.reason });
     if (this.log.isLevelEnabled('debug')) {
-      this.log.debug(
-        { input: 'topic' in item ? item.topic : item.source, reason: decoded.reason, detail: decoded.detail },
-        'event rejected',
-      );
+      this.log.debug({ input: inputName(item), reason: decoded.reason, detail: decoded.detail }, 'event rejected');
     }
     return undefined;
   }
 }
+
+/** What a log line calls an input: its MQTT topic, or the source that decoded it. */
+const inputName = (item: RawFrame | DecodedInput): string => ('topic' in item ? item.topic : item.source);

@@ -60,7 +60,7 @@ export class ModbusServerPart implements Part {
     this.space = space;
     const ruleCoils = new Set(space.placed.filter((p) => p.field.startsWith('rule:')).map((p) => p.address));
     for (const address of this.coils.keys()) if (!ruleCoils.has(address)) this.coils.delete(address);
-    for (const problem of space.problems) this.log.warn({ path: problem.path.join('.') }, problem.message);
+    this.logProblems();
   }
 
   applyCoilAction(action: { address: number; rule: string; device: string; value: boolean }): void {
@@ -71,7 +71,12 @@ export class ModbusServerPart implements Part {
     else holders.delete(who);
   }
 
+  private logProblems(): void {
+    for (const problem of this.space.problems) this.log.warn({ path: problem.path.join('.') }, problem.message);
+  }
+
   async start(): Promise<void> {
+    this.logProblems();
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     server.listen({ host: this.options.host, port: this.options.port });
