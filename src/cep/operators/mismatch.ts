@@ -24,6 +24,8 @@ export interface Group {
   members: Map<string, string>;
   counts: Map<string, number>;
   odd: Set<string>;
+  /** The majority the odd set was computed against. */
+  majority?: string;
 }
 
 /**
@@ -47,13 +49,17 @@ export function mismatch<T>(o: MismatchOptions<T>, shared?: Map<string, Group>):
         g.members.set(member, value);
         const majority = majorityOf(g.counts)!;
         const changes: Disagreement<T>[] = [];
-        for (const [m, v] of g.members) {
+        const judge = (m: string, v: string): void => {
           const odd = v !== majority;
-          if (odd === g.odd.has(m)) continue;
+          if (odd === g.odd.has(m)) return;
           if (odd) g.odd.add(m);
           else g.odd.delete(m);
           changes.push({ key: m, state: odd ? 'raised' : 'cleared', value: v, majority, event });
-        }
+        };
+        // Only a new majority can change other members' standing; otherwise judge the one that changed.
+        if (majority !== g.majority) for (const [m, v] of g.members) judge(m, v);
+        else judge(member, value);
+        g.majority = majority;
         return changes.length > 0 ? changes : undefined;
       },
     },

@@ -1,24 +1,39 @@
-import type { SchedulerLike, Subscription } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
+import { Deadlines, type Timed } from './deadlines.js';
+
+/** A key's last-seen time and value, with its deadline fields. */
+export interface SeenEntry<V> extends Timed {
+  value: V;
+  at: number;
+}
+
+/** Last-seen entries by key; handed from one QuietKeys to the next across a rule hot swap. */
+export type Seen<V> = Map<string, SeenEntry<V>>;
 
 /**
- * Last-seen time (and a value) per key, in a Map kept in insertion order: touching a key moves
- * it to the end, so the first entry is always the least recently seen. With a timeout, one
- * scheduled wake-up for that first entry reports every key quiet for `timeoutMs`, never a timer
- * per key. Scheduler time never goes back, so the order is also the order of the deadlines.
+ * Last-seen time (and a value) per key. With a timeout, one scheduled wake-up reports every key
+ * quiet for `timeoutMs` and forgets it, never a timer per key; without one, `oldest` gives the
+ * least recently seen key (for LRU caps). A touch is a Map lookup and a few writes (Deadlines).
  */
-export type Seen<V> = Map<string, { value: V; at: number }>;
-
 export class QuietKeys<V> {
-  private wakeup?: Subscription;
+  private readonly deadlines: Deadlines<SeenEntry<V>>;
 
   /** `seen` may be handed over from an earlier instance (rule hot swap); its deadlines are re-armed. */
   constructor(
     private readonly scheduler: SchedulerLike,
     private readonly timeoutMs: number | undefined,
-    private readonly onQuiet: (key: string, value: V, lastSeenAt: number) => void,
+    onQuiet: (key: string, value: V, lastSeenAt: number) => void,
     private readonly seen: Seen<V> = new Map(),
   ) {
-    this.arm();
+    this.deadlines = new Deadlines<SeenEntry<V>>(
+      scheduler,
+      (entry) => {
+        this.seen.delete(entry.key);
+        onQuiet(entry.key, entry.value, entry.at);
+      },
+      timeoutMs === undefined,
+    );
+    for (const entry of inTouchOrder(seen)) this.deadlines.adopt(entry);
   }
 
   get size(): number {
@@ -27,17 +42,19 @@ export class QuietKeys<V> {
 
   /** Records the key as seen now; returns whether it was already known. */
   touch(key: string, value: V): boolean {
-    // Re-inserting moves the key to the end; the entry object is reused, since this runs per event.
+    const at = this.scheduler.now();
+    const due = at + (this.timeoutMs ?? 0);
     const entry = this.seen.get(key);
-    const known = entry !== undefined;
-    if (known) {
-      this.seen.delete(key);
+    if (entry !== undefined) {
       entry.value = value;
-      entry.at = this.scheduler.now();
-      this.seen.set(key, entry);
-    } else this.seen.set(key, { value, at: this.scheduler.now() });
-    this.arm();
-    return known;
+      entry.at = at;
+      this.deadlines.arm(entry, due);
+      return true;
+    }
+    const fresh: SeenEntry<V> = { key, due: Infinity, order: 0, queued: 0, queuedAt: Infinity, value, at };
+    this.seen.set(key, fresh);
+    this.deadlines.arm(fresh, due);
+    return false;
   }
 
   has(key: string): boolean {
@@ -45,42 +62,30 @@ export class QuietKeys<V> {
   }
 
   forget(key: string): void {
+    const entry = this.seen.get(key);
+    if (entry === undefined) return;
     this.seen.delete(key);
+    this.deadlines.disarm(entry);
   }
 
   /** The least recently seen key. */
   oldest(): string | undefined {
-    const first = this.seen.keys().next();
-    return first.done ? undefined : first.value;
+    return this.deadlines.peek()?.key;
   }
 
   /** Hands every entry, least recently seen first, to `each` and forgets them. */
   drain(each: (value: V, key: string) => void): void {
-    const entries = [...this.seen];
+    const entries = inTouchOrder(this.seen);
     this.seen.clear();
-    for (const [key, { value }] of entries) each(value, key);
+    for (const entry of entries) {
+      this.deadlines.disarm(entry);
+      each(entry.value, entry.key);
+    }
   }
 
   dispose(): void {
-    this.wakeup?.unsubscribe();
-    this.wakeup = undefined;
-  }
-
-  private arm(): void {
-    if (this.wakeup || this.timeoutMs === undefined) return;
-    const first = this.seen.values().next();
-    if (first.done) return;
-    this.wakeup = this.scheduler.schedule(() => this.fire(), Math.max(0, first.value.at + this.timeoutMs - this.scheduler.now()));
-  }
-
-  private fire(): void {
-    this.wakeup = undefined;
-    const now = this.scheduler.now();
-    for (const [key, { value, at }] of this.seen) {
-      if (at + (this.timeoutMs ?? 0) > now) break;
-      this.seen.delete(key);
-      this.onQuiet(key, value, at);
-    }
-    this.arm();
+    this.deadlines.dispose();
   }
 }
+
+const inTouchOrder = <V>(seen: Seen<V>): SeenEntry<V>[] => [...seen.values()].sort((a, b) => a.order - b.order);

@@ -81,7 +81,11 @@ export function trend<T>(options: TrendOptions<T>, shared?: Map<string, Fit>, li
         const slope = (n * fit.sxy - fit.sx * fit.sy) / den;
         const xLast = fit.xs[(fit.next + size - 1) % size]!;
         const fitted = fit.yOrigin + (fit.sy - slope * fit.sx) / n + slope * xLast;
-        return { key, slopePerSecond: slope, fitted, points: n, event, ...remaining(options.threshold, fitted, slope) };
+        const out: Trend<T> = { key, slopePerSecond: slope, fitted, points: n, event };
+        // Set only when known, not spread in: this runs for every event.
+        const ttt = timeToThreshold(options.threshold, fitted, slope);
+        if (ttt !== undefined) out.timeToThresholdMs = ttt;
+        return out;
       },
     },
     shared,
@@ -111,9 +115,9 @@ function rebase(fit: Fit, size: number): void {
   fit.sinceRebase = 0;
 }
 
-function remaining(threshold: number | undefined, fitted: number, slope: number): { timeToThresholdMs?: number } {
-  if (threshold === undefined) return {};
-  if (fitted >= threshold) return { timeToThresholdMs: 0 };
-  if (slope <= 0) return {};
-  return { timeToThresholdMs: ((threshold - fitted) / slope) * 1000 };
+function timeToThreshold(threshold: number | undefined, fitted: number, slope: number): number | undefined {
+  if (threshold === undefined) return undefined;
+  if (fitted >= threshold) return 0;
+  if (slope <= 0) return undefined;
+  return ((threshold - fitted) / slope) * 1000;
 }

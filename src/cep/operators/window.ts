@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Aggregator } from './aggregates.js';
-import { QuietKeys } from './quiet-keys.js';
+import { QuietKeys, type Seen } from './quiet-keys.js';
 import { alignedWindows, validateSpec, type Span, type WindowSpec } from './window-assign.js';
 
 export interface WindowOptions<T, A, R> {
@@ -22,6 +22,8 @@ export interface WindowOptions<T, A, R> {
   scheduler?: SchedulerLike;
   /** Open windows carried across re-subscription (rule hot swap). */
   shared?: Map<string, WindowKeyState<A>>;
+  /** Idle deadlines carried across re-subscription. */
+  sharedIdle?: Seen<undefined>;
 }
 
 export type WindowOutput<T, R> =
@@ -50,6 +52,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
   const scheduler = o.scheduler ?? asyncScheduler;
   const outOfOrder = o.outOfOrderMs ?? 0;
   const lateness = o.latenessMs ?? 0;
+  const limit = countLimit(o.spec);
   return (source) =>
     new Observable<WindowOutput<T, R>>((subscriber) => {
       const keys = o.shared ?? new Map<string, WindowKeyState<A>>();
@@ -62,7 +65,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
 
       const close = (key: string, state: WindowKeyState<A>, until: number): void => {
         // The common case, nothing due, must not allocate: this runs after every event.
-        if (!state.windows.some((w) => w.end + lateness <= until)) return;
+        if (!anyDue(state.windows, until - lateness)) return;
         const remaining: Open<A>[] = [];
         for (const w of state.windows.sort((a, b) => a.end - b.end || a.start - b.start)) {
           if (w.end + lateness <= until) emitWindow(key, w, true);
@@ -71,14 +74,19 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         state.windows = remaining;
       };
 
-      const idle = new QuietKeys<undefined>(scheduler, o.idleMs, (key) => {
-        const state = keys.get(key);
-        if (!state) return;
-        // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
-        const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
-        close(key, state, Infinity);
-        state.watermark = Math.max(state.watermark, closedUntil + lateness);
-      });
+      const idle = new QuietKeys<undefined>(
+        scheduler,
+        o.idleMs,
+        (key) => {
+          const state = keys.get(key);
+          if (!state) return;
+          // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
+          const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
+          close(key, state, Infinity);
+          state.watermark = Math.max(state.watermark, closedUntil + lateness);
+        },
+        o.sharedIdle,
+      );
 
       const onEvent = (event: T): void => {
         const value = o.readingOf(event);
@@ -88,10 +96,7 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         let state = keys.get(key);
         if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
         state.watermark = Math.max(state.watermark, ts - outOfOrder);
-        const touched = place(o.spec, o.aggregate, state, ts, lateness);
-        if (touched.length === 0) subscriber.next({ type: 'late', key, event });
-        const limit = countLimit(o.spec);
-        for (const w of touched) {
+        const take = (w: Open<A>): void => {
           const acc = o.aggregate.add(w.acc, value, ts);
           if (acc !== w.acc) w.acc = acc;
           w.count++;
@@ -100,6 +105,16 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
             emitWindow(key, w, true);
             state.windows = state.windows.filter((x) => x !== w);
           } else if (o.emit === 'update') emitWindow(key, w, false);
+        };
+        // Tumbling windows, the usual case, take one window without building a list per event.
+        if (o.spec.kind === 'tumbling') {
+          const w = tumbling(o.spec.sizeMs, o.aggregate, state, ts, lateness);
+          if (w === undefined) subscriber.next({ type: 'late', key, event });
+          else take(w);
+        } else {
+          const touched = place(o.spec, o.aggregate, state, ts, lateness);
+          if (touched.length === 0) subscriber.next({ type: 'late', key, event });
+          for (const w of touched) take(w);
         }
         close(key, state, state.watermark);
         if (o.idleMs !== undefined) idle.touch(key, undefined);
@@ -137,6 +152,25 @@ function findOrOpen<A, R>(state: WindowKeyState<A>, agg: Aggregator<A, R>, start
   return w;
 }
 
+/** The tumbling window an event at `ts` goes into, if still open: no span objects, no closures. */
+function tumbling<A, R>(
+  sizeMs: number,
+  agg: Aggregator<A, R>,
+  state: WindowKeyState<A>,
+  ts: number,
+  lateness: number,
+): Open<A> | undefined {
+  const start = Math.floor(ts / sizeMs) * sizeMs;
+  const end = start + sizeMs;
+  if (end + lateness <= state.watermark) return undefined;
+  return findOrOpen(state, agg, start, end, ts);
+}
+
+function anyDue<A>(windows: Open<A>[], until: number): boolean {
+  for (let i = 0; i < windows.length; i++) if (windows[i]!.end <= until) return true;
+  return false;
+}
+
 function countLimit(spec: WindowSpec): number | undefined {
   return spec.kind === 'count' || spec.kind === 'time-or-count' ? spec.size : undefined;
 }
@@ -146,11 +180,8 @@ function place<A, R>(spec: WindowSpec, agg: Aggregator<A, R>, state: WindowKeySt
   const tooLate = (end: number): boolean => end + lateness <= state.watermark;
   switch (spec.kind) {
     case 'tumbling': {
-      // The hot path: no span objects, no closures; usually the key's newest window matches.
-      const start = Math.floor(ts / spec.sizeMs) * spec.sizeMs;
-      const end = start + spec.sizeMs;
-      if (tooLate(end)) return [];
-      return [findOrOpen(state, agg, start, end, ts)];
+      const w = tumbling(spec.sizeMs, agg, state, ts, lateness);
+      return w === undefined ? [] : [w];
     }
     case 'sliding': {
       const out: Open<A>[] = [];

@@ -7,6 +7,7 @@ import { newOutputState, RuleOutputs, type OutputState } from './outputs.js';
 import { compileRule, RuleState, type CompiledRule } from './planner.js';
 import { compileEventFilter } from './predicate.js';
 import type { Row } from './row.js';
+import { DeviceTable } from './device-table.js';
 
 export type RuleRunState = 'running' | 'stopped-by-error';
 
@@ -71,6 +72,7 @@ export class RuleEngine {
   private readonly output = new Subject<RuleOutput>();
   private rules: RunningRule[] = [];
   private connected = false;
+  private readonly table = new DeviceTable();
 
   constructor(
     rules: RuleSpec[],
@@ -119,7 +121,7 @@ export class RuleEngine {
         compiled: compileRule(spec),
         accepts: compileEventFilter(spec.input),
         shape,
-        state: keep ? old.state : new RuleState(),
+        state: keep ? old.state : new RuleState(spec.key === 'device' ? this.table : undefined),
         outputState: keep ? old.outputState : newOutputState(),
         run: 'running',
         eventsIn: old?.eventsIn ?? 0,
@@ -132,6 +134,7 @@ export class RuleEngine {
       this.stop(old);
       if (!next.some((r) => r.spec.id === id)) report.removed.push(id);
       // A rule that restarts or goes away starts with no alarms, so the ones it raised are cleared, not left stuck.
+      if (!keptIds.has(id)) old.state.release();
       if (!keptIds.has(id)) new RuleOutputs(old.spec, old.outputState, (o) => this.output.next(o)).clearAll(this.scheduler.now());
     }
     this.rules = next;
@@ -154,6 +157,7 @@ export class RuleEngine {
 
   private dispatch(event: InferenceEvent): void {
     const row: Row = { device: event.device, ts: event.ts, event };
+    this.table.focus(event.device);
     this.all.next(row);
     for (const rule of this.rules) {
       if (rule.input === undefined || (rule.accepts !== undefined && !rule.accepts(event))) continue;

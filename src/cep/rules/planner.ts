@@ -12,6 +12,7 @@ import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
+import { SlotMap, type DeviceTable } from './device-table.js';
 import type { RuleSpec, Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
 import { numberReader, rowReader, stringReader, type FieldValue, type Row } from './row.js';
@@ -31,17 +32,26 @@ export interface Signal {
 
 /**
  * A rule's keyed state, one map per stage, owned by the engine so that a rule whose state shape
- * is unchanged by a reload hands it to its new pipeline.
+ * is unchanged by a reload hands it to its new pipeline. With a table (rules keyed by device),
+ * the maps are slots of the engine's DeviceTable.
  */
 export class RuleState {
   private readonly maps = new Map<string, Map<unknown, unknown>>();
 
-  /** The map of stage `i` (`part` names a second map of the same stage). */
-  of<K, V>(i: number, part = ''): Map<K, V> {
+  constructor(private readonly table?: DeviceTable) {}
+
+  /** The map of stage `i` (`part` names a second map of the same stage); `byKey` false for a map keyed otherwise. */
+  of<K, V>(i: number, part = '', byKey = true): Map<K, V> {
     const id = `${i}${part}`;
     let m = this.maps.get(id);
-    if (!m) this.maps.set(id, (m = new Map()));
+    if (!m) this.maps.set(id, (m = byKey && this.table ? this.table.map() : new Map()));
     return m as Map<K, V>;
+  }
+
+  /** Gives the table slots back: the rule restarted or went away. */
+  release(): void {
+    for (const m of this.maps.values()) if (m instanceof SlotMap) this.table?.release(m.slot);
+    this.maps.clear();
   }
 
   /** Keys held: the largest stage map, since every stage keys by the same field. */
@@ -163,6 +173,7 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
           idleMs: w.idle,
           scheduler: ctx.scheduler,
           shared: state.of<string, WindowKeyState<unknown[]>>(i),
+          sharedIdle: state.of(i, 'idle'),
         }),
         filter((out) => {
           if (out.type === 'late') ctx.onLate?.();
@@ -345,7 +356,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const m = stage.mismatch;
     return (rows) =>
       rows.pipe(
-        mismatch({ groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i)),
+        mismatch({ groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i, '', false)),
         mergeMap((changes) => from(changes)),
         map(
           (c): Signal => ({
