@@ -88,6 +88,17 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         o.sharedIdle,
       );
 
+      const take = (key: string, state: WindowKeyState<A>, w: Open<A>, value: number | string, ts: number): void => {
+        const acc = o.aggregate.add(w.acc, value, ts);
+        if (acc !== w.acc) w.acc = acc;
+        w.count++;
+        w.lastTs = Math.max(w.lastTs, ts);
+        if (limit !== undefined && w.count >= limit) {
+          emitWindow(key, w, true);
+          state.windows = state.windows.filter((x) => x !== w);
+        } else if (o.emit === 'update') emitWindow(key, w, false);
+      };
+
       const onEvent = (event: T): void => {
         const value = o.readingOf(event);
         if (value === undefined) return;
@@ -96,25 +107,16 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         let state = keys.get(key);
         if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
         state.watermark = Math.max(state.watermark, ts - outOfOrder);
-        const take = (w: Open<A>): void => {
-          const acc = o.aggregate.add(w.acc, value, ts);
-          if (acc !== w.acc) w.acc = acc;
-          w.count++;
-          w.lastTs = Math.max(w.lastTs, ts);
-          if (limit !== undefined && w.count >= limit) {
-            emitWindow(key, w, true);
-            state.windows = state.windows.filter((x) => x !== w);
-          } else if (o.emit === 'update') emitWindow(key, w, false);
-        };
         // Tumbling windows, the usual case, take one window without building a list per event.
-        if (o.spec.kind === 'tumbling') {
-          const w = tumbling(o.spec.sizeMs, o.aggregate, state, ts, lateness);
+        const spec = o.spec;
+        if (spec.kind === 'tumbling') {
+          const w = tumbling(spec.sizeMs, o.aggregate, state, ts, lateness);
           if (w === undefined) subscriber.next({ type: 'late', key, event });
-          else take(w);
+          else take(key, state, w, value, ts);
         } else {
-          const touched = place(o.spec, o.aggregate, state, ts, lateness);
+          const touched = place(spec, o.aggregate, state, ts, lateness);
           if (touched.length === 0) subscriber.next({ type: 'late', key, event });
-          for (const w of touched) take(w);
+          for (const w of touched) take(key, state, w, value, ts);
         }
         close(key, state, state.watermark);
         if (o.idleMs !== undefined) idle.touch(key, undefined);
@@ -176,13 +178,15 @@ function countLimit(spec: WindowSpec): number | undefined {
 }
 
 /** Finds or opens the windows an event at `ts` goes into; none when all of them have closed. */
-function place<A, R>(spec: WindowSpec, agg: Aggregator<A, R>, state: WindowKeyState<A>, ts: number, lateness: number): Open<A>[] {
+function place<A, R>(
+  spec: Exclude<WindowSpec, { kind: 'tumbling' }>,
+  agg: Aggregator<A, R>,
+  state: WindowKeyState<A>,
+  ts: number,
+  lateness: number,
+): Open<A>[] {
   const tooLate = (end: number): boolean => end + lateness <= state.watermark;
   switch (spec.kind) {
-    case 'tumbling': {
-      const w = tumbling(spec.sizeMs, agg, state, ts, lateness);
-      return w === undefined ? [] : [w];
-    }
     case 'sliding': {
       const out: Open<A>[] = [];
       for (const span of alignedWindows(spec, ts)) {

@@ -133,9 +133,10 @@ export class RuleEngine {
     for (const [id, old] of previous) {
       this.stop(old);
       if (!next.some((r) => r.spec.id === id)) report.removed.push(id);
+      if (keptIds.has(id)) continue;
+      old.state.release();
       // A rule that restarts or goes away starts with no alarms, so the ones it raised are cleared, not left stuck.
-      if (!keptIds.has(id)) old.state.release();
-      if (!keptIds.has(id)) new RuleOutputs(old.spec, old.outputState, (o) => this.output.next(o)).clearAll(this.scheduler.now());
+      new RuleOutputs(old.spec, old.outputState, (o) => this.output.next(o)).clearAll(this.scheduler.now());
     }
     this.rules = next;
     if (this.connected) for (const rule of next) this.start(rule);
