@@ -44,7 +44,9 @@ export function loadConfig(file: string, overrides: { dataDir?: string } = {}): 
     : isAbsolute(config.gateway.dataDir)
       ? config.gateway.dataDir
       : resolve(dirname(file), config.gateway.dataDir);
-  return { ...config, rules, gateway: { ...config.gateway, dataDir } };
+  const caFile = config.influx.tls.caFile;
+  const tls = caFile === undefined ? config.influx.tls : { ...config.influx.tls, caFile: resolve(dirname(file), caFile) };
+  return { ...config, rules, gateway: { ...config.gateway, dataDir }, influx: { ...config.influx, tls } };
 }
 
 export function parseConfig(text: string, file = '<config>'): GatewayConfig {

@@ -4,6 +4,7 @@ import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
 import { modbusPollSchema } from './poll-schema.js';
+import { influxSchema } from './influx-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -181,24 +182,7 @@ export const configSchema = z
         ),
       })
       .prefault({}),
-    influx: z
-      .strictObject({
-        enabled: z.boolean().default(false).describe('Write events and alarm transitions to InfluxDB 1.x'),
-        url: z
-          .url({ protocol: /^https?$/ })
-          .default('http://127.0.0.1:8086')
-          .describe('InfluxDB HTTP API; user:password@ in the URL for auth'),
-        database: z.string().min(1).default('tinyml').describe('Database, created at start when missing'),
-        batchSize: z.number().int().positive().max(50_000).default(1000).describe('Points per write'),
-        flushIntervalMs: z.number().int().positive().default(1000).describe('Longest time a point waits before it is written'),
-        maxBufferedPoints: z
-          .number()
-          .int()
-          .positive()
-          .default(1_000_000)
-          .describe('Points held in memory while InfluxDB is unreachable; beyond it the oldest are dropped and counted'),
-      })
-      .prefault({}),
+    influx: influxSchema.describe('InfluxDB 1.x history with a write-ahead buffer; see docs/influx.md'),
     devices: z
       .array(deviceSchema)
       .superRefine(uniqueIds('device'))

@@ -5,4 +5,6 @@ export interface Part {
   stop(): Promise<void>;
   /** Undefined when healthy, otherwise why not. */
   problem(): string | undefined;
+  /** Figures /health shows beside ok/problem (a sink's state and buffer depth). */
+  status?(): Record<string, unknown>;
 }

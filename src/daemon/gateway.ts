@@ -14,12 +14,15 @@ import { ModbusServerPart, type ModbusCounters } from '../servers/modbus-tcp/mod
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
 import { InfluxSink, type SinkCounters } from '../sinks/influx/influx-sink.js';
+import { influxSinkOptions } from '../sinks/influx/settings.js';
+import type { GatewayStats } from '../sinks/influx/points.js';
 import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
 import { AlarmBook } from '../state/alarm-book.js';
 import { DeviceStateStore } from '../state/device-state.js';
 import { HistoryRing, type HistorySource } from '../state/history.js';
 import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
+import { interval, map } from 'rxjs';
 import { HttpServerPart, type HealthReport } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
@@ -90,13 +93,14 @@ export class Gateway {
     });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'));
+    const influxOptions = config.influx.enabled ? influxSinkOptions(config.influx, config.gateway.dataDir) : undefined;
 
     const servers: Part[] = [];
+    // OPC UA HistoryRead and GET /history read InfluxDB when it is configured, else a bounded ring in memory.
+    const ring = influxOptions ? undefined : new HistoryRing(this.pipeline, config.opcua.history);
+    if (ring) servers.push(ring);
+    const history: HistorySource = ring ?? new InfluxHistory(influxOptions!);
     if (config.opcua.enabled) {
-      // OPC UA HistoryRead is the only reader of history: without it, no ring is kept.
-      const ring = config.influx.enabled ? undefined : new HistoryRing(this.pipeline, config.opcua.history);
-      if (ring) servers.push(ring);
-      const history: HistorySource = ring ?? new InfluxHistory(config.influx);
       this.opcua = new OpcuaServerPart(
         {
           port: config.opcua.port,
@@ -149,7 +153,17 @@ export class Gateway {
           clock,
           child('mqtt'),
         );
-    this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame));
+    const p = this.pipeline;
+    if (influxOptions) {
+      const stats$ = interval(config.influx.statsIntervalMs).pipe(map(() => this.stats()));
+      const streams = { events$: p.events$, alarms$: p.alarms$, derived$: p.derived$, stats$ };
+      this.influx = new InfluxSink(influxOptions, streams, this.influxCounters(), child('influx'));
+      const influx = this.influx;
+      this.metrics.watch({ sinks: () => ({ influx: influx.status() }) });
+    }
+    // MQTT acknowledges an event only once the history buffer holds it on disk.
+    const gate = this.influx && influxOptions?.buffer.enabled ? this.influx : undefined;
+    this.mqtt = new MqttIngest(transport, (frame) => this.pipeline.push(frame), gate);
     if (config.modbusPoll.buses.length > 0) {
       const sink = {
         event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'modbus-poll'),
@@ -158,7 +172,6 @@ export class Gateway {
       this.poller = new ModbusPoller(config.modbusPoll, sink, clock, child('modbus-poll'));
     }
 
-    const p = this.pipeline;
     const streams = {
       alarms$: p.alarms$,
       derived$: p.derived$,
@@ -166,15 +179,7 @@ export class Gateway {
       ...(config.mqtt.republishEvents ? { events$: p.events$ } : {}),
     };
     const sinks: Part[] = [new MqttRepublisher(streams, transport, child('mqtt-out'))];
-    if (config.influx.enabled) {
-      this.influx = new InfluxSink(
-        config.influx,
-        { events$: p.events$, alarms$: p.alarms$, derived$: p.derived$ },
-        this.influxCounters(),
-        child('influx'),
-      );
-      sinks.push(this.influx);
-    }
+    if (this.influx) sinks.push(this.influx);
 
     this.http = new HttpServerPart(
       config.http,
@@ -186,6 +191,7 @@ export class Gateway {
         replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
       },
       this.alarms,
+      history,
     );
     this.parts = [
       innerPart(
@@ -304,7 +310,8 @@ export class Gateway {
     const parts: HealthReport['parts'] = {};
     for (const part of this.parts) {
       const problem = this.started.includes(part) ? part.problem() : 'not started';
-      parts[part.name] = problem === undefined ? { ok: true } : { ok: false, problem };
+      const detail = part.status?.() ?? {};
+      parts[part.name] = problem === undefined ? { ok: true, ...detail } : { ok: false, problem, ...detail };
       this.metrics.partUp.set({ part: part.name }, problem === undefined ? 1 : 0);
     }
     if (!this.pipeline.heartbeat()) parts.cep = { ok: false, problem: 'event pipeline not alive' };
@@ -354,8 +361,29 @@ export class Gateway {
     return {
       written: (n) => this.metrics.sinkPointsWritten.inc({ sink }, n),
       dropped: (n, reason) => this.metrics.sinkPointsDropped.inc({ sink, reason }, n),
-      writeError: () => this.metrics.sinkWriteErrors.inc({ sink }),
-      buffered: (n) => this.metrics.sinkBuffered.set({ sink }, n),
+      retried: () => this.metrics.sinkRetries.inc({ sink }),
+      writeSeconds: (s) => this.metrics.sinkWriteSeconds.observe({ sink }, s),
+    };
+  }
+
+  /** The gateway's own figures for measurement `gateway`. */
+  private stats(): GatewayStats {
+    const memory = process.memoryUsage();
+    const buffer = this.influx?.status();
+    return {
+      gateway: this.config.gateway.id,
+      ts: this.clock.now(),
+      fields: {
+        events_accepted: this.pipeline.accepted,
+        events_rejected: this.pipeline.rejected,
+        devices: this.state.all().length,
+        alarms_active: this.state.activeAlarmCount(),
+        buffered_points: buffer?.bufferedPoints ?? 0,
+        buffered_bytes: buffer?.bufferedBytes ?? 0,
+        rss_bytes: memory.rss,
+        heap_used_bytes: memory.heapUsed,
+        uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
+      },
     };
   }
 }

@@ -7,6 +7,8 @@ import type { Registry } from 'prom-client';
 import type { RuleStatus, SwapReport } from '../cep/rules/engine.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { AlarmCommandError, type AlarmBook } from '../state/alarm-book.js';
+import type { HistorySource } from '../state/history.js';
+import { historyRequest } from './history-api.js';
 
 type Access = 'off' | 'loopback' | 'any';
 
@@ -21,13 +23,14 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export interface HealthReport {
   status: 'ok' | 'failing';
-  parts: Record<string, { ok: boolean; problem?: string }>;
+  parts: Record<string, { ok: boolean; problem?: string; [detail: string]: unknown }>;
   failing: string[];
 }
 
 /**
  * GET /health (200 or 503 naming failing parts), GET /metrics (Prometheus text), GET /rules
- * (status and figures of every rule) and POST /rules (replace the rules without a restart).
+ * (status and figures of every rule), POST /rules (replace the rules without a restart), the alarm
+ * commands and GET /history.
  */
 export class HttpServerPart implements Part {
   readonly name = 'http';
@@ -40,6 +43,7 @@ export class HttpServerPart implements Part {
     private readonly log: Logger,
     private readonly rules?: RulesApi,
     private readonly alarms?: AlarmBook,
+    private readonly history?: HistorySource,
   ) {}
 
   async start(): Promise<void> {
@@ -76,6 +80,9 @@ export class HttpServerPart implements Part {
         send(res, 200, this.registry.contentType, await this.registry.metrics());
       } else if (path === '/rules' && this.rules && (req.method === 'GET' || req.method === 'POST')) {
         await this.handleRules(req, res, this.rules);
+      } else if (path === '/history' && this.history && req.method === 'GET') {
+        const answer = await historyRequest(new URL(req.url ?? '/', 'http://x').searchParams, this.history);
+        send(res, answer.status, 'application/json', JSON.stringify(answer.body));
       } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
         const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
         send(res, 200, 'application/json', JSON.stringify(this.alarms.list(device)));

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RuleStatus } from '../cep/rules/engine.js';
 import { REJECT_REASONS } from '../normalise/decode-mqtt.js';
+import type { SinkStatus } from '../sinks/influx/influx-sink.js';
+
+const SINK_STATES = ['connected', 'buffering', 'draining'] as const;
 
 const PREFIX = 'tinyml_gateway_';
 
@@ -35,8 +38,15 @@ export class GatewayMetrics {
   private activeAlarms: () => number = () => 0;
   readonly sinkPointsWritten = this.counter('sink_points_written_total', 'Points confirmed by a sink upstream', ['sink']);
   readonly sinkPointsDropped = this.counter('sink_points_dropped_total', 'Points a sink gave up on, by reason', ['sink', 'reason']);
-  readonly sinkWriteErrors = this.counter('sink_write_errors_total', 'Failed upstream writes (retried)', ['sink']);
-  readonly sinkBuffered = this.gauge('sink_buffered_points', 'Points waiting in a sink buffer', ['sink']);
+  readonly sinkRetries = this.counter('sink_retries_total', 'Failed upstream writes, each retried with backoff', ['sink']);
+  readonly sinkWriteSeconds = new Histogram({
+    name: `${PREFIX}sink_write_seconds`,
+    help: 'Time of one confirmed upstream write (a batch)',
+    labelNames: ['sink'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private sinks: () => Record<string, SinkStatus> = () => ({});
   readonly modbusRequests = this.counter('modbus_requests_total', 'Modbus TCP requests by function code and outcome', [
     'function',
     'outcome',
@@ -74,15 +84,49 @@ export class GatewayMetrics {
         this.set(active());
       },
     });
+    this.sinkGauges();
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
     this.alarmTransitions.inc({ state: 'raised' }, 0);
     this.alarmTransitions.inc({ state: 'cleared' }, 0);
   }
 
-  /** Where the gauges read derived state from when scraped: keys per rule, raised alarms. */
-  watch(sources: { rules: () => RuleStatus[]; activeAlarms: () => number }): void {
-    this.ruleStatus = sources.rules;
-    this.activeAlarms = sources.activeAlarms;
+  /** Where the gauges read derived state from when scraped: keys per rule, raised alarms, sink buffers. */
+  watch(sources: { rules?: () => RuleStatus[]; activeAlarms?: () => number; sinks?: () => Record<string, SinkStatus> }): void {
+    if (sources.rules) this.ruleStatus = sources.rules;
+    if (sources.activeAlarms) this.activeAlarms = sources.activeAlarms;
+    if (sources.sinks) this.sinks = sources.sinks;
+  }
+
+  /** Buffer depth, age and state of each sink, read when scraped. */
+  private sinkGauges(): void {
+    const sinks = (): Record<string, SinkStatus> => this.sinks();
+    const perSink = (name: string, help: string, value: (s: SinkStatus) => number): void => {
+      new Gauge({
+        name: PREFIX + name,
+        help,
+        labelNames: ['sink'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [sink, s] of Object.entries(sinks())) this.set({ sink }, value(s));
+        },
+      });
+    };
+    perSink('sink_buffered_points', 'Points waiting in a sink buffer', (s) => s.bufferedPoints);
+    perSink('sink_buffered_bytes', 'Bytes a sink buffer holds (on disk with the write-ahead buffer)', (s) => s.bufferedBytes);
+    perSink('sink_oldest_point_age_seconds', 'Age of the oldest point not yet confirmed upstream', (s) => s.oldestPointAgeSeconds);
+    new Gauge({
+      name: `${PREFIX}sink_state`,
+      help: '1 for the state a sink is in: connected, buffering (upstream failing) or draining (sending a backlog)',
+      labelNames: ['sink', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [sink, s] of Object.entries(sinks())) {
+          for (const state of SINK_STATES) this.set({ sink, state }, s.state === state ? 1 : 0);
+        }
+      },
+    });
   }
 }

@@ -12,7 +12,7 @@ t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive
     opcua: { enabled: false },
     influx: { enabled: true, url: `http://127.0.0.1:${influxPort}`, database: 'outage', flushIntervalMs: 100 },
   });
-  t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200, 'starting without InfluxDB is allowed');
+  t.ok(gateway.influx, 'starting without InfluxDB is allowed');
 
   const mqtt = await mqttClient(ports.mqtt);
   t.teardown(() => mqtt.endAsync());
@@ -21,12 +21,18 @@ t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive
   }
   const report = await waitFor(async () => {
     const res = await fetch(`http://127.0.0.1:${ports.http}/health`);
-    return res.status === 503 ? ((await res.json()) as { failing: string[]; parts: Record<string, { problem?: string }> }) : undefined;
-  }, '503 from /health');
+    const body = (await res.json()) as { failing: string[]; parts: Record<string, { problem?: string; bufferedPoints?: number }> };
+    return res.status === 503 && body.parts.influx?.bufferedPoints === 20 ? body : undefined;
+  }, '503 from /health with the points buffered');
   t.same(report.failing, ['influx']);
-  t.match(report.parts.influx?.problem, /write failing/);
+  t.match(report.parts.influx, { ok: false, problem: /write failing/, state: 'buffering', buffer: 'disk', bufferedPoints: 20 });
   t.equal(gateway.influx?.pending(), 20, 'points held while InfluxDB is down');
-  t.match(await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(), /tinyml_gateway_sink_buffered_points\{sink="influx"\} 20/);
+  const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+  t.match(metrics, /tinyml_gateway_sink_buffered_points\{sink="influx"\} 20/);
+  t.match(metrics, /tinyml_gateway_sink_state\{sink="influx",state="buffering"\} 1/);
+  t.match(metrics, /tinyml_gateway_sink_buffered_bytes\{sink="influx"\} [1-9]/);
+  t.match(metrics, /tinyml_gateway_sink_oldest_point_age_seconds\{sink="influx"\} [1-9]/, 'the events are from 2023: old');
+  t.match(metrics, /tinyml_gateway_sink_retries_total\{sink="influx"\} [1-9]/);
 
   const influx = await startInfluxd({ httpPort: influxPort });
   t.teardown(() => influx.stop());
@@ -38,6 +44,9 @@ t.test('InfluxDB unreachable: health 503 names the sink, points wait, and arrive
     'every point, in order, once',
   );
   t.equal((await fetch(`http://127.0.0.1:${ports.http}/health`)).status, 200);
+  const after = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+  t.match(after, /tinyml_gateway_sink_state\{sink="influx",state="connected"\} 1/);
+  t.match(after, /tinyml_gateway_sink_write_seconds_count\{sink="influx"\} [1-9]/);
 });
 
 t.test('unknown routes are 404; health lists every part', async (t) => {
@@ -45,5 +54,5 @@ t.test('unknown routes are 404; health lists every part', async (t) => {
   const res = await fetch(`http://127.0.0.1:${ports.http}/nope`);
   t.equal(res.status, 404);
   const health = (await (await fetch(`http://127.0.0.1:${ports.http}/health`)).json()) as { parts: object };
-  t.same(Object.keys(health.parts), ['state', 'cep', 'mqtt-out', 'mqtt', 'http']);
+  t.same(Object.keys(health.parts), ['state', 'cep', 'history', 'mqtt-out', 'mqtt', 'http']);
 });

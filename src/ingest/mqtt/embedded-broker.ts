@@ -5,7 +5,7 @@ import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
-import { INFERENCE_TOPIC, type MqttTransport } from './transport.js';
+import { INFERENCE_TOPIC, type IngestGate, type MqttTransport } from './transport.js';
 
 /**
  * aedes on a TCP listener: MCUs and Node-RED connect to it directly.
@@ -13,7 +13,8 @@ import { INFERENCE_TOPIC, type MqttTransport } from './transport.js';
  * Inference messages are taken in aedes' authorizePublish hook, because aedes writes the QoS 1
  * PUBACK before it delivers to subscribers: only there does "acknowledged" imply "in the
  * pipeline". While nothing consumes frames$ the publish is refused, so the MCU gets no PUBACK
- * and sends the message again later.
+ * and sends the message again later. With a gate, the PUBACK also waits until the history buffer
+ * has the event on disk, and a full buffer that refuses new points refuses the publish.
  */
 export class EmbeddedBroker implements MqttTransport {
   readonly kind = 'embedded' as const;
@@ -21,6 +22,7 @@ export class EmbeddedBroker implements MqttTransport {
   private server?: Server;
   private stopped = false;
   private consume?: (frame: RawFrame) => void;
+  private gate?: IngestGate;
   /** Every TCP connection, MQTT session or not: aedes only closes clients that sent CONNECT. */
   private readonly sockets = new Set<Socket>();
 
@@ -37,9 +39,15 @@ export class EmbeddedBroker implements MqttTransport {
         if (!client || !INFERENCE_TOPIC.test(packet.topic)) return callback(null);
         const consume = this.consume;
         if (!consume) return callback(new Error('gateway is not taking events'));
+        const gate = this.gate;
+        if (gate && !gate.hasRoom()) return callback(new Error('history buffer full'));
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         consume({ topic: packet.topic, payload, receivedAt: this.clock.now() });
-        callback(null);
+        if (!gate) return callback(null);
+        gate.durable().then(
+          () => callback(null),
+          (err: Error) => callback(err),
+        );
       },
     });
     this.broker = broker;
@@ -54,6 +62,10 @@ export class EmbeddedBroker implements MqttTransport {
     server.listen(this.options.port, this.options.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
     this.log.info({ host: this.options.host, port: this.port() }, 'embedded MQTT broker listening');
+  }
+
+  setGate(gate: IngestGate | undefined): void {
+    this.gate = gate;
   }
 
   readonly frames$ = new Observable<RawFrame>((subscriber) => {

@@ -3,7 +3,7 @@ import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
-import { INFERENCE_TOPIC_FILTER, type MqttTransport } from './transport.js';
+import { INFERENCE_TOPIC_FILTER, type IngestGate, type MqttTransport } from './transport.js';
 
 /** How long start() waits for a first connection before going on and retrying in the background. */
 const FIRST_CONNECT_WAIT_MS = 3000;
@@ -16,6 +16,7 @@ const FIRST_CONNECT_WAIT_MS = 3000;
 export class ExternalBroker implements MqttTransport {
   readonly kind = 'external' as const;
   private client?: MqttClient;
+  private gate?: IngestGate;
 
   constructor(
     private readonly options: { url: string; clientId: string },
@@ -26,6 +27,14 @@ export class ExternalBroker implements MqttTransport {
   async start(): Promise<void> {
     const client = connect(this.options.url, { clientId: this.options.clientId, reconnectPeriod: 1000, connectTimeout: 5000, clean: true });
     this.client = client;
+    // mqtt.js sends the PUBACK when handleMessage calls back: only once the gate's buffer has the event on disk.
+    client.handleMessage = (_packet, callback) => {
+      if (!this.gate) return callback();
+      this.gate.durable().then(
+        () => callback(),
+        (err: Error) => callback(err),
+      );
+    };
     client.on('connect', () => this.log.info({ url: this.options.url }, 'connected to external MQTT broker'));
     client.on('offline', () => this.log.warn({ url: this.options.url }, 'external MQTT broker unreachable; retrying'));
     client.on('error', (err) => this.log.debug({ err: err.message }, 'MQTT client error'));
@@ -36,6 +45,11 @@ export class ExternalBroker implements MqttTransport {
         resolve();
       });
     });
+  }
+
+  /** The external broker took the message already: a full, refusing buffer counts it as refused rather than holding it. */
+  setGate(gate: IngestGate | undefined): void {
+    this.gate = gate;
   }
 
   readonly frames$ = new Observable<RawFrame>((subscriber) => {

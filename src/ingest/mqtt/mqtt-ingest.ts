@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { Part } from '../../core/part.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
-import type { MqttTransport } from './transport.js';
+import type { IngestGate, MqttTransport } from './transport.js';
 
 /** Connects the MQTT transport's frames to the pipeline; stopping it stops intake first. */
 export class MqttIngest implements Part {
@@ -11,9 +11,11 @@ export class MqttIngest implements Part {
   constructor(
     readonly transport: MqttTransport,
     private readonly push: (frame: RawFrame) => void,
+    private readonly gate?: IngestGate,
   ) {}
 
   async start(): Promise<void> {
+    this.transport.setGate(this.gate);
     await this.transport.start();
     this.subscription = this.transport.frames$.subscribe((frame) => this.push(frame));
   }

@@ -6,6 +6,16 @@ export const INFERENCE_TOPIC_FILTER = 'tinyml/+/inference';
 export const INFERENCE_TOPIC = /^tinyml\/([^/]+)\/inference$/;
 
 /**
+ * What must hold before an inference message is acknowledged: room to take it (a full buffer that
+ * refuses new points says no, and the MCU keeps the message) and, once handed over, durability.
+ */
+export interface IngestGate {
+  hasRoom(): boolean;
+  /** Resolves when everything handed over so far survives a crash. */
+  durable(): Promise<void>;
+}
+
+/**
  * The MQTT side of the gateway: the embedded broker or a client of an external one. I/O only;
  * decoding happens downstream. Stopping it stops intake, so MCUs keep unacknowledged QoS 1
  * messages and resend them to the next run.
@@ -16,6 +26,8 @@ export interface MqttTransport {
   stop(): Promise<void>;
   /** Inference frames, delivered synchronously before the broker acknowledges them. */
   readonly frames$: Observable<RawFrame>;
+  /** Holds acknowledgements until the gate says so. */
+  setGate(gate: IngestGate | undefined): void;
   /** Publishes unless stopped; resolves false when the message could not be sent. */
   publish(topic: string, payload: string): Promise<boolean>;
   connected(): boolean;

@@ -1,7 +1,8 @@
 import { escape, type InfluxDB } from 'influx';
 import type { AlarmEvent, AlarmEventState } from '../../core/alarm.js';
 import { MAX_HISTORY_ROWS, type HistoryField, type HistoryQuery, type HistorySource, type HistoryValue } from '../../state/history.js';
-import { influxClient } from './influx-sink.js';
+import { influxClient } from './influx-admin.js';
+import type { InfluxEndpoint } from './line-writer.js';
 
 interface Row {
   time: { getNanoTime(): string } & Date;
@@ -11,13 +12,16 @@ interface Row {
 /** History read back from what the InfluxDB sink wrote (measurements `inference` and `alarm`). */
 export class InfluxHistory implements HistorySource {
   private readonly client: InfluxDB;
+  /** A measurement as the FROM clause names it: in the sink's retention policy when it has one. */
+  private readonly from: (measurement: string) => string;
 
-  constructor(options: { url: string; database: string }) {
-    this.client = influxClient(options);
+  constructor(endpoint: Omit<InfluxEndpoint, 'retentionPolicy'> & { retentionPolicy?: { name: string } }) {
+    this.client = influxClient(endpoint);
+    this.from = endpoint.retentionPolicy ? (m) => `${escape.quoted(endpoint.retentionPolicy!.name)}.${m}` : (m) => m;
   }
 
   async values(device: string, field: HistoryField, q: HistoryQuery): Promise<HistoryValue[]> {
-    const rows = await this.query(`SELECT ${escape.quoted(field)} FROM inference`, device, q);
+    const rows = await this.query(`SELECT ${escape.quoted(field)} FROM ${this.from('inference')}`, device, q);
     return rows.flatMap((r) => {
       const value = r[field];
       return typeof value === 'number' || typeof value === 'string' ? [{ ts: r.time.getTime(), value }] : [];
@@ -25,7 +29,7 @@ export class InfluxHistory implements HistorySource {
   }
 
   async alarms(device: string | undefined, q: HistoryQuery): Promise<AlarmEvent[]> {
-    const rows = await this.query('SELECT * FROM alarm', device, q);
+    const rows = await this.query(`SELECT * FROM ${this.from('alarm')}`, device, q);
     return rows.map((r) => ({
       device: String(r.device),
       rule: String(r.rule),
@@ -47,7 +51,7 @@ export class InfluxHistory implements HistorySource {
     const where = [
       ...(device === undefined ? [] : [`"device" = ${escape.stringLit(device)}`]),
       ...(q.from === undefined ? [] : [`time >= ${Math.trunc(q.from)}ms`]),
-      // The sink may move a point up to a few ns later to keep equal timestamps apart.
+      // A point's timestamp carries a sub-millisecond offset (docs/influx.md#timestamps).
       ...(q.to === undefined ? [] : [`time < ${Math.trunc(q.to) + 1}ms`]),
     ];
     const limit = q.limit > 0 ? Math.min(q.limit, MAX_HISTORY_ROWS) : MAX_HISTORY_ROWS;
