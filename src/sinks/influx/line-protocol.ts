@@ -1,13 +1,17 @@
 /** A point before it becomes a line: InfluxDB 1.x line protocol, fields as floats, strings or booleans. */
 export interface Point {
   measurement: string;
+  /** In key order. */
   tags: Record<string, string>;
   fields: Record<string, number | string | boolean | undefined>;
 }
 
-const escapeKey = (s: string): string => s.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
+const NEEDS_ESCAPE = /[\\,= \n]/;
+/** Most keys and values need no escaping: testing first is most of a line's cost saved. */
+const escapeKey = (s: string): string => (NEEDS_ESCAPE.test(s) ? s.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, ' ') : s);
 const escapeMeasurement = (s: string): string => s.replace(/[\\, ]/g, (c) => `\\${c}`);
-const quote = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+const NEEDS_QUOTING = /[\\"\n]/;
+const quote = (s: string): string => `"${NEEDS_QUOTING.test(s) ? s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : s}"`;
 
 function fieldValue(v: number | string | boolean): string | undefined {
   if (typeof v === 'string') return quote(v);
@@ -18,13 +22,15 @@ function fieldValue(v: number | string | boolean): string | undefined {
 
 /** The line without its timestamp; undefined when no field has a value InfluxDB can store. */
 export function lineBody(p: Point): string | undefined {
-  let line = escapeMeasurement(p.measurement);
-  for (const key of Object.keys(p.tags).sort()) {
+  let line = NEEDS_ESCAPE.test(p.measurement) ? escapeMeasurement(p.measurement) : p.measurement;
+  // Tags come in key order (InfluxDB's advice for the fastest writes), so they are not sorted here.
+  for (const key in p.tags) {
     const value = p.tags[key];
     if (value) line += `,${escapeKey(key)}=${escapeKey(value)}`;
   }
   let sep = ' ';
-  for (const [key, raw] of Object.entries(p.fields)) {
+  for (const key in p.fields) {
+    const raw = p.fields[key];
     const value = raw === undefined ? undefined : fieldValue(raw);
     if (value === undefined) continue;
     line += `${sep}${escapeKey(key)}=${value}`;

@@ -37,7 +37,7 @@ export function inferenceLine(e: InferenceEvent): string | undefined {
 /** Measurement `derived`: a rule's derived event; tags device, rule, name; the signal's state and value plus its fields. */
 export function derivedLine(d: DerivedEvent): string | undefined {
   const fields = { ...d.fields, state: d.state, value: d.value };
-  return line({ measurement: 'derived', tags: { device: d.device, rule: d.rule, name: d.name }, fields }, d.ts);
+  return line({ measurement: 'derived', tags: { device: d.device, name: d.name, rule: d.rule }, fields }, d.ts);
 }
 
 /** Measurement `alarm`: one point per alarm transition; tags device, rule. */
