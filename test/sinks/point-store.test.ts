@@ -129,17 +129,20 @@ t.test('a lost cursor means sending again from the oldest point, never skipping 
   t.same((await b.store.read(100))?.lines.length, 20, 'an offset off a record boundary is not trusted');
 });
 
-t.test('a torn tail record is skipped with a log line and the rest is kept', async (t) => {
+/** A log of `points` points, closed; `file` is its last segment. */
+async function closedLog(t: Test, points: number) {
   const a = wal(t, { segmentBytes: 1024 * 1024 });
   await a.store.open();
-  for (let i = 0; i < 50; i++) a.store.append(line(i));
+  for (let i = 0; i < points; i++) a.store.append(line(i));
   await a.store.close();
-  const file = join(
-    a.dir,
-    readdirSync(a.dir)
-      .filter((n) => n.endsWith('.wal'))
-      .at(-1)!,
-  );
+  const last = readdirSync(a.dir)
+    .filter((n) => n.endsWith('.wal'))
+    .at(-1)!;
+  return { a, file: join(a.dir, last) };
+}
+
+t.test('a torn tail record is skipped with a log line and the rest is kept', async (t) => {
+  const { a, file } = await closedLog(t, 50);
   const whole = statSync(file).size;
   appendFileSync(file, encodeRecord(line(50)).subarray(0, 20));
 
@@ -155,16 +158,7 @@ t.test('a torn tail record is skipped with a log line and the rest is kept', asy
 });
 
 t.test('a record with a wrong checksum ends its segment there', async (t) => {
-  const a = wal(t, { segmentBytes: 1024 * 1024 });
-  await a.store.open();
-  for (let i = 0; i < 10; i++) a.store.append(line(i));
-  await a.store.close();
-  const file = join(
-    a.dir,
-    readdirSync(a.dir)
-      .filter((n) => n.endsWith('.wal'))
-      .at(-1)!,
-  );
+  const { a, file } = await closedLog(t, 10);
   const bytes = readFileSync(file);
   bytes[bytes.length - 5]! ^= 0x01;
   writeFileSync(file, bytes);
