@@ -4,6 +4,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { decodeRegisters, profileBlock } from '../../normalise/decode-registers.js';
 import { reopenDelay, retryDelay } from './backoff.js';
+import { Nap } from '../../core/nap.js';
 
 // modbus-serial is CommonJS with `module.exports.default = module.exports`.
 const ModbusRTU = modbusSerial.default;
@@ -34,7 +35,7 @@ export class BusPoller {
   private client?: ModbusClient;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly nap = new Nap();
   private readonly slots: Slot[];
   private openFailures = 0;
 
@@ -61,7 +62,7 @@ export class BusPoller {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.nap.wake();
     await this.loop;
     await this.close();
   }
@@ -191,14 +192,6 @@ export class BusPoller {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.running ? this.nap.sleep(ms) : Promise.resolve();
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/logger.js';
+import { Nap } from '../../core/nap.js';
 import type { PointBatch, PointStore } from './buffer/point-store.js';
 import { InfluxWriteError } from './line-writer.js';
 import { lineMs } from './line-protocol.js';
@@ -50,7 +51,7 @@ export class Forwarder {
   private headMs?: number;
   private halted = false;
   private finishBy?: number;
-  private wakeUp?: () => void;
+  private readonly nap = new Nap();
   private running?: Promise<void>;
 
   constructor(
@@ -77,17 +78,17 @@ export class Forwarder {
 
   /** New points are readable: a full batch goes now rather than at the next interval. */
   readable(): void {
-    if (this.store.depth().points >= this.options.batchSize) this.wake();
+    if (this.store.depth().points >= this.options.batchSize) this.nap.wake();
   }
 
   /** Sends what it can until the store is empty or `deadlineMs` passes, then stops. */
   async stop(deadlineMs: number): Promise<void> {
     this.finishBy = Date.now() + deadlineMs;
-    this.wake();
+    this.nap.wake();
     const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs + 100).unref());
     await Promise.race([this.running, deadline]);
     this.halted = true;
-    this.wake();
+    this.nap.wake();
   }
 
   state(): SinkState {
@@ -111,7 +112,7 @@ export class Forwarder {
       const wait = this.retryAt - Date.now();
       if (wait > 0) {
         if (stopping && Date.now() + wait >= this.finishBy!) return;
-        await this.sleep(wait);
+        await this.nap.sleep(wait);
         continue;
       }
       const batch = await this.store.read(this.options.batchSize);
@@ -120,12 +121,12 @@ export class Forwarder {
       this.prepared = true;
       if (!batch) {
         if (stopping) return;
-        await this.sleep(this.options.flushIntervalMs);
+        await this.nap.sleep(this.options.flushIntervalMs);
         continue;
       }
       const young = Date.now() - this.lastSendAt < this.options.flushIntervalMs;
       if (batch.lines.length < this.options.batchSize && young && !stopping) {
-        await this.sleep(this.options.flushIntervalMs - (Date.now() - this.lastSendAt));
+        await this.nap.sleep(this.options.flushIntervalMs - (Date.now() - this.lastSendAt));
         continue;
       }
       await this.pace(batch.lines.length);
@@ -188,22 +189,5 @@ export class Forwarder {
     if (this.tokens < points) await new Promise((r) => setTimeout(r, ((points - this.tokens) * 1000) / rate));
     this.tokens = Math.max(0, this.tokens - points);
     this.tokensAt = Math.max(this.tokensAt, Date.now());
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
-  }
-
-  private wake(): void {
-    const w = this.wakeUp;
-    this.wakeUp = undefined;
-    w?.();
   }
 }

@@ -1,3 +1,4 @@
+import { FullEpisode } from './full-episode.js';
 import type { PointBatch, PointStore, StoreDepth, StoreEvents } from './point-store.js';
 
 /**
@@ -10,13 +11,14 @@ export class MemoryQueue implements PointStore {
   /** Points dropped or committed since start: positions stay valid while the array is compacted. */
   private base = 0;
   private bytes = 0;
-  private full = false;
-  private droppedInEpisode = 0;
+  private readonly episode: FullEpisode;
 
   constructor(
     private readonly maxPoints: number,
     private readonly events: StoreEvents,
-  ) {}
+  ) {
+    this.episode = new FullEpisode(events);
+  }
 
   async open(): Promise<void> {}
 
@@ -25,12 +27,7 @@ export class MemoryQueue implements PointStore {
     this.bytes += line.length;
     if (this.lines.length - this.head > this.maxPoints) {
       this.dropHead(1);
-      this.droppedInEpisode++;
-      this.events.dropped(1, 'drop-oldest');
-      if (!this.full) {
-        this.full = true;
-        this.events.full('start', 0);
-      }
+      this.episode.drop(1, 'drop-oldest');
     }
     this.events.readable();
     return true;
@@ -52,11 +49,7 @@ export class MemoryQueue implements PointStore {
   commit(batch: PointBatch): void {
     const done = batch.to.offset - (this.base + this.head);
     if (done > 0) this.dropHead(done);
-    if (this.full && this.lines.length - this.head < this.maxPoints * 0.9) {
-      this.full = false;
-      this.events.full('end', this.droppedInEpisode);
-      this.droppedInEpisode = 0;
-    }
+    this.episode.settle(this.lines.length - this.head, this.maxPoints);
   }
 
   depth(): StoreDepth {

@@ -1,6 +1,7 @@
 import { mkdir, open, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../../../core/logger.js';
 import { encodeRecord, scanRecords } from './record.js';
+import { FullEpisode } from './full-episode.js';
 import type { FullPolicy, PointBatch, PointStore, StoreDepth, StoreEvents, StorePosition } from './point-store.js';
 import { listSegments, readCursor, scanSegment, segmentPath, syncDirectory, writeCursor } from './segment-files.js';
 
@@ -29,8 +30,6 @@ interface Waiter {
 }
 
 const CURSOR_SAVE_MS = 1000;
-/** Below this share of maxBytes a full buffer counts as having room again (one log line per episode). */
-const ROOM_AGAIN = 0.9;
 
 /**
  * The InfluxDB sink's write-ahead log: points appended to segment files, fsynced in groups, read
@@ -56,8 +55,7 @@ export class WriteAheadLog implements PointStore {
   /** Records of the cursor's segment before the cursor. */
   private cursorRecords = 0;
   private cursorTimer?: NodeJS.Timeout;
-  private fullSince?: number;
-  private droppedInEpisode = 0;
+  private readonly episode: FullEpisode;
   private failure?: Error;
   private closed = false;
 
@@ -65,7 +63,9 @@ export class WriteAheadLog implements PointStore {
     private readonly options: WalOptions,
     private readonly events: StoreEvents,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.episode = new FullEpisode(events);
+  }
 
   async open(): Promise<void> {
     await mkdir(this.options.dir, { recursive: true });
@@ -116,7 +116,7 @@ export class WriteAheadLog implements PointStore {
   }
 
   hasRoom(): boolean {
-    return this.options.whenFull === 'drop-oldest' || this.fullSince === undefined;
+    return this.options.whenFull === 'drop-oldest' || !this.episode.active;
   }
 
   durable(): Promise<void> {
@@ -152,7 +152,7 @@ export class WriteAheadLog implements PointStore {
     this.cursorRecords += batch.lines.length;
     this.skipConsumed();
     this.cursorTimer ??= setTimeout(() => void this.saveCursor(), CURSOR_SAVE_MS);
-    this.endEpisodeIfRoom();
+    this.episode.settle(this.totalBytes(), this.options.maxBytes);
   }
 
   depth(): StoreDepth {
@@ -194,12 +194,11 @@ export class WriteAheadLog implements PointStore {
   private makeRoom(needed: number): boolean {
     const limit = this.options.maxBytes;
     const refusing = this.options.whenFull === 'refuse-newest';
-    // A refusing buffer stays shut until it drained below ROOM_AGAIN: one episode, not one per point.
-    if (this.totalBytes() + needed <= limit && !(refusing && this.fullSince !== undefined)) return true;
-    this.startEpisode();
+    // A refusing buffer stays shut until its episode ends: one episode, not one per point.
+    if (this.totalBytes() + needed <= limit && !(refusing && this.episode.active)) return true;
+    this.episode.begin();
     if (refusing) {
-      this.droppedInEpisode++;
-      this.events.dropped(1, 'refuse-newest');
+      this.episode.drop(1, 'refuse-newest');
       return false;
     }
     // The segment being written stays: the oldest closed segments go, whole.
@@ -214,23 +213,7 @@ export class WriteAheadLog implements PointStore {
     const unsent = oldest.id < c.segment ? 0 : oldest.records - (oldest.id === c.segment ? this.cursorRecords : 0);
     if (oldest.id >= c.segment) this.moveCursorTo(this.segments[1]?.id ?? oldest.id + 1);
     this.removeHead();
-    if (unsent > 0) {
-      this.droppedInEpisode += unsent;
-      this.events.dropped(unsent, 'drop-oldest');
-    }
-  }
-
-  private startEpisode(): void {
-    if (this.fullSince !== undefined) return;
-    this.fullSince = Date.now();
-    this.droppedInEpisode = 0;
-    this.events.full('start', 0);
-  }
-
-  private endEpisodeIfRoom(): void {
-    if (this.fullSince === undefined || this.totalBytes() > this.options.maxBytes * ROOM_AGAIN) return;
-    this.fullSince = undefined;
-    this.events.full('end', this.droppedInEpisode);
+    if (unsent > 0) this.episode.drop(unsent, 'drop-oldest');
   }
 
   /** Moves the cursor past fully sent segments and deletes them; the segment being written stays. */
