@@ -1,33 +1,30 @@
 'use strict';
-const mqtt = require('mqtt');
-const { parseGatewayMessage, subscriptionTopics } = require('./lib/gateway-messages.js');
+const { gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
 
-/** Emits one msg per inference event and per alarm transition published through the gateway's broker. */
+/** One msg per inference event the gateway accepted, filtered by device, model, label and anomaly. */
 module.exports = function register(RED) {
   function TinymlEventInNode(config) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const topics = subscriptionTopics(config.device || '+', config.kinds || 'both');
-    node.status({ fill: 'yellow', shape: 'ring', text: 'connecting' });
-    const client = mqtt.connect(config.broker || 'mqtt://127.0.0.1:1883', {
-      clientId: `nodered-tinyml-${node.id}-${Math.random().toString(16).slice(2, 8)}`,
-      reconnectPeriod: 2000,
+    const gateway = gatewayOf(RED, node, config);
+    if (!gateway) return;
+    const { deviceTopicLevel, eventFilter, gatewayTopic, parseGatewayMessage } = gatewayLibrary();
+    const accept = eventFilter({
+      devices: config.devices,
+      models: config.models,
+      labels: config.labels,
+      minAnomaly: optionalNumber(config.minAnomaly),
     });
-    client.on('connect', () => {
-      client.subscribe(topics, { qos: 1 }, (err) => {
-        if (err) node.error(`subscribe failed: ${err.message}`);
-        else node.status({ fill: 'green', shape: 'dot', text: 'connected' });
-      });
-    });
-    client.on('reconnect', () => node.status({ fill: 'yellow', shape: 'ring', text: 'reconnecting' }));
-    client.on('error', (err) => node.status({ fill: 'red', shape: 'ring', text: err.message }));
-    client.on('message', (topic, payload) => {
-      const msg = parseGatewayMessage(topic, payload);
-      if (msg.error) node.warn(msg.error);
-      else node.send(msg);
+    const stopStatus = showConnectionStatus(node, gateway.connection);
+    const unsubscribe = gateway.connection.subscribe(gatewayTopic(deviceTopicLevel(config.devices), 'inference'), (topic, payload) => {
+      const message = parseGatewayMessage(topic, payload);
+      if (!message.ok) return node.warn(message.error);
+      if (accept(message.payload)) node.send({ topic: message.device, kind: 'inference', payload: message.payload });
     });
     node.on('close', (done) => {
-      client.end(true, {}, () => done());
+      unsubscribe();
+      stopStatus();
+      done();
     });
   }
   RED.nodes.registerType('tinyml-event-in', TinymlEventInNode);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system programs the tests talk to, when missing: a real InfluxDB 1.x, mbpoll and
 # pymodbus (third-party Modbus clients), socat (serial PTY pairs), openssl (a test CA for InfluxDB
-# over HTTPS) and systemd-analyze. Debian packages; needs root (or sudo).
+# over HTTPS), mosquitto (an MQTT broker that asks for credentials), chromium (the Node-RED editor
+# test) and systemd-analyze. Debian packages; needs root (or sudo).
 set -euo pipefail
 need=()
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
@@ -9,6 +10,8 @@ command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 # Debian's python, not whichever python3 comes first on PATH: that is where the package installs.
 /usr/bin/python3 -c 'import pymodbus, serial_asyncio' >/dev/null 2>&1 || need+=(python3-pymodbus python3-serial-asyncio)
 [ ${#need[@]} -eq 0 ] && exit 0

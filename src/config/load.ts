@@ -64,6 +64,16 @@ export function parseRules(text: string, file = '<rules>'): GatewayConfig['rules
   return rules;
 }
 
+/**
+ * Rule text as a Node-RED tinyml-cep node holds it: either one rule (a mapping with `id`,
+ * `pipeline`, `outputs`…) or a rules file (`rules:` list). Errors name the line either way.
+ */
+export function parseRuleText(text: string, file = '<rule>'): GatewayConfig['rules'] {
+  const top: unknown = parseDocument(text).contents;
+  const isRulesFile = isMap(top) && top.items.some((p) => isScalar(p.key) && p.key.value === 'rules');
+  return isRulesFile ? parseRules(text, file) : [parseYaml(text, file, checkedRule)];
+}
+
 function parseYaml<S extends zod.ZodType>(text: string, file: string, schema: S): zod.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });

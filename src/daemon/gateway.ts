@@ -192,6 +192,7 @@ export class Gateway {
       },
       this.alarms,
       history,
+      this.state,
     );
     this.parts = [
       innerPart(

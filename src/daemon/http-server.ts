@@ -9,6 +9,8 @@ import { ConfigError, formatProblem } from '../core/errors.js';
 import { AlarmCommandError, type AlarmBook } from '../state/alarm-book.js';
 import type { HistorySource } from '../state/history.js';
 import { historyRequest } from './history-api.js';
+import { devicesRequest } from './devices-api.js';
+import type { DeviceStateStore } from '../state/device-state.js';
 
 type Access = 'off' | 'loopback' | 'any';
 
@@ -30,7 +32,7 @@ export interface HealthReport {
 /**
  * GET /health (200 or 503 naming failing parts), GET /metrics (Prometheus text), GET /rules
  * (status and figures of every rule), POST /rules (replace the rules without a restart), the alarm
- * commands and GET /history.
+ * commands, GET /devices[/<id>] and GET /history.
  */
 export class HttpServerPart implements Part {
   readonly name = 'http';
@@ -44,6 +46,7 @@ export class HttpServerPart implements Part {
     private readonly rules?: RulesApi,
     private readonly alarms?: AlarmBook,
     private readonly history?: HistorySource,
+    private readonly devices?: DeviceStateStore,
   ) {}
 
   async start(): Promise<void> {
@@ -82,6 +85,9 @@ export class HttpServerPart implements Part {
         await this.handleRules(req, res, this.rules);
       } else if (path === '/history' && this.history && req.method === 'GET') {
         const answer = await historyRequest(new URL(req.url ?? '/', 'http://x').searchParams, this.history);
+        send(res, answer.status, 'application/json', JSON.stringify(answer.body));
+      } else if ((path === '/devices' || path?.startsWith('/devices/')) && this.devices && req.method === 'GET') {
+        const answer = devicesRequest(path, this.devices);
         send(res, answer.status, 'application/json', JSON.stringify(answer.body));
       } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
         const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;

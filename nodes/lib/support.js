@@ -1,0 +1,49 @@
+'use strict';
+const path = require('node:path');
+
+let library;
+/** The tested TypeScript behind every node (src/node-red/), built to dist/ by `npm run build`. */
+function gatewayLibrary() {
+  if (!library) {
+    const file = path.join(__dirname, '..', '..', 'dist', 'node-red', 'index.js');
+    try {
+      library = require(file);
+    } catch (err) {
+      throw new Error(`tinyml-gateway: cannot load ${file} (run npm run build in the package): ${err.message}`);
+    }
+  }
+  return library;
+}
+
+const STATUS_LOOK = {
+  connecting: { fill: 'yellow', shape: 'ring' },
+  reconnecting: { fill: 'yellow', shape: 'ring' },
+  connected: { fill: 'green', shape: 'dot' },
+  error: { fill: 'red', shape: 'ring' },
+};
+
+/** Mirrors the shared connection's state on `node`; returns the function that stops it. */
+function showConnectionStatus(node, connection) {
+  return connection.onStatus((s) => {
+    const look = STATUS_LOOK[s.state];
+    node.status(look ? { ...look, text: s.text.slice(0, 60) } : {});
+  });
+}
+
+/** The config node a node names, or undefined with a red status and an error logged. */
+function gatewayOf(RED, node, config) {
+  const gateway = config.gateway ? RED.nodes.getNode(config.gateway) : null;
+  if (gateway && gateway.connection) return gateway;
+  node.status({ fill: 'red', shape: 'ring', text: 'no gateway configured' });
+  node.error('no tinyml-gateway config node selected');
+  return undefined;
+}
+
+/** A number typed into the editor, or undefined when the field is empty. */
+function optionalNumber(text) {
+  if (text === undefined || text === null || String(text).trim() === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+module.exports = { gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };

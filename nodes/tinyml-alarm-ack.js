@@ -1,0 +1,51 @@
+'use strict';
+const { gatewayOf, showConnectionStatus } = require('./lib/support.js');
+
+const COMMANDS = ['acknowledge', 'confirm', 'reset'];
+
+/** Acknowledges, confirms or resets a gateway alarm: the operator's answer from a dashboard button. */
+module.exports = function register(RED) {
+  function TinymlAlarmAckNode(config) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const gateway = gatewayOf(RED, node, config);
+    if (!gateway) {
+      node.on('input', (msg, send, done) => done(new Error('no tinyml-gateway config node selected')));
+      return;
+    }
+    const stopStatus = showConnectionStatus(node, gateway.connection);
+    node.on('input', (msg, send, done) => {
+      const p = msg.payload && typeof msg.payload === 'object' ? msg.payload : {};
+      const command = p.command || msg.command || config.command || 'acknowledge';
+      const device = p.device || msg.device || config.device || msg.topic;
+      const rule = p.rule || msg.rule || config.rule || undefined;
+      const comment = p.comment || msg.comment || config.comment || undefined;
+      if (!COMMANDS.includes(command)) {
+        node.error(new Error(`unknown command '${command}' (one of ${COMMANDS.join(', ')})`), msg);
+        return done();
+      }
+      if (typeof device !== 'string' || device === '') {
+        node.error(new Error('no device: set it in the node, msg.payload.device, msg.device or msg.topic'), msg);
+        return done();
+      }
+      gateway.connection.request('POST', `alarms/${command}`, { device, rule, comment }).then(
+        (answer) => {
+          msg.payload = answer.body;
+          msg.statusCode = answer.status;
+          send(msg);
+          done();
+        },
+        (err) => {
+          msg.statusCode = err.status;
+          node.error(err, msg);
+          done();
+        },
+      );
+    });
+    node.on('close', (done) => {
+      stopStatus();
+      done();
+    });
+  }
+  RED.nodes.registerType('tinyml-alarm-ack', TinymlAlarmAckNode);
+};

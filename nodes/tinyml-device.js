@@ -1,0 +1,39 @@
+'use strict';
+const { gatewayOf, showConnectionStatus } = require('./lib/support.js');
+
+/** On each input, reads one device's status and model (or every device's) from the gateway. */
+module.exports = function register(RED) {
+  function TinymlDeviceNode(config) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const gateway = gatewayOf(RED, node, config);
+    if (!gateway) {
+      node.on('input', (msg, send, done) => done(new Error('no tinyml-gateway config node selected')));
+      return;
+    }
+    const stopStatus = showConnectionStatus(node, gateway.connection);
+    node.on('input', (msg, send, done) => {
+      const fromMsg = typeof msg.device === 'string' ? msg.device : typeof msg.payload === 'string' ? msg.payload : undefined;
+      const device = config.device || fromMsg || '';
+      const path = device === '' ? 'devices' : `devices/${encodeURIComponent(device)}`;
+      gateway.connection.request('GET', path).then(
+        (answer) => {
+          msg.payload = answer.body;
+          if (device !== '') msg.topic = device;
+          send(msg);
+          done();
+        },
+        (err) => {
+          msg.statusCode = err.status;
+          node.error(err, msg);
+          done();
+        },
+      );
+    });
+    node.on('close', (done) => {
+      stopStatus();
+      done();
+    });
+  }
+  RED.nodes.registerType('tinyml-device', TinymlDeviceNode);
+};

@@ -1,0 +1,115 @@
+import t from 'tap';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connectAsync } from 'mqtt';
+import { execFileSync } from 'node:child_process';
+import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/ports.js';
+import { mqttClient } from '../helpers/clients.js';
+import { collect, handlesAddedSince, helper, NODES, openHandles, sleep, useHelper, waitForStatus } from './helper.js';
+
+t.setTimeout(90_000);
+
+/** Established TCP connections to a local port, as the kernel counts them. */
+const mqttConnectionsTo = (port: number): number =>
+  execFileSync('ss', ['-Htn', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.trim() !== '').length;
+
+t.test('the config node logs in to a broker that asks for credentials, and refuses wrong ones visibly', async (t) => {
+  const broker = await startMosquitto(t, 'nodered', 'right-password');
+  await useHelper(t);
+  const flow = (id: string) => [
+    { id, type: 'tinyml-gateway', mqttUrl: broker.url, httpUrl: 'http://127.0.0.1:1' },
+    { id: `${id}-in`, type: 'tinyml-event-in', gateway: id, devices: '*', wires: [['n-out']] },
+  ];
+  await helper.load(NODES, [...flow('good'), ...flow('bad'), { id: 'n-out', type: 'helper' }], {
+    good: { username: 'nodered', password: 'right-password' },
+    bad: { username: 'nodered', password: 'wrong' },
+  });
+  const out = collect('n-out');
+  await waitForStatus(helper.getNode('good-in'), /^connected$/);
+  t.match(
+    await waitForStatus(helper.getNode('bad-in'), /Not authori[sz]ed/i),
+    { fill: 'red' },
+    'wrong password: red status with the reason',
+  );
+
+  const publisher = await connectAsync(broker.url, { username: 'nodered', password: 'right-password', reconnectPeriod: 0 });
+  t.teardown(() => publisher.endAsync());
+  await sleep(200);
+  await publisher.publishAsync('tinyml/dev-9/event', JSON.stringify(inferenceEvent('dev-9', 0.4, 1)), { qos: 1 });
+  await publisher.publishAsync('tinyml/dev-9/event', 'not json', { qos: 1 });
+  const msg = await waitFor(() => out[0], 'the event through the authenticated connection');
+  t.equal(msg.topic, 'dev-9');
+  await sleep(200);
+  t.equal(out.length, 1, 'a payload that is not JSON is dropped');
+  t.match(
+    helper
+      .getNode('good-in')
+      .warn.getCalls()
+      .map((c) => String(c.args[0])),
+    [/non-JSON payload on tinyml\/dev-9\/event/],
+  );
+});
+
+t.test('the API token goes with every HTTP request as a bearer token', async (t) => {
+  const seen: (string | undefined)[] = [];
+  const api = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'm-1', online: true }));
+  });
+  api.listen(0, '127.0.0.1');
+  await once(api, 'listening');
+  t.teardown(() => api.close());
+  await useHelper(t);
+  await helper.load(
+    NODES,
+    [
+      {
+        id: 'gw',
+        type: 'tinyml-gateway',
+        mqttUrl: 'mqtt://127.0.0.1:1',
+        httpUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}/`,
+      },
+      { id: 'dev', type: 'tinyml-device', gateway: 'gw', device: 'm-1', wires: [['n-out']] },
+      { id: 'n-out', type: 'helper' },
+    ],
+    { gw: { token: 's3cret' } },
+  );
+  const out = collect('n-out');
+  helper.getNode('dev').receive({});
+  await waitFor(() => out[0], 'the answer');
+  t.same(seen, ['Bearer s3cret']);
+});
+
+t.test('nodes of one config node share one connection, and closing releases it', async (t) => {
+  const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
+  await useHelper(t);
+  const before = openHandles();
+  await helper.load(NODES, [
+    { id: 'gw', type: 'tinyml-gateway', mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`, httpUrl: `http://127.0.0.1:${ports.http}` },
+    { id: 'a', type: 'tinyml-event-in', gateway: 'gw', devices: '*', wires: [['n-a']] },
+    { id: 'b', type: 'tinyml-event-in', gateway: 'gw', devices: 'press-01', wires: [['n-b']] },
+    { id: 'c', type: 'tinyml-alarm-in', gateway: 'gw', output: 'list', wires: [[]] },
+    { id: 'n-a', type: 'helper' },
+    { id: 'n-b', type: 'helper' },
+  ]);
+  const a = collect('n-a');
+  const b = collect('n-b');
+  for (const id of ['a', 'b', 'c']) await waitForStatus(helper.getNode(id), /^connected$/);
+  t.equal(mqttConnectionsTo(ports.mqtt), 1, 'three nodes, one MQTT connection to the broker');
+  const mqtt = await mqttClient(ports.mqtt);
+  t.teardown(() => mqtt.endAsync());
+  await sleep(200);
+  await mqtt.publishAsync('tinyml/press-01/inference', JSON.stringify(inferenceEvent('press-01', 0.1, 1)), { qos: 1 });
+  await waitFor(() => (a.length === 1 && b.length === 1) || undefined, 'both nodes to get the event');
+
+  await mqtt.endAsync();
+  await helper.unload();
+  await waitFor(() => mqttConnectionsTo(ports.mqtt) === 0 || undefined, 'the connection to close');
+  await sleep(300);
+  t.same(handlesAddedSince(before), {}, 'no socket or timer left after the flow is stopped');
+});
