@@ -1,5 +1,5 @@
 'use strict';
-const { gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
+const { filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
 
 /**
  * Alarm transitions (raised, acknowledged, confirmed, cleared) filtered by device, rule and
@@ -10,7 +10,7 @@ module.exports = function register(RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const gateway = gatewayOf(RED, node, config);
-    if (!gateway) return;
+    if (!gateway || !filtersValid(node, config, ['devices', 'rules'])) return;
     const { AlarmList, alarmFilter, deviceTopicLevel, gatewayTopic, parseGatewayMessage } = gatewayLibrary();
     const filter = {
       devices: config.devices,

@@ -1,5 +1,5 @@
 'use strict';
-const { gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
+const { filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
 
 /** One msg per inference event the gateway accepted, filtered by device, model, label and anomaly. */
 module.exports = function register(RED) {
@@ -7,7 +7,7 @@ module.exports = function register(RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const gateway = gatewayOf(RED, node, config);
-    if (!gateway) return;
+    if (!gateway || !filtersValid(node, config, ['devices', 'models', 'labels'])) return;
     const { deviceTopicLevel, eventFilter, gatewayTopic, parseGatewayMessage } = gatewayLibrary();
     const accept = eventFilter({
       devices: config.devices,

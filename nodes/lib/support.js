@@ -39,6 +39,22 @@ function gatewayOf(RED, node, config) {
   return undefined;
 }
 
+/**
+ * False (with a red status and the error logged) when a filter field is not a valid glob list:
+ * flows deployed over the admin API skip the editor's validation.
+ */
+function filtersValid(node, config, keys) {
+  const { globListProblem } = gatewayLibrary();
+  for (const key of keys) {
+    const problem = globListProblem(config[key]);
+    if (problem === undefined) continue;
+    node.status({ fill: 'red', shape: 'ring', text: `bad ${key} filter` });
+    node.error(`${key}: ${problem}`);
+    return false;
+  }
+  return true;
+}
+
 /** A number typed into the editor, or undefined when the field is empty. */
 function optionalNumber(text) {
   if (text === undefined || text === null || String(text).trim() === '') return undefined;
@@ -46,4 +62,4 @@ function optionalNumber(text) {
   return Number.isFinite(n) ? n : undefined;
 }
 
-module.exports = { gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };
+module.exports = { filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };

@@ -11,6 +11,7 @@ import { replay, replayLine } from '../../src/cli/replay.js';
 import { decodeEventJson } from '../../src/normalise/decode-mqtt.js';
 import { RuleEngine } from '../../src/cep/rules/engine.js';
 import { rule } from '../../src/cep/rules/builder.js';
+import { checkRuleText } from '../../src/node-red/cep-runner.js';
 import { of, lastValueFrom, toArray } from 'rxjs';
 
 const DOCS = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
@@ -107,4 +108,10 @@ t.test('every shipped rule template is documented, and every documented one is s
   const shipped = readdirSync('gateway-config/rules').sort();
   const documented = [...readFileSync('docs/rules.md', 'utf8').matchAll(/^\| `([a-z-]+\.yaml)`\s*\|/gm)].map((m) => m[1]).sort();
   t.same(documented, shipped);
+});
+
+t.test('every cep-node rule example in the docs is valid', async (t) => {
+  const examples = DOCS.flatMap(blocks).filter((b) => b.lang === 'yaml' && b.info.cep);
+  t.ok(examples.length >= 2);
+  for (const b of examples) t.same(checkRuleText(b.body), { ok: true, rules: [/^id: (\S+)/m.exec(b.body)?.[1]] }, b.file);
 });

@@ -4,7 +4,7 @@ import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
-import { collect, gatewayNode, helper, NODES, sleep, statusOf, useHelper, waitForStatus } from './helper.js';
+import { collect, errorsOf, gatewayNode, helper, NODES, sleep, statusOf, useHelper, waitForStatus } from './helper.js';
 
 t.setTimeout(90_000);
 
@@ -86,6 +86,17 @@ t.test('tinyml-event-in without a gateway shows a red status and logs an error',
   await helper.load(NODES, [{ id: 'in', type: 'tinyml-event-in', gateway: '', wires: [] }]);
   const node = helper.getNode('in');
   t.match(statusOf(node), { fill: 'red', text: 'no gateway configured' });
+});
+
+t.test('tinyml-event-in refuses a filter the editor would have refused (flows deployed over the API)', async (t) => {
+  await useHelper(t);
+  await helper.load(NODES, [
+    gatewayNode({ mqtt: 1, http: 1 }),
+    { id: 'in', type: 'tinyml-event-in', gateway: 'gw', devices: 'press/01', wires: [] },
+  ]);
+  const node = helper.getNode('in');
+  t.match(statusOf(node), { fill: 'red', text: 'bad devices filter' });
+  t.match(errorsOf(node), [/devices: 'press\/01' is not a name or glob/]);
 });
 
 t.test('tinyml-event-in shows reconnecting while the gateway is down and resumes after', async (t) => {

@@ -50,7 +50,10 @@ export async function startNodeRed(t: { teardown(fn: () => unknown): void }, wit
     dependencies['@flowfuse/node-red-dashboard'] = '*';
   }
   writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'nr-user', dependencies }));
-  writeFileSync(join(userDir, 'settings.js'), `module.exports = { credentialSecret: '${CREDENTIAL_SECRET}', flowFile: 'flows.json' };\n`);
+  writeFileSync(
+    join(userDir, 'settings.js'),
+    `module.exports = { credentialSecret: '${CREDENTIAL_SECRET}', flowFile: 'flows.json', editorTheme: { tours: false }, telemetry: { enabled: false }, diagnostics: { enabled: false } };\n`,
+  );
   const port = await freePort();
   const child = spawn(process.execPath, [RED, '--userDir', userDir, '--settings', join(userDir, 'settings.js'), '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
