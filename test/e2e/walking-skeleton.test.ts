@@ -1,5 +1,4 @@
 import t from 'tap';
-import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -18,22 +17,7 @@ import {
   opcuaSession,
   readValue,
 } from '../helpers/clients.js';
-
-const require = createRequire(import.meta.url);
-const helper = require('node-red-node-test-helper') as NodeRedHelper;
-const eventInNode = require('../../nodes/tinyml-event-in.js') as unknown;
-
-interface NodeRedHelper {
-  init(path: string): void;
-  startServer(): Promise<void>;
-  stopServer(): Promise<void>;
-  load(node: unknown, flow: object[]): Promise<void>;
-  unload(): Promise<void>;
-  getNode(id: string): {
-    on(event: string, cb: (msg: { topic: string; kind: string; payload: Record<string, unknown> }) => void): void;
-    status: { calledWithMatch(arg: object): boolean };
-  };
-}
+import { collect, gatewayNode, helper, NODES, useHelper, waitForStatus } from '../nodes/helper.js';
 
 t.setTimeout(180_000);
 
@@ -44,18 +28,17 @@ t.test('one event path: MQTT → rule → OPC UA, Modbus TCP, InfluxDB and Node-
     influx: { enabled: true, url: influx.url, database: 'e2e', flushIntervalMs: 100, batchSize: 100 },
   });
 
-  // Node-RED: the real runtime through the test helper, our node wired to a helper node.
-  helper.init(require.resolve('node-red'));
-  await helper.startServer();
-  t.teardown(() => helper.stopServer());
-  await helper.load(eventInNode, [
-    { id: 'in', type: 'tinyml-event-in', broker: `mqtt://127.0.0.1:${ports.mqtt}`, device: '+', kinds: 'both', wires: [['out']] },
+  // Node-RED: the real runtime through the test helper, our nodes wired to a helper node.
+  await useHelper(t);
+  await helper.load(NODES, [
+    gatewayNode(ports),
+    { id: 'in', type: 'tinyml-event-in', gateway: 'gw', devices: '*', wires: [['out']] },
+    { id: 'alarms', type: 'tinyml-alarm-in', gateway: 'gw', devices: '*', acknowledged: false, confirmed: false, wires: [['out']] },
     { id: 'out', type: 'helper' },
   ]);
-  t.teardown(() => helper.unload());
-  const nodeRedMsgs: { topic: string; kind: string; payload: Record<string, unknown> }[] = [];
-  helper.getNode('out').on('input', (msg) => nodeRedMsgs.push(msg));
-  await waitFor(() => helper.getNode('in').status.calledWithMatch({ text: 'connected' }), 'Node-RED node to connect');
+  const nodeRedMsgs = collect('out') as { topic: string; kind: string; payload: Record<string, unknown> }[];
+  await waitForStatus(helper.getNode('in'), /^connected$/);
+  await waitForStatus(helper.getNode('alarms'), /^connected$/);
 
   const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
   t.teardown(() => opc.close());
