@@ -4,6 +4,7 @@ import { DEVICE_ID_PATTERN } from '../normalise/inference-event.js';
 import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
 import { modbusPollSchema } from './poll-schema.js';
+import { serialSchema } from './serial-schema.js';
 import { influxSchema } from './influx-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
@@ -172,6 +173,7 @@ export const configSchema = z
       .prefault({}),
     modbus: modbusServerSchema,
     modbusPoll: modbusPollSchema.describe('Modbus RTU/TCP master that polls MCUs for their results; see docs/modbus.md#polling-mcus'),
+    serial: serialSchema.describe('MCUs that print their results on a UART; see docs/serial.md'),
     http: z
       .strictObject({
         host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),

@@ -10,6 +10,7 @@ import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
 import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { ModbusPoller } from '../ingest/modbus/modbus-poller.js';
+import { SerialIngest } from '../ingest/serial/serial-ingest.js';
 import { ModbusServerPart, type ModbusCounters } from '../servers/modbus-tcp/modbus-server.js';
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
@@ -54,6 +55,7 @@ export class Gateway {
   readonly pipeline: Pipeline;
   readonly mqtt: MqttIngest;
   readonly poller?: ModbusPoller;
+  readonly serial?: SerialIngest;
   readonly modbus?: ModbusServerPart;
   readonly opcua?: OpcuaServerPart;
   readonly influx?: InfluxSink;
@@ -171,6 +173,17 @@ export class Gateway {
       };
       this.poller = new ModbusPoller(config.modbusPoll, sink, clock, child('modbus-poll'));
     }
+    if (config.serial.ports.length > 0) {
+      const sink = {
+        event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'serial'),
+        dropped: (port: string, reason: string, detail: string) => {
+          this.metrics.serialDropped.inc({ port, reason });
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ port, reason, detail }, 'serial bytes dropped');
+        },
+        link: (port: string, open: boolean) => this.metrics.serialPortOpen.set({ port }, open ? 1 : 0),
+      };
+      this.serial = new SerialIngest(config.serial.ports, sink, clock, child('serial'));
+    }
 
     const streams = {
       alarms$: p.alarms$,
@@ -209,6 +222,7 @@ export class Gateway {
       ...sinks,
       this.mqtt,
       ...(this.poller ? [this.poller] : []),
+      ...(this.serial ? [this.serial] : []),
       this.http,
     ];
   }
@@ -249,7 +263,7 @@ export class Gateway {
   async reload(next: GatewayConfig): Promise<SwapReport | undefined> {
     if (this.stopping) return undefined;
     await this.notify.reloading().catch(() => undefined);
-    for (const key of ['mqtt', 'opcua', 'modbus', 'modbusPoll', 'http', 'influx'] as const) {
+    for (const key of ['mqtt', 'opcua', 'modbus', 'modbusPoll', 'serial', 'http', 'influx'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn({ key }, `${key} settings changed: they take effect after a restart`);
       }
@@ -327,7 +341,7 @@ export class Gateway {
 
   private async stopParts(): Promise<void> {
     const order = [...this.started].reverse();
-    const isIngest = (p: Part): boolean => p === this.mqtt || p === this.poller;
+    const isIngest = (p: Part): boolean => p === this.mqtt || p === this.poller || p === this.serial;
     for (const part of [...order.filter(isIngest), ...order.filter((p) => !isIngest(p))]) {
       try {
         await part.stop();

@@ -18,6 +18,12 @@ export class GatewayMetrics {
   readonly eventsReceived = this.counter('events_received_total', 'Frames received by ingest, valid or not', ['source']);
   readonly eventsAccepted = this.counter('events_accepted_total', 'Inference events that passed validation');
   readonly eventsRejected = this.counter('events_rejected_total', 'Frames dropped by validation, by reason', ['reason']);
+  readonly serialDropped = this.counter(
+    'serial_dropped_total',
+    'Bytes from a serial port that did not become an event, by port and reason',
+    ['port', 'reason'],
+  );
+  readonly serialPortOpen = this.gauge('serial_port_open', 'Whether a configured serial port is open (1) or being reopened (0)', ['port']);
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
   readonly ruleErrors = this.counter('rule_errors_total', 'Errors that stopped a rule', ['rule']);
   readonly ruleKeysEvicted = this.counter(

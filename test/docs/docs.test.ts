@@ -12,6 +12,8 @@ import { decodeEventJson } from '../../src/normalise/decode-mqtt.js';
 import { RuleEngine } from '../../src/cep/rules/engine.js';
 import { rule } from '../../src/cep/rules/builder.js';
 import { checkRuleText } from '../../src/node-red/cep-runner.js';
+import { EdgeImpulseDecoder } from '../../src/normalise/serial/edge-impulse-text.js';
+import { BinaryFrameDecoder } from '../../src/normalise/serial/binary-decoder.js';
 import { of, lastValueFrom, toArray } from 'rxjs';
 
 const DOCS = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
@@ -114,4 +116,25 @@ t.test('every cep-node rule example in the docs is valid', async (t) => {
   const examples = DOCS.flatMap(blocks).filter((b) => b.lang === 'yaml' && b.info.cep);
   t.ok(examples.length >= 2);
   for (const b of examples) t.same(checkRuleText(b.body), { ok: true, rules: [/^id: (\S+)/m.exec(b.body)?.[1]] }, b.file);
+});
+
+t.test('docs/serial.md: the Edge Impulse samples and the hex frame decode into valid events', async (t) => {
+  const samples = blocks('docs/serial.md').filter((b) => b.lang === 'text' && b.info['edge-impulse']);
+  t.equal(samples.length, 2);
+  for (const b of samples) {
+    const decoder = new EdgeImpulseDecoder({ device: 'doc', model: { name: 'm', version: '1' }, maxLineBytes: 256 });
+    const out = [...decoder.push(Buffer.from(b.body)), ...decoder.flush()];
+    t.same(
+      out.map((o) => o.ok && decodeEventJson(o.json, 1).ok),
+      [true],
+      b.body.split('\n')[0] ?? '',
+    );
+  }
+  const [frame] = blocks('docs/serial.md').filter((b) => b.lang === 'hex' && b.info.frame);
+  const names = { devices: {}, devicePrefix: 'mcu-', models: { '3': { name: 'motor-ad', labels: ['normal', 'imbalance', 'wear'] } } };
+  const [decoded] = new BinaryFrameDecoder(names).push(Buffer.from(frame!.body.trim(), 'hex'));
+  t.match(decoded, {
+    ok: true,
+    json: { device: 'mcu-7', seq: 1, model: { name: 'motor-ad', version: '1.4' }, label: 'wear', anomaly: 0.75 },
+  });
 });
