@@ -21,6 +21,16 @@ export const OPCUA_ROLES = ['viewer', 'operator', 'admin'] as const;
 const deviceSchema = z.strictObject({
   id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}').describe('Device id, as in the MQTT topic'),
   description: z.string().max(256).optional().describe('Free text for people'),
+  credentials: z
+    .strictObject({
+      httpTokenHash: z
+        .string()
+        .regex(PASSWORD_HASH_PATTERN, 'httpTokenHash must be a hash made by `tinyml-gateway hash-password`, never the token')
+        .optional()
+        .describe('Hash of the bearer token the device posts to /ingest with; only that token may post its events'),
+    })
+    .optional()
+    .describe('How the device proves who it is'),
   labels: z
     .array(z.string().min(1).max(64))
     .max(65535)
@@ -182,6 +192,30 @@ export const configSchema = z
         alarmsApi: apiAccess.describe(
           'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',
         ),
+        ingest: z
+          .strictObject({
+            enabled: z.boolean().default(true).describe('Accept events with POST /ingest'),
+            maxBodyBytes: z
+              .number()
+              .int()
+              .min(1024)
+              .max(64 * 1024 * 1024)
+              .default(1024 * 1024)
+              .describe('Larger bodies get 413'),
+            requireToken: z
+              .boolean()
+              .default(false)
+              .describe('Every POST /ingest needs a device token (devices[].credentials.httpTokenHash); else only devices with one do'),
+            perDevice: z
+              .strictObject({
+                perSecond: z.number().positive().default(20).describe('Events a device may post per second, sustained'),
+                burst: z.number().int().positive().default(200).describe('Events a device may post at once'),
+              })
+              .prefault({})
+              .describe('Rate limit per device; over it: 429 with Retry-After'),
+          })
+          .prefault({})
+          .describe('HTTP ingest: POST /ingest with one event, a JSON array, or Edge Impulse classification JSON; see docs/api.md'),
       })
       .prefault({}),
     influx: influxSchema.describe('InfluxDB 1.x history with a write-ahead buffer; see docs/influx.md'),

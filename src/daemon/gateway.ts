@@ -11,6 +11,10 @@ import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { ModbusPoller } from '../ingest/modbus/modbus-poller.js';
 import { SerialIngest } from '../ingest/serial/serial-ingest.js';
+import { DeviceTokens } from '../ingest/http/device-tokens.js';
+import { HttpIngest } from '../ingest/http/http-ingest.js';
+import { KeyedRateLimit } from '../ingest/http/rate-limit.js';
+import type { IngestGate } from '../ingest/mqtt/transport.js';
 import { ModbusServerPart, type ModbusCounters } from '../servers/modbus-tcp/modbus-server.js';
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { OpcuaServerPart } from '../servers/opcua/opcua-server.js';
@@ -24,7 +28,7 @@ import { HistoryRing, type HistorySource } from '../state/history.js';
 import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
 import { interval, map } from 'rxjs';
-import { HttpServerPart, type HealthReport } from './http-server.js';
+import { HttpServerPart, type HealthReport, type IngestEndpoint } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { SdNotify, watchdogIntervalMs } from './sd-notify.js';
@@ -71,6 +75,7 @@ export class Gateway {
   private readonly clock: Clock;
   private readonly readConfig?: () => GatewayConfig;
   private readonly startedAt: number;
+  private readonly deviceTokens: DeviceTokens;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
@@ -84,6 +89,7 @@ export class Gateway {
     const child = (ns: string): Logger => log.child({ ns });
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
+    this.deviceTokens = new DeviceTokens(config.devices);
     this.alarms = new AlarmBook(clock, child('alarms'), { file: join(config.gateway.dataDir, 'alarms.json') });
     this.engine = new RuleEngine(config.rules, {
       latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
@@ -206,6 +212,7 @@ export class Gateway {
       this.alarms,
       history,
       this.state,
+      config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
     );
     this.parts = [
       innerPart(
@@ -259,6 +266,17 @@ export class Gateway {
     return this.stopping;
   }
 
+  private httpIngest(config: GatewayConfig, clock: Clock, gate: IngestGate | undefined, log: Logger): IngestEndpoint {
+    const { perDevice, requireToken, maxBodyBytes } = config.http.ingest;
+    const sink = {
+      event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'http'),
+      refused: (reason: string) => this.metrics.httpIngestRefused.inc({ reason }),
+    };
+    const limit = new KeyedRateLimit(perDevice.perSecond, perDevice.burst, clock);
+    const ingest = new HttpIngest({ requireToken }, this.deviceTokens, limit, sink, clock, log, gate);
+    return { maxBodyBytes, handle: (headers, body, remote) => ingest.handle(headers, body, remote) };
+  }
+
   /** Applies rules and devices from a new config; listeners and client connections stay. */
   async reload(next: GatewayConfig): Promise<SwapReport | undefined> {
     if (this.stopping) return undefined;
@@ -275,6 +293,7 @@ export class Gateway {
     }
     this.config = { ...this.config, devices: next.devices };
     this.state.configure(next.devices);
+    this.deviceTokens.configure(next.devices);
     const report = this.replaceRules(next.rules);
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');

@@ -10,6 +10,7 @@ import { AlarmCommandError, type AlarmBook } from '../state/alarm-book.js';
 import type { HistorySource } from '../state/history.js';
 import { historyRequest } from './history-api.js';
 import { devicesRequest } from './devices-api.js';
+import type { IngestAnswer } from '../ingest/http/http-ingest.js';
 import type { DeviceStateStore } from '../state/device-state.js';
 
 type Access = 'off' | 'loopback' | 'any';
@@ -23,6 +24,12 @@ export interface RulesApi {
 const MAX_BODY = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
+/** POST /ingest: the handler and how large a body it takes. */
+export interface IngestEndpoint {
+  maxBodyBytes: number;
+  handle(headers: IncomingMessage['headers'], body: string | undefined, remote: string): Promise<IngestAnswer>;
+}
+
 export interface HealthReport {
   status: 'ok' | 'failing';
   parts: Record<string, { ok: boolean; problem?: string; [detail: string]: unknown }>;
@@ -32,7 +39,7 @@ export interface HealthReport {
 /**
  * GET /health (200 or 503 naming failing parts), GET /metrics (Prometheus text), GET /rules
  * (status and figures of every rule), POST /rules (replace the rules without a restart), the alarm
- * commands, GET /devices[/<id>] and GET /history.
+ * commands, GET /devices[/<id>], GET /history and POST /ingest.
  */
 export class HttpServerPart implements Part {
   readonly name = 'http';
@@ -47,6 +54,7 @@ export class HttpServerPart implements Part {
     private readonly alarms?: AlarmBook,
     private readonly history?: HistorySource,
     private readonly devices?: DeviceStateStore,
+    private readonly ingest?: IngestEndpoint,
   ) {}
 
   async start(): Promise<void> {
@@ -86,6 +94,12 @@ export class HttpServerPart implements Part {
       } else if (path === '/history' && this.history && req.method === 'GET') {
         const answer = await historyRequest(new URL(req.url ?? '/', 'http://x').searchParams, this.history);
         send(res, answer.status, 'application/json', JSON.stringify(answer.body));
+      } else if (path === '/ingest' && this.ingest && req.method === 'POST') {
+        const body = await readBody(req, this.ingest.maxBodyBytes);
+        const answer = await this.ingest.handle(req.headers, body, req.socket.remoteAddress ?? '?');
+        // An oversize body was not read to its end: the connection cannot carry another request.
+        const close: Record<string, string> = body === undefined ? { connection: 'close' } : {};
+        send(res, answer.status, 'application/json', JSON.stringify(answer.body), { ...answer.headers, ...close });
       } else if ((path === '/devices' || path?.startsWith('/devices/')) && this.devices && req.method === 'GET') {
         const answer = devicesRequest(path, this.devices);
         send(res, answer.status, 'application/json', JSON.stringify(answer.body));
@@ -178,18 +192,19 @@ function requireRule(rule: string | undefined): string {
   return rule;
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) return undefined;
+    if (size > limit) return undefined;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(body);
 }

@@ -24,6 +24,7 @@ export class GatewayMetrics {
     ['port', 'reason'],
   );
   readonly serialPortOpen = this.gauge('serial_port_open', 'Whether a configured serial port is open (1) or being reopened (0)', ['port']);
+  readonly httpIngestRefused = this.counter('http_ingest_refused_total', 'POST /ingest requests refused, by reason', ['reason']);
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
   readonly ruleErrors = this.counter('rule_errors_total', 'Errors that stopped a rule', ['rule']);
   readonly ruleKeysEvicted = this.counter(
