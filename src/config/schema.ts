@@ -5,6 +5,7 @@ import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
 import { modbusPollSchema } from './poll-schema.js';
 import { serialSchema } from './serial-schema.js';
+import { DEVICE_POLICIES } from '../state/device-registry.js';
 import { influxSchema } from './influx-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
@@ -192,6 +193,21 @@ export const configSchema = z
         alarmsApi: apiAccess.describe(
           'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',
         ),
+        devicesApi: apiAccess.describe(
+          'Who may add, approve, revoke and remove devices with POST/DELETE /devices…: nobody, clients on this machine, or any client',
+        ),
+        apiTokens: z
+          .array(
+            z.strictObject({
+              name: z.string().min(1).max(64).describe('Who holds the token, for people and logs'),
+              tokenHash: z
+                .string()
+                .regex(PASSWORD_HASH_PATTERN, 'tokenHash must be a hash made by `tinyml-gateway hash-password`, never the token')
+                .describe('Hash of the bearer token'),
+            }),
+          )
+          .default([])
+          .describe('Bearer tokens that may call the writing endpoints (rules, alarms, devices) from any address, unless they are off'),
         ingest: z
           .strictObject({
             enabled: z.boolean().default(true).describe('Accept events with POST /ingest'),
@@ -219,6 +235,15 @@ export const configSchema = z
       })
       .prefault({}),
     influx: influxSchema.describe('InfluxDB 1.x history with a write-ahead buffer; see docs/influx.md'),
+    registry: z
+      .strictObject({
+        policy: z
+          .enum(DEVICE_POLICIES)
+          .default('auto')
+          .describe('Devices not in `devices`: auto (accepted and registered), allowlist (refused), quarantine (held until approved)'),
+      })
+      .prefault({})
+      .describe('Which devices may feed the gateway; see docs/api.md#devices'),
     devices: z
       .array(deviceSchema)
       .superRefine(uniqueIds('device'))

@@ -1,8 +1,16 @@
 import type { DeviceState, DeviceStateStore } from '../state/device-state.js';
+import { RegistryCommandError, type DeviceRegistry, type RegistryEntry, type RegistryStatus } from '../state/device-registry.js';
+
+export interface DevicesApi {
+  state: DeviceStateStore;
+  registry: DeviceRegistry;
+}
 
 /** A device as GET /devices shows it: status, latest result and model metadata. */
 export interface DeviceView {
   id: string;
+  /** Whether its events are bridged: configured, approved or auto; quarantined and revoked ones are not. */
+  registry: RegistryStatus | 'unregistered';
   configured: boolean;
   online: boolean;
   labels: string[];
@@ -23,10 +31,11 @@ export interface DeviceView {
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export function deviceView(d: DeviceState, store: DeviceStateStore): DeviceView {
+export function deviceView(d: DeviceState, store: DeviceStateStore, entry?: RegistryEntry): DeviceView {
   const timing = d.dspMs !== undefined || d.inferenceMs !== undefined ? { dspMs: d.dspMs, inferenceMs: d.inferenceMs } : undefined;
   const view: DeviceView = {
     id: d.id,
+    registry: entry?.status ?? 'unregistered',
     configured: d.configured,
     online: store.isOnline(d),
     labels: d.labels,
@@ -48,18 +57,62 @@ export function deviceView(d: DeviceState, store: DeviceStateStore): DeviceView 
   return view;
 }
 
+/** A device only the registry knows (held in quarantine, or revoked before it sent). */
+const registryOnly = (e: RegistryEntry): Record<string, unknown> => ({
+  id: e.id,
+  registry: e.status,
+  online: false,
+  model: e.model,
+  firstSeenAt: iso(e.firstSeen),
+  lastSeenAt: iso(e.lastSeen),
+  heldEvents: e.held,
+});
+
+function viewOf(id: string, api: DevicesApi): unknown {
+  const d = api.state.get(id);
+  const entry = api.registry.get(id);
+  if (d) return { ...deviceView(d, api.state, entry), ...(entry?.by ? { decidedBy: entry.by, decidedAt: iso(entry.since) } : {}) };
+  return entry ? registryOnly(entry) : undefined;
+}
+
 /** GET /devices (every device, by id) and GET /devices/<id> (one, 404 when unknown). */
-export function devicesRequest(path: string, store: DeviceStateStore): { status: number; body: unknown } {
+export function devicesRequest(path: string, api: DevicesApi): { status: number; body: unknown } {
   if (path === '/devices') {
-    return {
-      status: 200,
-      body: store
-        .all()
-        .map((d) => deviceView(d, store))
-        .sort((a, b) => a.id.localeCompare(b.id)),
-    };
+    const ids = new Set([...api.state.all().map((d) => d.id), ...api.registry.list().map((e) => e.id)]);
+    return { status: 200, body: [...ids].sort().map((id) => viewOf(id, api)) };
   }
   const id = decodeURIComponent(path.slice('/devices/'.length));
-  const d = store.get(id);
-  return d ? { status: 200, body: deviceView(d, store) } : { status: 404, body: { error: `no device ${id}` } };
+  const view = viewOf(id, api);
+  return view ? { status: 200, body: view } : { status: 404, body: { error: `no device ${id}` } };
+}
+
+/**
+ * The registry's commands: POST /devices {"id"} (admit a device before it sends),
+ * POST /devices/<id>/approve, POST /devices/<id>/revoke, DELETE /devices/<id>.
+ */
+export function devicesCommand(
+  method: string,
+  path: string,
+  body: unknown,
+  api: DevicesApi,
+  by: string,
+): { status: number; body: unknown } {
+  try {
+    if (method === 'POST' && path === '/devices') {
+      const id = (body as { id?: unknown } | undefined)?.id;
+      if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
+        return { status: 400, body: { error: 'expected { "id": "<device id>" }' } };
+      return { status: 201, body: api.registry.approve(id, by) };
+    }
+    const m = /^\/devices\/([^/]+)(?:\/(approve|revoke))?$/.exec(path);
+    if (!m) return { status: 404, body: { error: `no route for ${method} ${path}` } };
+    const id = decodeURIComponent(m[1]!);
+    if (method === 'POST' && m[2] === 'approve') return { status: 200, body: api.registry.approve(id, by) };
+    if (method === 'POST' && m[2] === 'revoke') return { status: 200, body: api.registry.revoke(id, by) };
+    if (method === 'DELETE' && m[2] === undefined) return { status: 200, body: api.registry.remove(id, by) };
+    return { status: 404, body: { error: `no route for ${method} ${path}` } };
+  } catch (err) {
+    if (!(err instanceof RegistryCommandError)) throw err;
+    return { status: err.problem === 'unknown' ? 404 : 409, body: { error: err.message, problem: err.problem } };
+  }
 }

@@ -11,7 +11,7 @@ import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { ModbusPoller } from '../ingest/modbus/modbus-poller.js';
 import { SerialIngest } from '../ingest/serial/serial-ingest.js';
-import { DeviceTokens } from '../ingest/http/device-tokens.js';
+import { HashedTokens } from '../core/hashed-tokens.js';
 import { HttpIngest } from '../ingest/http/http-ingest.js';
 import { KeyedRateLimit } from '../ingest/http/rate-limit.js';
 import type { IngestGate } from '../ingest/mqtt/transport.js';
@@ -24,6 +24,7 @@ import type { GatewayStats } from '../sinks/influx/points.js';
 import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
 import { AlarmBook } from '../state/alarm-book.js';
 import { DeviceStateStore } from '../state/device-state.js';
+import { DeviceRegistry } from '../state/device-registry.js';
 import { HistoryRing, type HistorySource } from '../state/history.js';
 import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
@@ -54,6 +55,7 @@ function innerPart(name: string, start: () => void, stop: () => void): Part {
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly state: DeviceStateStore;
+  readonly registry: DeviceRegistry;
   readonly alarms: AlarmBook;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
@@ -75,7 +77,7 @@ export class Gateway {
   private readonly clock: Clock;
   private readonly readConfig?: () => GatewayConfig;
   private readonly startedAt: number;
-  private readonly deviceTokens: DeviceTokens;
+  private readonly deviceTokens: HashedTokens;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
@@ -89,7 +91,9 @@ export class Gateway {
     const child = (ns: string): Logger => log.child({ ns });
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
-    this.deviceTokens = new DeviceTokens(config.devices);
+    this.deviceTokens = new HashedTokens(deviceTokenHashes(config.devices));
+    this.registry = new DeviceRegistry(config.registry.policy, clock, child('registry'), join(config.gateway.dataDir, 'devices.json'));
+    this.registry.configure(config.devices, config.registry.policy);
     this.alarms = new AlarmBook(clock, child('alarms'), { file: join(config.gateway.dataDir, 'alarms.json') });
     this.engine = new RuleEngine(config.rules, {
       latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
@@ -100,7 +104,7 @@ export class Gateway {
       evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
     });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
-    this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'));
+    this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry);
     const influxOptions = config.influx.enabled ? influxSinkOptions(config.influx, config.gateway.dataDir) : undefined;
 
     const servers: Part[] = [];
@@ -211,8 +215,9 @@ export class Gateway {
       },
       this.alarms,
       history,
-      this.state,
+      { state: this.state, registry: this.registry },
       config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
+      new HashedTokens(config.http.apiTokens.map((t) => [t.name, t.tokenHash])),
     );
     this.parts = [
       innerPart(
@@ -291,9 +296,10 @@ export class Gateway {
       // Before the device leaves state: a reset afterwards would bring it back as an unconfigured one.
       this.alarms.reset((c) => c.device === gone.id, 'config', `device ${gone.id} removed from the configuration`);
     }
-    this.config = { ...this.config, devices: next.devices };
+    this.config = { ...this.config, devices: next.devices, registry: next.registry };
     this.state.configure(next.devices);
-    this.deviceTokens.configure(next.devices);
+    this.registry.configure(next.devices, next.registry.policy);
+    this.deviceTokens.configure(deviceTokenHashes(next.devices));
     const report = this.replaceRules(next.rules);
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');
@@ -318,6 +324,7 @@ export class Gateway {
   /** Devices from config, and the alarms the previous run left retained (they survive a restart). */
   private restoreState(): void {
     this.state.configure(this.config.devices);
+    this.registry.load();
     const restored = this.alarms.load();
     if (restored.length > 0) this.log.info({ alarms: restored.length }, 'retained alarms restored');
     // Before state sees them: nothing listens to the book's events yet, so a clear now would not reach state.
@@ -421,3 +428,6 @@ export class Gateway {
     };
   }
 }
+
+const deviceTokenHashes = (devices: GatewayConfig['devices']): [string, string | undefined][] =>
+  devices.map((d) => [d.id, d.credentials?.httpTokenHash]);

@@ -9,9 +9,9 @@ import { ConfigError, formatProblem } from '../core/errors.js';
 import { AlarmCommandError, type AlarmBook } from '../state/alarm-book.js';
 import type { HistorySource } from '../state/history.js';
 import { historyRequest } from './history-api.js';
-import { devicesRequest } from './devices-api.js';
+import { devicesCommand, devicesRequest, type DevicesApi } from './devices-api.js';
+import type { HashedTokens } from '../core/hashed-tokens.js';
 import type { IngestAnswer } from '../ingest/http/http-ingest.js';
-import type { DeviceStateStore } from '../state/device-state.js';
 
 type Access = 'off' | 'loopback' | 'any';
 
@@ -39,22 +39,23 @@ export interface HealthReport {
 /**
  * GET /health (200 or 503 naming failing parts), GET /metrics (Prometheus text), GET /rules
  * (status and figures of every rule), POST /rules (replace the rules without a restart), the alarm
- * commands, GET /devices[/<id>], GET /history and POST /ingest.
+ * commands, the devices and their registry, GET /history and POST /ingest.
  */
 export class HttpServerPart implements Part {
   readonly name = 'http';
   private server?: Server;
 
   constructor(
-    private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access },
+    private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access; devicesApi?: Access },
     private readonly health: () => HealthReport,
     private readonly registry: Registry,
     private readonly log: Logger,
     private readonly rules?: RulesApi,
     private readonly alarms?: AlarmBook,
     private readonly history?: HistorySource,
-    private readonly devices?: DeviceStateStore,
+    private readonly devices?: DevicesApi,
     private readonly ingest?: IngestEndpoint,
+    private readonly apiTokens?: HashedTokens,
   ) {}
 
   async start(): Promise<void> {
@@ -103,6 +104,12 @@ export class HttpServerPart implements Part {
       } else if ((path === '/devices' || path?.startsWith('/devices/')) && this.devices && req.method === 'GET') {
         const answer = devicesRequest(path, this.devices);
         send(res, answer.status, 'application/json', JSON.stringify(answer.body));
+      } else if (
+        (path === '/devices' || path?.startsWith('/devices/')) &&
+        this.devices &&
+        (req.method === 'POST' || req.method === 'DELETE')
+      ) {
+        await this.handleDeviceCommand(req, res, path, this.devices);
       } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
         const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
         send(res, 200, 'application/json', JSON.stringify(this.alarms.list(device)));
@@ -117,19 +124,49 @@ export class HttpServerPart implements Part {
     }
   }
 
-  /** False (and a 403 sent) when the client may not call a writing endpoint under `setting`. */
-  private mayWrite(req: IncomingMessage, res: ServerResponse, setting: 'rulesApi' | 'alarmsApi'): boolean {
+  /**
+   * Whether the client may call a writing endpoint under `setting` (else a 401 or 403 is sent):
+   * with a valid API token from anywhere, without one as the setting says.
+   */
+  private async mayWrite(req: IncomingMessage, res: ServerResponse, setting: 'rulesApi' | 'alarmsApi' | 'devicesApi'): Promise<boolean> {
     const allowed = this.options[setting] ?? 'loopback';
-    if (allowed === 'any' || (allowed === 'loopback' && LOOPBACK.has(req.socket.remoteAddress ?? ''))) return true;
     const what = `${req.method} ${(req.url ?? '').split('?')[0]}`;
-    const why = allowed === 'off' ? 'disabled' : 'allowed from this machine only';
-    send(res, 403, 'application/json', JSON.stringify({ error: `${what} is ${why} (http.${setting})` }));
+    if (allowed === 'off') {
+      send(res, 403, 'application/json', JSON.stringify({ error: `${what} is disabled (http.${setting})` }));
+      return false;
+    }
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (bearer && this.apiTokens) {
+      if ((await this.apiTokens.ownerOf(bearer[1]!)) !== undefined) return true;
+      send(res, 401, 'application/json', JSON.stringify({ error: 'unknown API token' }), {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
+      return false;
+    }
+    if (allowed === 'any' || LOOPBACK.has(req.socket.remoteAddress ?? '')) return true;
+    const tokens = this.apiTokens && this.apiTokens.size > 0 ? ' without an API token (http.apiTokens)' : '';
+    send(res, 403, 'application/json', JSON.stringify({ error: `${what} is allowed from this machine only${tokens} (http.${setting})` }));
     return false;
+  }
+
+  /** POST /devices, POST /devices/<id>/approve|revoke, DELETE /devices/<id>. */
+  private async handleDeviceCommand(req: IncomingMessage, res: ServerResponse, path: string, devices: DevicesApi): Promise<void> {
+    if (!(await this.mayWrite(req, res, 'devicesApi'))) return;
+    const text = await readBody(req);
+    if (text === undefined) return send(res, 413, 'application/json', JSON.stringify({ error: `body over ${MAX_BODY} bytes` }));
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch (err) {
+      return send(res, 400, 'application/json', JSON.stringify({ error: `body is not JSON: ${(err as Error).message}` }));
+    }
+    const answer = devicesCommand(req.method ?? '', path, body, devices, `http:${req.socket.remoteAddress ?? '?'}`);
+    send(res, answer.status, 'application/json', JSON.stringify(answer.body));
   }
 
   /** POST /alarms/acknowledge|confirm|reset with `{ device, rule?, comment? }`. */
   private async handleAlarmCommand(req: IncomingMessage, res: ServerResponse, command: string, alarms: AlarmBook): Promise<void> {
-    if (!this.mayWrite(req, res, 'alarmsApi')) return;
+    if (!(await this.mayWrite(req, res, 'alarmsApi'))) return;
     if (!['acknowledge', 'confirm', 'reset'].includes(command)) {
       return send(res, 404, 'application/json', JSON.stringify({ error: `no alarm command ${command} (acknowledge, confirm, reset)` }));
     }
@@ -173,7 +210,7 @@ export class HttpServerPart implements Part {
 
   private async handleRules(req: IncomingMessage, res: ServerResponse, rules: RulesApi): Promise<void> {
     if (req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(rules.status()));
-    if (!this.mayWrite(req, res, 'rulesApi')) return;
+    if (!(await this.mayWrite(req, res, 'rulesApi'))) return;
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, 'application/json', JSON.stringify({ error: `body over ${MAX_BODY} bytes` }));
     try {

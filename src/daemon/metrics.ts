@@ -25,6 +25,10 @@ export class GatewayMetrics {
   );
   readonly serialPortOpen = this.gauge('serial_port_open', 'Whether a configured serial port is open (1) or being reopened (0)', ['port']);
   readonly httpIngestRefused = this.counter('http_ingest_refused_total', 'POST /ingest requests refused, by reason', ['reason']);
+  readonly eventsHeld = this.counter(
+    'events_held_total',
+    'Valid events of quarantined devices, held back until an operator approves the device',
+  );
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
   readonly ruleErrors = this.counter('rule_errors_total', 'Errors that stopped a rule', ['rule']);
   readonly ruleKeysEvicted = this.counter(

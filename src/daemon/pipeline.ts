@@ -7,6 +7,7 @@ import { decodeEventJson, decodeMqttFrame, type Decoded, type RawFrame } from '.
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import type { AlarmBook } from '../state/alarm-book.js';
 import type { DeviceStateStore } from '../state/device-state.js';
+import type { DeviceRegistry } from '../state/device-registry.js';
 import type { GatewayMetrics } from './metrics.js';
 
 const HEARTBEAT = Symbol('heartbeat');
@@ -45,6 +46,7 @@ export class Pipeline {
     private readonly alarms: AlarmBook,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
+    private readonly registry?: DeviceRegistry,
   ) {}
 
   start(): void {
@@ -125,15 +127,21 @@ export class Pipeline {
 
   private normalise(item: RawFrame | DecodedInput): InferenceEvent | undefined {
     const decoded: Decoded = 'json' in item ? decodeEventJson(item.json, item.receivedAt) : decodeMqttFrame(item);
-    if (decoded.ok) {
+    const admission = decoded.ok ? (this.registry?.admit(decoded.event) ?? 'bridge') : undefined;
+    if (decoded.ok && admission === 'bridge') {
       this.acceptedTotal++;
       this.metrics.eventsAccepted.inc();
       return decoded.event;
     }
+    if (admission === 'hold') {
+      this.metrics.eventsHeld.inc();
+      return undefined;
+    }
+    const reason = decoded.ok ? (admission as 'unknown_device' | 'revoked') : decoded.reason;
     this.rejectedTotal++;
-    this.metrics.eventsRejected.inc({ reason: decoded.reason });
+    this.metrics.eventsRejected.inc({ reason });
     if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ input: inputName(item), reason: decoded.reason, detail: decoded.detail }, 'event rejected');
+      this.log.debug({ input: inputName(item), reason, detail: decoded.ok ? decoded.event.device : decoded.detail }, 'event rejected');
     }
     return undefined;
   }

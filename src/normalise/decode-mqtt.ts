@@ -1,9 +1,18 @@
 import { INFERENCE_TOPIC } from '../ingest/mqtt/transport.js';
 import { inferenceEventV1, MAX_EVENT_BYTES, type InferenceEvent } from './inference-event.js';
 
-export type RejectReason = 'oversize' | 'bad_topic' | 'bad_json' | 'schema' | 'device_mismatch';
+/** Why a frame was dropped: decoding reasons, then the registry's (unknown_device, revoked). */
+export type RejectReason = 'oversize' | 'bad_topic' | 'bad_json' | 'schema' | 'device_mismatch' | 'unknown_device' | 'revoked';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['oversize', 'bad_topic', 'bad_json', 'schema', 'device_mismatch'];
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'oversize',
+  'bad_topic',
+  'bad_json',
+  'schema',
+  'device_mismatch',
+  'unknown_device',
+  'revoked',
+];
 
 export type Decoded = { ok: true; event: InferenceEvent } | { ok: false; reason: RejectReason; detail: string };
 

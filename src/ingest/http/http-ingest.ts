@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { decodeEventJson } from '../../normalise/decode-mqtt.js';
 import { edgeImpulseEvent, isEdgeImpulseJson } from '../../normalise/edge-impulse-json.js';
 import type { IngestGate } from '../mqtt/transport.js';
-import type { DeviceTokens } from './device-tokens.js';
+import type { HashedTokens } from '../../core/hashed-tokens.js';
 import type { KeyedRateLimit } from './rate-limit.js';
 
 export type HttpRefusal = 'oversize' | 'unauthorized' | 'bad_json' | 'schema' | 'forbidden' | 'rate_limited' | 'full';
@@ -45,7 +45,7 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
 export class HttpIngest {
   constructor(
     private readonly options: { requireToken: boolean },
-    private readonly tokens: DeviceTokens,
+    private readonly tokens: HashedTokens,
     private readonly limit: KeyedRateLimit,
     private readonly sink: HttpIngestSink,
     private readonly clock: Clock,
@@ -56,7 +56,7 @@ export class HttpIngest {
   async handle(headers: IncomingHttpHeaders, body: string | undefined, remote: string): Promise<IngestAnswer> {
     if (body === undefined) return this.refuse('oversize', 413, 'body too large');
     const auth = /^Bearer\s+(\S+)$/i.exec(header(headers, 'authorization') ?? '');
-    const tokenDevice = auth ? await this.tokens.deviceOf(auth[1]!) : undefined;
+    const tokenDevice = auth ? await this.tokens.ownerOf(auth[1]!) : undefined;
     if (auth && !tokenDevice)
       return this.refuse('unauthorized', 401, 'unknown token', { 'www-authenticate': 'Bearer error="invalid_token"' });
     if (!auth && this.options.requireToken)
