@@ -13,6 +13,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v c++ >/dev/null 2>&1 || need+=(g++) # the reference C encoder and Arduino sketch
+command -v curl >/dev/null 2>&1 || need+=(curl) # docs/api.md examples
 # Debian's python, not whichever python3 comes first on PATH: that is where the package installs.
 /usr/bin/python3 -c 'import pymodbus, serial_asyncio' >/dev/null 2>&1 || need+=(python3-pymodbus python3-serial-asyncio)
 [ ${#need[@]} -eq 0 ] && exit 0
