@@ -13,6 +13,7 @@ const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
 /** Who may call a writing HTTP endpoint: nobody, clients on this machine, or any client. */
 const apiAccess = z.enum(['off', 'loopback', 'any']).default('loopback');
+const passwordHash = z.string().regex(PASSWORD_HASH_PATTERN, 'must be a hash made by `tinyml-gateway hash-password`, never the password');
 
 export { WORD_ORDERS, type WordOrder } from './modbus-schema.js';
 export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
@@ -24,6 +25,13 @@ const deviceSchema = z.strictObject({
   description: z.string().max(256).optional().describe('Free text for people'),
   credentials: z
     .strictObject({
+      mqtt: z
+        .strictObject({
+          username: z.string().min(1).max(64).optional().describe('MQTT username (default: the device id)'),
+          passwordHash: passwordHash.describe('Hash from `tinyml-gateway hash-password`'),
+        })
+        .optional()
+        .describe('Login at the embedded broker; the device may then publish only on its own topic'),
       httpTokenHash: z
         .string()
         .regex(PASSWORD_HASH_PATTERN, 'httpTokenHash must be a hash made by `tinyml-gateway hash-password`, never the token')
@@ -84,6 +92,23 @@ export const configSchema = z
             enabled: z.boolean().default(true).describe('Run the embedded MQTT broker (aedes)'),
             host: host.default('0.0.0.0').describe('Address the embedded broker listens on'),
             port: port.default(1883).describe('Port of the embedded broker'),
+            allowAnonymous: z
+              .boolean()
+              .default(true)
+              .describe('Clients without a username may connect (they may not publish as a device that has MQTT credentials)'),
+            users: z
+              .array(
+                z.strictObject({
+                  name: z.string().min(1).max(64).describe('MQTT username'),
+                  passwordHash: passwordHash.describe('Hash from `tinyml-gateway hash-password`'),
+                  role: z
+                    .enum(['subscriber', 'publisher'])
+                    .default('subscriber')
+                    .describe('subscriber: reads everything, publishes no events; publisher: may publish events of any device'),
+                }),
+              )
+              .default([])
+              .describe('Clients that are not devices: Node-RED, SCADA, bridges'),
           })
           .prefault({}),
         url: z

@@ -12,6 +12,7 @@ import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { ModbusPoller } from '../ingest/modbus/modbus-poller.js';
 import { SerialIngest } from '../ingest/serial/serial-ingest.js';
 import { HashedTokens } from '../core/hashed-tokens.js';
+import { MqttAccess, type MqttAccessConfig } from '../ingest/mqtt/mqtt-access.js';
 import { HttpIngest } from '../ingest/http/http-ingest.js';
 import { KeyedRateLimit } from '../ingest/http/rate-limit.js';
 import type { IngestGate } from '../ingest/mqtt/transport.js';
@@ -78,6 +79,7 @@ export class Gateway {
   private readonly readConfig?: () => GatewayConfig;
   private readonly startedAt: number;
   private readonly deviceTokens: HashedTokens;
+  private readonly mqttAccess: MqttAccess;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
@@ -92,6 +94,7 @@ export class Gateway {
     this.notify = new SdNotify(this.env);
     this.state = new DeviceStateStore(clock, config.gateway.offlineAfterMs);
     this.deviceTokens = new HashedTokens(deviceTokenHashes(config.devices));
+    this.mqttAccess = new MqttAccess(mqttAccessConfig(config));
     this.registry = new DeviceRegistry(config.registry.policy, clock, child('registry'), join(config.gateway.dataDir, 'devices.json'));
     this.registry.configure(config.devices, config.registry.policy);
     this.alarms = new AlarmBook(clock, child('alarms'), { file: join(config.gateway.dataDir, 'alarms.json') });
@@ -159,7 +162,9 @@ export class Gateway {
     }
 
     const transport = config.mqtt.broker.enabled
-      ? new EmbeddedBroker({ ...config.mqtt.broker, id: config.gateway.id }, clock, child('mqtt'))
+      ? new EmbeddedBroker({ ...config.mqtt.broker, id: config.gateway.id }, clock, child('mqtt'), this.mqttAccess, (reason) =>
+          this.metrics.mqttRefused.inc({ reason }),
+        )
       : new ExternalBroker(
           { url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? `${config.gateway.id}-${process.pid}` },
           clock,
@@ -300,6 +305,7 @@ export class Gateway {
     this.state.configure(next.devices);
     this.registry.configure(next.devices, next.registry.policy);
     this.deviceTokens.configure(deviceTokenHashes(next.devices));
+    this.mqttAccess.configure(mqttAccessConfig({ ...this.config, devices: next.devices }));
     const report = this.replaceRules(next.rules);
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');
@@ -431,3 +437,9 @@ export class Gateway {
 
 const deviceTokenHashes = (devices: GatewayConfig['devices']): [string, string | undefined][] =>
   devices.map((d) => [d.id, d.credentials?.httpTokenHash]);
+
+const mqttAccessConfig = (config: GatewayConfig): MqttAccessConfig => ({
+  allowAnonymous: config.mqtt.broker.allowAnonymous,
+  users: config.mqtt.broker.users,
+  devices: config.devices,
+});

@@ -29,6 +29,11 @@ export class GatewayMetrics {
     'events_held_total',
     'Valid events of quarantined devices, held back until an operator approves the device',
   );
+  readonly mqttRefused = this.counter(
+    'mqtt_refused_total',
+    'Embedded broker logins and publishes refused (login, rogue, protected, read_only, reserved)',
+    ['reason'],
+  );
   readonly pipelineErrors = this.counter('pipeline_errors_total', 'Events whose processing threw (a bug; the event is lost)');
   readonly ruleErrors = this.counter('rule_errors_total', 'Errors that stopped a rule', ['rule']);
   readonly ruleKeysEvicted = this.counter(

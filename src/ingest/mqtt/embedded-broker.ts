@@ -1,11 +1,12 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError } from 'aedes';
 import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
 import { INFERENCE_TOPIC, type IngestGate, type MqttTransport } from './transport.js';
+import type { MqttAccess, MqttIdentity, MqttRefusal } from './mqtt-access.js';
 
 /**
  * aedes on a TCP listener: MCUs and Node-RED connect to it directly.
@@ -26,16 +27,45 @@ export class EmbeddedBroker implements MqttTransport {
   /** Every TCP connection, MQTT session or not: aedes only closes clients that sent CONNECT. */
   private readonly sockets = new Set<Socket>();
 
+  private readonly identities = new WeakMap<object, MqttIdentity>();
+
   constructor(
     private readonly options: { host: string; port: number; id: string },
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly access?: MqttAccess,
+    private readonly refused?: (reason: MqttRefusal | 'login') => void,
   ) {}
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
       id: this.options.id,
+      authenticate: (client, username, password, callback) => {
+        if (!this.access) return callback(null, true);
+        this.access.authenticate(username, password).then(
+          (identity) => {
+            if (identity) {
+              this.identities.set(client, identity);
+              return callback(null, true);
+            }
+            this.refused?.('login');
+            this.log.warn({ client: client.id, username }, 'MQTT login refused');
+            // CONNACK 4: bad username or password; 5: not authorized (no login where one is required).
+            callback(Object.assign(new Error('bad username or password'), { returnCode: username ? 4 : 5 }) as AuthenticateError, false);
+          },
+          (err: Error) => callback(Object.assign(err, { returnCode: 3 }) as AuthenticateError, false),
+        );
+      },
       authorizePublish: (client, packet, callback) => {
+        if (this.access && client) {
+          const verdict = this.access.mayPublish(this.identities.get(client) ?? { kind: 'anonymous' }, packet.topic);
+          if (!verdict.ok) {
+            this.refused?.(verdict.reason);
+            const level = verdict.reason === 'rogue' || verdict.reason === 'protected' ? 'warn' : 'info';
+            this.log[level]({ client: client.id, topic: packet.topic, reason: verdict.reason }, `MQTT publish refused: ${verdict.detail}`);
+            return callback(new Error(verdict.detail));
+          }
+        }
         if (!client || !INFERENCE_TOPIC.test(packet.topic)) return callback(null);
         const consume = this.consume;
         if (!consume) return callback(new Error('gateway is not taking events'));
