@@ -260,6 +260,18 @@ export const configSchema = z
       })
       .prefault({}),
     influx: influxSchema.describe('InfluxDB 1.x history with a write-ahead buffer; see docs/influx.md'),
+    models: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(64).describe('Model name, as the devices report it'),
+          version: z.string().min(1).max(64).optional().describe('Only this version (default: every version)'),
+          description: z.string().max(256).optional().describe('What the model does'),
+          ramKiB: z.number().nonnegative().optional().describe('RAM it needs on the MCU (tensor arena and buffers), KiB'),
+          flashKiB: z.number().nonnegative().optional().describe('Flash it needs on the MCU, KiB'),
+        }),
+      )
+      .default([])
+      .describe('What is known about the models devices run: shown in Thing Descriptions (GET /things)'),
     registry: z
       .strictObject({
         policy: z

@@ -31,6 +31,7 @@ import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
 import { interval, map } from 'rxjs';
 import { HttpServerPart, type HealthReport, type IngestEndpoint } from './http-server.js';
+import { thingsRequest, type ThingsContext } from './things-api.js';
 import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { SdNotify, watchdogIntervalMs } from './sd-notify.js';
@@ -211,18 +212,21 @@ export class Gateway {
 
     this.http = new HttpServerPart(
       config.http,
-      () => this.health(),
-      this.metrics.registry,
-      child('http'),
       {
-        status: () => this.engine.status(),
-        replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
+        health: () => this.health(),
+        metrics: this.metrics.registry,
+        rules: {
+          status: () => this.engine.status(),
+          replace: (text) => this.replaceRules(parseRules(text, 'POST /rules')),
+        },
+        alarms: this.alarms,
+        history,
+        devices: { state: this.state, registry: this.registry },
+        ingest: config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
+        apiTokens: new HashedTokens(config.http.apiTokens.map((t) => [t.name, t.tokenHash])),
+        things: (path, host) => thingsRequest(path, this.state, this.thingsContext(host)),
       },
-      this.alarms,
-      history,
-      { state: this.state, registry: this.registry },
-      config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
-      new HashedTokens(config.http.apiTokens.map((t) => [t.name, t.tokenHash])),
+      child('http'),
     );
     this.parts = [
       innerPart(
@@ -274,6 +278,18 @@ export class Gateway {
       this.notify.close();
     })();
     return this.stopping;
+  }
+
+  /** Forms in Thing Descriptions name the host the client reached the gateway by. */
+  private thingsContext(host: string): ThingsContext {
+    const hostname = host.replace(/:\d+$/, '');
+    return {
+      gatewayId: this.config.gateway.id,
+      httpBase: `http://${host}`,
+      mqttBase: `mqtt://${hostname}:${this.config.mqtt.broker.enabled ? this.config.mqtt.broker.port : 1883}`,
+      models: this.config.models,
+      labelsOf: (id) => this.state.get(id)?.labels ?? [],
+    };
   }
 
   private httpIngest(config: GatewayConfig, clock: Clock, gate: IngestGate | undefined, log: Logger): IngestEndpoint {

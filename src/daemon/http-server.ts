@@ -30,6 +30,23 @@ export interface IngestEndpoint {
   handle(headers: IncomingMessage['headers'], body: string | undefined, remote: string): Promise<IngestAnswer>;
 }
 
+/** GET /things[/<id>]: Thing Descriptions, whose forms name the host the client used. */
+export type ThingsEndpoint = (path: string, host: string) => { status: number; body: unknown };
+
+/** What the server serves; a route whose part is absent answers 404. */
+export interface HttpRoutes {
+  health: () => HealthReport;
+  metrics: Registry;
+  rules?: RulesApi;
+  alarms?: AlarmBook;
+  history?: HistorySource;
+  devices?: DevicesApi;
+  ingest?: IngestEndpoint;
+  /** Bearer tokens that may call the writing routes from anywhere. */
+  apiTokens?: HashedTokens;
+  things?: ThingsEndpoint;
+}
+
 export interface HealthReport {
   status: 'ok' | 'failing';
   parts: Record<string, { ok: boolean; problem?: string; [detail: string]: unknown }>;
@@ -39,24 +56,39 @@ export interface HealthReport {
 /**
  * GET /health (200 or 503 naming failing parts), GET /metrics (Prometheus text), GET /rules
  * (status and figures of every rule), POST /rules (replace the rules without a restart), the alarm
- * commands, the devices and their registry, GET /history and POST /ingest.
+ * commands, the devices and their registry, Thing Descriptions, GET /history and POST /ingest.
  */
 export class HttpServerPart implements Part {
   readonly name = 'http';
   private server?: Server;
 
+  private readonly health: () => HealthReport;
+  private readonly registry: Registry;
+  private readonly rules?: RulesApi;
+  private readonly alarms?: AlarmBook;
+  private readonly history?: HistorySource;
+  private readonly devices?: DevicesApi;
+  private readonly ingest?: IngestEndpoint;
+  private readonly apiTokens?: HashedTokens;
+  private readonly things?: ThingsEndpoint;
+
   constructor(
     private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access; devicesApi?: Access },
-    private readonly health: () => HealthReport,
-    private readonly registry: Registry,
+    routes: HttpRoutes,
     private readonly log: Logger,
-    private readonly rules?: RulesApi,
-    private readonly alarms?: AlarmBook,
-    private readonly history?: HistorySource,
-    private readonly devices?: DevicesApi,
-    private readonly ingest?: IngestEndpoint,
-    private readonly apiTokens?: HashedTokens,
-  ) {}
+  ) {
+    ({
+      health: this.health,
+      metrics: this.registry,
+      rules: this.rules,
+      alarms: this.alarms,
+      history: this.history,
+      devices: this.devices,
+      ingest: this.ingest,
+      apiTokens: this.apiTokens,
+      things: this.things,
+    } = routes);
+  }
 
   async start(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
@@ -110,6 +142,9 @@ export class HttpServerPart implements Part {
         (req.method === 'POST' || req.method === 'DELETE')
       ) {
         await this.handleDeviceCommand(req, res, path, this.devices);
+      } else if ((path === '/things' || path?.startsWith('/things/')) && this.things && req.method === 'GET') {
+        const answer = this.things(path, req.headers.host ?? `${this.options.host}:${this.port() ?? this.options.port}`);
+        send(res, answer.status, answer.status === 200 ? 'application/td+json' : 'application/json', JSON.stringify(answer.body));
       } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
         const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
         send(res, 200, 'application/json', JSON.stringify(this.alarms.list(device)));

@@ -22,6 +22,7 @@ function route(command: string): { method: string; path: string } {
   const path = /localhost:8080(\/[^\s?']*)/.exec(command)?.[1] ?? '';
   const templated = path
     .replace(/^\/devices\/[^/]+/, (p) => (p === '/devices' ? p : '/devices/{id}'))
+    .replace(/^\/things\/[^/]+$/, '/things/{id}')
     .replace(/^\/alarms\/(acknowledge|confirm|reset)$/, '/alarms/{command}');
   return { method: method.toLowerCase(), path: templated };
 }
