@@ -7,7 +7,8 @@ import { testConfig } from '../helpers/gateway-config.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { verifyPassword } from '../../src/core/password.js';
 
-t.setTimeout(120_000);
+// Every case spawns the CLI, which loads the whole gateway: seconds each on a busy 2-core machine.
+t.setTimeout(300_000);
 
 t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', async (t) => {
   const ok = runCli(['check', '--config', 'gateway-config/gateway.yaml']);
