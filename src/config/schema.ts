@@ -5,6 +5,7 @@ import { PASSWORD_HASH_PATTERN } from '../core/password.js';
 import { deviceModbusSchema, modbusServerSchema } from './modbus-schema.js';
 import { modbusPollSchema } from './poll-schema.js';
 import { serialSchema } from './serial-schema.js';
+import { duration } from '../cep/rules/duration.js';
 import { DEVICE_POLICIES } from '../state/device-registry.js';
 import { influxSchema } from './influx-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
@@ -23,6 +24,12 @@ export const OPCUA_ROLES = ['viewer', 'operator', 'admin'] as const;
 const deviceSchema = z.strictObject({
   id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}').describe('Device id, as in the MQTT topic'),
   description: z.string().max(256).optional().describe('Free text for people'),
+  group: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('Devices that should run the same model version (e.g. a line); default: all devices of its model'),
   credentials: z
     .strictObject({
       mqtt: z
@@ -272,6 +279,17 @@ export const configSchema = z
       )
       .default([])
       .describe('What is known about the models devices run: shown in Thing Descriptions (GET /things)'),
+    inventory: z
+      .strictObject({
+        mixedVersionsAfter: z
+          .union([z.literal(0), duration])
+          .default(3_600_000)
+          .describe('A group on mixed model versions longer than this alarms its lagging devices (0: never)'),
+        severity: z.number().int().min(1).max(1000).default(300).describe('Severity of that alarm'),
+        checkEvery: duration.default(10_000).describe('How often groups are checked'),
+      })
+      .prefault({})
+      .describe('Model inventory: which model version each device runs (GET /models)'),
     registry: z
       .strictObject({
         policy: z

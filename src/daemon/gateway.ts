@@ -26,6 +26,7 @@ import { MqttRepublisher } from '../sinks/mqtt/republisher.js';
 import { AlarmBook } from '../state/alarm-book.js';
 import { DeviceStateStore } from '../state/device-state.js';
 import { DeviceRegistry } from '../state/device-registry.js';
+import { MIXED_VERSIONS_RULE, ModelInventory } from '../state/model-inventory.js';
 import { HistoryRing, type HistorySource } from '../state/history.js';
 import { InfluxHistory } from '../sinks/influx/influx-history.js';
 import { join } from 'node:path';
@@ -58,6 +59,7 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly state: DeviceStateStore;
   readonly registry: DeviceRegistry;
+  readonly inventory: ModelInventory;
   readonly alarms: AlarmBook;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
@@ -81,6 +83,7 @@ export class Gateway {
   private readonly startedAt: number;
   private readonly deviceTokens: HashedTokens;
   private readonly mqttAccess: MqttAccess;
+  private inventoryTimer?: NodeJS.Timeout;
 
   constructor(config: GatewayConfig, deps: GatewayDeps) {
     this.config = config;
@@ -109,6 +112,9 @@ export class Gateway {
     });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry);
+    this.inventory = new ModelInventory(config.inventory.mixedVersionsAfter, config.inventory.severity);
+    this.inventory.configure(groupOf(config), config.inventory.mixedVersionsAfter, config.inventory.severity);
+    this.pipeline.events$.subscribe((e) => this.inventory.observe(e.device, e.model, clock.now()));
     const influxOptions = config.influx.enabled ? influxSinkOptions(config.influx, config.gateway.dataDir) : undefined;
 
     const servers: Part[] = [];
@@ -225,6 +231,10 @@ export class Gateway {
         ingest: config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
         apiTokens: new HashedTokens(config.http.apiTokens.map((t) => [t.name, t.tokenHash])),
         things: (path, host) => thingsRequest(path, this.state, this.thingsContext(host)),
+        models: (device) =>
+          device === undefined
+            ? { models: this.inventory.fleet(), groups: this.inventory.groups() }
+            : { device, versions: this.inventory.history(device) },
       },
       child('http'),
     );
@@ -238,6 +248,17 @@ export class Gateway {
         'cep',
         () => this.pipeline.start(),
         () => this.pipeline.stop(),
+      ),
+      innerPart(
+        'inventory',
+        () => {
+          const timer = setInterval(() => {
+            for (const transition of this.inventory.check(this.clock.now())) this.alarms.apply(transition);
+          }, this.config.inventory.checkEvery);
+          timer.unref();
+          this.inventoryTimer = timer;
+        },
+        () => clearInterval(this.inventoryTimer),
       ),
       ...servers,
       ...sinks,
@@ -317,9 +338,10 @@ export class Gateway {
       // Before the device leaves state: a reset afterwards would bring it back as an unconfigured one.
       this.alarms.reset((c) => c.device === gone.id, 'config', `device ${gone.id} removed from the configuration`);
     }
-    this.config = { ...this.config, devices: next.devices, registry: next.registry };
+    this.config = { ...this.config, devices: next.devices, registry: next.registry, inventory: next.inventory };
     this.state.configure(next.devices);
     this.registry.configure(next.devices, next.registry.policy);
+    this.inventory.configure(groupOf(next), next.inventory.mixedVersionsAfter, next.inventory.severity);
     this.deviceTokens.configure(deviceTokenHashes(next.devices));
     this.mqttAccess.configure(mqttAccessConfig({ ...this.config, devices: next.devices }));
     const report = this.replaceRules(next.rules);
@@ -356,7 +378,7 @@ export class Gateway {
 
   /** A restored alarm of a rule that is no longer configured has nobody left to clear it. */
   private clearRetiredAlarms(): void {
-    const ids = new Set(this.config.rules.map((r) => r.id));
+    const ids = new Set([...this.config.rules.map((r) => r.id), MIXED_VERSIONS_RULE]);
     for (const c of this.alarms.list()) {
       if (c.active && !ids.has(c.rule)) {
         this.alarms.apply({
@@ -459,3 +481,8 @@ const mqttAccessConfig = (config: GatewayConfig): MqttAccessConfig => ({
   users: config.mqtt.broker.users,
   devices: config.devices,
 });
+
+const groupOf =
+  (config: GatewayConfig) =>
+  (device: string): string | undefined =>
+    config.devices.find((d) => d.id === device)?.group;

@@ -45,6 +45,8 @@ export interface HttpRoutes {
   /** Bearer tokens that may call the writing routes from anywhere. */
   apiTokens?: HashedTokens;
   things?: ThingsEndpoint;
+  /** GET /models: the fleet's model versions, or one device's (`?device=`). */
+  models?: (device: string | undefined) => unknown;
 }
 
 export interface HealthReport {
@@ -71,6 +73,7 @@ export class HttpServerPart implements Part {
   private readonly ingest?: IngestEndpoint;
   private readonly apiTokens?: HashedTokens;
   private readonly things?: ThingsEndpoint;
+  private readonly models?: (device: string | undefined) => unknown;
 
   constructor(
     private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access; devicesApi?: Access },
@@ -87,6 +90,7 @@ export class HttpServerPart implements Part {
       ingest: this.ingest,
       apiTokens: this.apiTokens,
       things: this.things,
+      models: this.models,
     } = routes);
   }
 
@@ -145,6 +149,9 @@ export class HttpServerPart implements Part {
       } else if ((path === '/things' || path?.startsWith('/things/')) && this.things && req.method === 'GET') {
         const answer = this.things(path, req.headers.host ?? `${this.options.host}:${this.port() ?? this.options.port}`);
         send(res, answer.status, answer.status === 200 ? 'application/td+json' : 'application/json', JSON.stringify(answer.body));
+      } else if (path === '/models' && this.models && req.method === 'GET') {
+        const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
+        send(res, 200, 'application/json', JSON.stringify(this.models(device)));
       } else if (path === '/alarms' && this.alarms && req.method === 'GET') {
         const device = new URL(req.url ?? '/', 'http://x').searchParams.get('device') ?? undefined;
         send(res, 200, 'application/json', JSON.stringify(this.alarms.list(device)));
