@@ -147,6 +147,7 @@ export class Gateway {
           alarms: this.alarms,
           history,
           reloadRules: () => this.reloadFromSource(),
+          registry: this.registry,
         },
         this.state,
         child('opcua'),

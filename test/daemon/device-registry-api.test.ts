@@ -1,7 +1,8 @@
 import t from 'tap';
 import { hashPassword } from '../../src/core/password.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
-import { mqttClient } from '../helpers/clients.js';
+import { DataType } from 'node-opcua';
+import { mqttClient, opcuaSession } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 import type { Gateway } from '../../src/daemon/gateway.js';
 
@@ -93,4 +94,37 @@ t.test('writing endpoints: API tokens, and switched off', async (t) => {
     status: 403,
     body: { error: 'POST /rules is disabled (http.rulesApi)' },
   });
+});
+
+t.test('auto: an unknown device is admitted and registered as auto', async (t) => {
+  const { gateway, ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
+  const mqtt = await mqttClient(ports.mqtt);
+  t.teardown(() => mqtt.endAsync());
+  await mqtt.publishAsync('tinyml/walk-in/inference', JSON.stringify(inferenceEvent('walk-in', 0.5, 1)), { qos: 1 });
+  await waitFor(() => gateway.state.get('walk-in')?.seq === 1 || undefined, 'bridged at once');
+  t.match((await call(ports.http, 'GET', '/devices/walk-in')).body, { registry: 'auto', seq: 1 });
+});
+
+t.test('quarantine: an operator approves and revokes over OPC UA methods', async (t) => {
+  const { gateway, ports, config } = await runningGateway(t, { modbus: { enabled: false }, registry: { policy: 'quarantine' } });
+  const mqtt = await mqttClient(ports.mqtt);
+  t.teardown(() => mqtt.endAsync());
+  await mqtt.publishAsync('tinyml/newbie/inference', JSON.stringify(inferenceEvent('newbie', 0.2, 1)), { qos: 1 });
+  await waitFor(() => gateway.registry.get('newbie') || undefined, 'held');
+  const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
+  t.teardown(() => opc.close());
+  const call = (method: string, device: unknown) =>
+    opc.session.call({
+      objectId: `ns=${opc.ns};s=Gateway`,
+      methodId: `ns=${opc.ns};s=Gateway/${method}`,
+      inputArguments: [{ dataType: DataType.String, value: device }],
+    });
+  const approved = await call('ApproveDevice', 'newbie');
+  t.same([approved.statusCode.name, approved.outputArguments?.[0]?.value], ['Good', 'approved']);
+  await mqtt.publishAsync('tinyml/newbie/inference', JSON.stringify(inferenceEvent('newbie', 0.2, 2)), { qos: 1 });
+  await waitFor(() => gateway.state.get('newbie')?.seq === 2 || undefined, 'bridged after the OPC UA approval');
+  t.match(gateway.registry.get('newbie'), { status: 'approved', by: 'opcua' });
+  const revoked = await call('RevokeDevice', 'press-02');
+  t.same([revoked.statusCode.name, revoked.outputArguments?.[0]?.value], ['Good', 'revoked']);
+  t.equal((await call('ApproveDevice', 'no/slash')).statusCode.name, 'BadInvalidArgument');
 });

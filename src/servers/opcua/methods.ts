@@ -57,6 +57,22 @@ export const METHODS = {
     outputs: [{ name: 'Count', dataType: DataType.UInt32, description: 'alarms acknowledged' }],
     errors: 'none: an unknown device acknowledges 0',
   },
+  ApproveDevice: {
+    name: 'ApproveDevice',
+    on: 'Gateway',
+    description: 'Admits a device held in quarantine (or revoked, or not seen yet): its events are bridged from now on',
+    inputs: [{ name: 'Device', dataType: DataType.String, description: 'device id' }],
+    outputs: [{ name: 'Status', dataType: DataType.String, description: 'its registry status now: approved or configured' }],
+    errors: '`BadInvalidArgument` for an id that is not a device id',
+  },
+  RevokeDevice: {
+    name: 'RevokeDevice',
+    on: 'Gateway',
+    description: "Refuses a device's events from now on, configured or not",
+    inputs: [{ name: 'Device', dataType: DataType.String, description: 'device id' }],
+    outputs: [{ name: 'Status', dataType: DataType.String, description: 'revoked' }],
+    errors: '`BadInvalidArgument` for an id that is not a device id',
+  },
   ResetAlarms: {
     name: 'ResetAlarms',
     on: 'Devices/<device>',
@@ -75,8 +91,12 @@ export function statusOf(err: unknown): StatusCode {
     if (err.problem === 'already-confirmed') return StatusCodes.BadConditionBranchAlreadyConfirmed;
     return StatusCodes.BadInvalidState;
   }
+  if (err instanceof InvalidArgument) return StatusCodes.BadInvalidArgument;
   return StatusCodes.BadInternalError;
 }
+
+/** A method input that is not what the method takes. */
+export class InvalidArgument extends Error {}
 
 /** Adds a method to `object` whose errors become StatusCodes (logged by `failed`), so a call never takes the server down. */
 export function addMethod(

@@ -24,7 +24,9 @@ import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf, type AlarmKind } from './alarm-conditions.js';
 import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
 import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
-import { addMethod, METHODS } from './methods.js';
+import { addMethod, InvalidArgument, METHODS } from './methods.js';
+import { DEVICE_ID_PATTERN } from '../../normalise/inference-event.js';
+import type { DeviceRegistry } from '../../state/device-registry.js';
 import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHistory } from './history.js';
 import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
@@ -49,6 +51,8 @@ export interface OpcuaOptions {
   history: HistorySource;
   /** Reloads rules and devices from the config file (the ReloadRules method; SIGHUP does the same). */
   reloadRules: () => Promise<SwapReport | undefined>;
+  /** The device registry the ApproveDevice and RevokeDevice methods act on. */
+  registry?: DeviceRegistry;
 }
 
 /** How often Online, InferenceRate, Rules and Gateway are sampled (they change without an event). */
@@ -275,6 +279,14 @@ export class OpcuaServerPart implements Part {
       },
       this.methodFailed,
     );
+    const registry = this.options.registry;
+    if (!registry) return;
+    const deviceId = (v: unknown): string => {
+      if (typeof v !== 'string' || !DEVICE_ID_PATTERN.test(v)) throw new InvalidArgument(`not a device id: ${String(v)}`);
+      return v;
+    };
+    addMethod(ns, gateway, { ...METHODS.ApproveDevice, run: ([d]) => [registry.approve(deviceId(d), 'opcua').status] }, this.methodFailed);
+    addMethod(ns, gateway, { ...METHODS.RevokeDevice, run: ([d]) => [registry.revoke(deviceId(d), 'opcua').status] }, this.methodFailed);
   }
 
   private readonly kindOf = (rule: string): AlarmKind => alarmKindOf(this.options.rules().find((r) => r.id === rule));
