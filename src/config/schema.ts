@@ -60,6 +60,11 @@ const deviceSchema = z.strictObject({
     .prefault({})
     .refine((r) => r.high > r.low, { message: 'anomalyRange.high must be greater than anomalyRange.low', path: ['high'] })
     .describe('EURange of the OPC UA AnomalyScore: what a SCADA bar graph scales to (scores outside it are still passed on)'),
+  expectedPerMinute: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Inferences a minute the device should send: GET /devices flags it when it sends fewer than half'),
   modbus: deviceModbusSchema.describe('Where the device sits on the Modbus server; see docs/modbus.md'),
 });
 

@@ -4,6 +4,8 @@ import { RegistryCommandError, type DeviceRegistry, type RegistryEntry, type Reg
 export interface DevicesApi {
   state: DeviceStateStore;
   registry: DeviceRegistry;
+  /** The device's configured inference rate, if any. */
+  expectedPerMinute?: (id: string) => number | undefined;
 }
 
 /** A device as GET /devices shows it: status, latest result and model metadata. */
@@ -25,13 +27,16 @@ export interface DeviceView {
   lastSeenAt?: string;
   events: number;
   inferencesPerMinute: number;
+  /** From the device's profile in the config, with whether the last minute reached at least half of it. */
+  expectedPerMinute?: number;
+  rateOk?: boolean;
   activeAlarms: string[];
   unackedAlarms: string[];
 }
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export function deviceView(d: DeviceState, store: DeviceStateStore, entry?: RegistryEntry): DeviceView {
+export function deviceView(d: DeviceState, store: DeviceStateStore, entry?: RegistryEntry, expectedPerMinute?: number): DeviceView {
   const timing = d.dspMs !== undefined || d.inferenceMs !== undefined ? { dspMs: d.dspMs, inferenceMs: d.inferenceMs } : undefined;
   const view: DeviceView = {
     id: d.id,
@@ -50,6 +55,8 @@ export function deviceView(d: DeviceState, store: DeviceStateStore, entry?: Regi
     lastSeenAt: iso(d.lastSeenAt),
     events: d.events,
     inferencesPerMinute: store.inferenceRate(d),
+    expectedPerMinute,
+    rateOk: expectedPerMinute === undefined ? undefined : store.inferenceRate(d) >= expectedPerMinute / 2,
     activeAlarms: [...d.alarms.keys()].sort(),
     unackedAlarms: [...d.unacked].sort(),
   };
@@ -71,7 +78,11 @@ const registryOnly = (e: RegistryEntry): Record<string, unknown> => ({
 function viewOf(id: string, api: DevicesApi): unknown {
   const d = api.state.get(id);
   const entry = api.registry.get(id);
-  if (d) return { ...deviceView(d, api.state, entry), ...(entry?.by ? { decidedBy: entry.by, decidedAt: iso(entry.since) } : {}) };
+  if (d)
+    return {
+      ...deviceView(d, api.state, entry, api.expectedPerMinute?.(id)),
+      ...(entry?.by ? { decidedBy: entry.by, decidedAt: iso(entry.since) } : {}),
+    };
   return entry ? registryOnly(entry) : undefined;
 }
 

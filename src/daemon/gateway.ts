@@ -228,7 +228,11 @@ export class Gateway {
         },
         alarms: this.alarms,
         history,
-        devices: { state: this.state, registry: this.registry },
+        devices: {
+          state: this.state,
+          registry: this.registry,
+          expectedPerMinute: (id) => this.config.devices.find((d) => d.id === id)?.expectedPerMinute,
+        },
         ingest: config.http.ingest.enabled ? this.httpIngest(config, clock, gate, child('http-ingest')) : undefined,
         apiTokens: new HashedTokens(config.http.apiTokens.map((t) => [t.name, t.tokenHash])),
         things: (path, host) => thingsRequest(path, this.state, this.thingsContext(host)),

@@ -1,12 +1,19 @@
 import t from 'tap';
-import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
+import { inferenceEvent, LABELS, runningGateway } from '../helpers/gateway-config.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 
 t.setTimeout(60_000);
 
 t.test('GET /devices and /devices/<id> show status, latest result, model and alarms', async (t) => {
-  const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
+  const { ports } = await runningGateway(t, {
+    opcua: { enabled: false },
+    modbus: { enabled: false },
+    devices: [
+      { id: 'press-01', labels: LABELS, expectedPerMinute: 60 },
+      { id: 'press-02', labels: LABELS },
+    ],
+  });
   const base = `http://127.0.0.1:${ports.http}`;
   const mqtt = await mqttClient(ports.mqtt);
   t.teardown(() => mqtt.endAsync());
@@ -40,6 +47,9 @@ t.test('GET /devices and /devices/<id> show status, latest result, model and ala
     events: 2,
     activeAlarms: ['persist'],
     unackedAlarms: ['persist'],
+    registry: 'configured',
+    expectedPerMinute: 60,
+    rateOk: false, // 2 events, not the 30 a minute that half of 60 needs
   });
 
   const missing = await fetch(`${base}/devices/nope`);
