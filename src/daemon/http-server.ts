@@ -168,7 +168,8 @@ export class HttpServerPart implements Part {
 
   /**
    * Whether the client may call a writing endpoint under `setting` (else a 401 or 403 is sent):
-   * with a valid API token from anywhere, without one as the setting says.
+   * `any` lets everyone in; `loopback` lets in a valid API token from anywhere, or, while no
+   * tokens are configured, clients on this machine; `off` nobody.
    */
   private async mayWrite(req: IncomingMessage, res: ServerResponse, setting: 'rulesApi' | 'alarmsApi' | 'devicesApi'): Promise<boolean> {
     const allowed = this.options[setting] ?? 'loopback';
@@ -185,9 +186,16 @@ export class HttpServerPart implements Part {
       });
       return false;
     }
-    if (allowed === 'any' || LOOPBACK.has(req.socket.remoteAddress ?? '')) return true;
-    const tokens = this.apiTokens && this.apiTokens.size > 0 ? ' without an API token (http.apiTokens)' : '';
-    send(res, 403, 'application/json', JSON.stringify({ error: `${what} is allowed from this machine only${tokens} (http.${setting})` }));
+    if (allowed === 'any') return true;
+    // Once API tokens are configured they are the way in, from this machine too.
+    if (this.apiTokens && this.apiTokens.size > 0) {
+      send(res, 401, 'application/json', JSON.stringify({ error: `${what} needs an API token (http.apiTokens)` }), {
+        'www-authenticate': 'Bearer',
+      });
+      return false;
+    }
+    if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return true;
+    send(res, 403, 'application/json', JSON.stringify({ error: `${what} is allowed from this machine only (http.${setting})` }));
     return false;
   }
 

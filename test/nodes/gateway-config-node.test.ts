@@ -1,7 +1,5 @@
 import t from 'tap';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { hashPassword } from '../../src/core/password.js';
 import { connectAsync } from 'mqtt';
 import { execFileSync } from 'node:child_process';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
@@ -55,34 +53,40 @@ t.test('the config node logs in to a broker that asks for credentials, and refus
   );
 });
 
-t.test('the API token goes with every HTTP request as a bearer token', async (t) => {
-  const seen: (string | undefined)[] = [];
-  const api = createServer((req, res) => {
-    seen.push(req.headers.authorization);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'm-1', online: true }));
+t.test('the API token goes with every HTTP request: a gateway that asks for one answers the node that has it', async (t) => {
+  const { ports } = await runningGateway(t, {
+    opcua: { enabled: false },
+    modbus: { enabled: false },
+    http: { apiTokens: [{ name: 'node-red', tokenHash: await hashPassword('s3cret') }] },
   });
-  api.listen(0, '127.0.0.1');
-  await once(api, 'listening');
-  t.teardown(() => api.close());
   await useHelper(t);
+  const gw = (id: string) => ({
+    id,
+    type: 'tinyml-gateway',
+    mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
+    httpUrl: `http://127.0.0.1:${ports.http}/`,
+  });
   await helper.load(
     NODES,
     [
-      {
-        id: 'gw',
-        type: 'tinyml-gateway',
-        mqttUrl: 'mqtt://127.0.0.1:1',
-        httpUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}/`,
-      },
-      { id: 'dev', type: 'tinyml-device', gateway: 'gw', device: 'm-1', wires: [['n-out']] },
+      gw('with'),
+      gw('without'),
+      { id: 'ack', type: 'tinyml-alarm-ack', gateway: 'with', command: 'acknowledge', device: 'press-01', wires: [['n-out']] },
+      { id: 'ack2', type: 'tinyml-alarm-ack', gateway: 'without', command: 'acknowledge', device: 'press-01', wires: [['n-out']] },
+      { id: 'n-catch', type: 'catch', scope: ['ack2'], wires: [['n-caught']] },
       { id: 'n-out', type: 'helper' },
+      { id: 'n-caught', type: 'helper' },
     ],
-    { gw: { token: 's3cret' } },
+    { with: { token: 's3cret' } },
   );
   const out = collect('n-out');
-  helper.getNode('dev').receive({});
-  await waitFor(() => out[0], 'the answer');
-  t.same(seen, ['Bearer s3cret']);
+  const caught = collect('n-caught');
+  helper.getNode('ack').receive({});
+  t.match(await waitFor(() => out[0], 'the answer'), { statusCode: 200 }, 'the token lets the node in');
+  helper.getNode('ack2').receive({});
+  const refused = await waitFor(() => caught[0], 'the refusal');
+  t.equal(refused.statusCode, 401, 'no token: 401 to Catch');
+  t.match((refused.error as { message: string }).message, /needs an API token/);
 });
 
 t.test('nodes of one config node share one connection, and closing releases it', async (t) => {
