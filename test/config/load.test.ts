@@ -37,7 +37,7 @@ t.test('an empty file gets every default', async (t) => {
   t.same(
     { broker: c.mqtt.broker, opcua: c.opcua, modbus: c.modbus.port, http: c.http.port, influx: c.influx.enabled },
     {
-      broker: { enabled: true, host: '0.0.0.0', port: 1883 },
+      broker: { enabled: true, host: '0.0.0.0', port: 1883, allowAnonymous: true, users: [] },
       opcua: {
         enabled: true,
         port: 4840,
