@@ -1,5 +1,5 @@
 'use strict';
-const { gatewayOf, showConnectionStatus } = require('./lib/support.js');
+const { answerInto, gatewayOf, showConnectionStatus } = require('./lib/support.js');
 
 const COMMANDS = ['acknowledge', 'confirm', 'reset'];
 
@@ -28,19 +28,7 @@ module.exports = function register(RED) {
         node.error(new Error('no device: set it in the node, msg.payload.device, msg.device or msg.topic'), msg);
         return done();
       }
-      gateway.connection.request('POST', `alarms/${command}`, { device, rule, comment }).then(
-        (answer) => {
-          msg.payload = answer.body;
-          msg.statusCode = answer.status;
-          send(msg);
-          done();
-        },
-        (err) => {
-          msg.statusCode = err.status;
-          node.error(err, msg);
-          done();
-        },
-      );
+      answerInto(node, gateway.connection.request('POST', `alarms/${command}`, { device, rule, comment }), msg, send, done);
     });
     node.on('close', (done) => {
       stopStatus();

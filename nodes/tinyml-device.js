@@ -1,5 +1,5 @@
 'use strict';
-const { gatewayOf, showConnectionStatus } = require('./lib/support.js');
+const { answerInto, gatewayOf, showConnectionStatus } = require('./lib/support.js');
 
 /** On each input, reads one device's status and model (or every device's) from the gateway. */
 module.exports = function register(RED) {
@@ -16,19 +16,8 @@ module.exports = function register(RED) {
       const fromMsg = typeof msg.device === 'string' ? msg.device : typeof msg.payload === 'string' ? msg.payload : undefined;
       const device = config.device || fromMsg || '';
       const path = device === '' ? 'devices' : `devices/${encodeURIComponent(device)}`;
-      gateway.connection.request('GET', path).then(
-        (answer) => {
-          msg.payload = answer.body;
-          if (device !== '') msg.topic = device;
-          send(msg);
-          done();
-        },
-        (err) => {
-          msg.statusCode = err.status;
-          node.error(err, msg);
-          done();
-        },
-      );
+      if (device !== '') msg.topic = device;
+      answerInto(node, gateway.connection.request('GET', path), msg, send, done);
     });
     node.on('close', (done) => {
       stopStatus();

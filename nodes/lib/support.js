@@ -55,6 +55,26 @@ function filtersValid(node, config, keys) {
   return true;
 }
 
+/**
+ * Passes the gateway's answer on as msg.payload and msg.statusCode, or hands the failure to Catch
+ * nodes with msg.statusCode set (0 when the gateway was unreachable). Calls done() either way.
+ */
+function answerInto(node, request, msg, send, done) {
+  request.then(
+    (answer) => {
+      msg.payload = answer.body;
+      msg.statusCode = answer.status;
+      send(msg);
+      done();
+    },
+    (err) => {
+      msg.statusCode = err.status;
+      node.error(err, msg);
+      done();
+    },
+  );
+}
+
 /** A number typed into the editor, or undefined when the field is empty. */
 function optionalNumber(text) {
   if (text === undefined || text === null || String(text).trim() === '') return undefined;
@@ -62,4 +82,4 @@ function optionalNumber(text) {
   return Number.isFinite(n) ? n : undefined;
 }
 
-module.exports = { filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };
+module.exports = { answerInto, filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };

@@ -1,6 +1,7 @@
 import { cobsDecode } from './cobs.js';
 import { decodeBinaryResult, MAX_FRAME_BYTES, type BinaryResult } from './binary-frame.js';
 import type { SerialDecoder, SerialOutput } from './serial-decoder.js';
+import { DelimitedReader } from './delimited.js';
 
 /** COBS adds at most one byte per 254: a frame longer than this between two zeros is not one of ours. */
 const MAX_ENCODED = MAX_FRAME_BYTES + 2;
@@ -16,26 +17,19 @@ export interface BinaryNames {
 
 /** Zero-delimited COBS frames of the binary result layout (binary-frame.ts) → events. */
 export class BinaryFrameDecoder implements SerialDecoder {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private overflowing = false;
+  private readonly reader = new DelimitedReader(0x00, MAX_ENCODED);
 
   constructor(private readonly names: BinaryNames) {}
 
   push(chunk: Buffer): SerialOutput[] {
     const out: SerialOutput[] = [];
-    let start = 0;
-    for (let zero = chunk.indexOf(0); zero !== -1; zero = chunk.indexOf(0, start)) {
-      this.take(chunk.subarray(start, zero), out);
-      const frame = Buffer.concat(this.pending);
-      const overflowed = this.overflowing;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.overflowing = false;
-      start = zero + 1;
-      if (!overflowed && frame.length > 0) out.push(this.decode(frame));
-    }
-    this.take(chunk.subarray(start), out);
+    this.reader.push(
+      chunk,
+      (frame) => {
+        if (frame.length > 0) out.push(this.decode(frame));
+      },
+      () => out.push({ ok: false, reason: 'oversize', detail: `no frame delimiter within ${MAX_ENCODED} bytes` }),
+    );
     return out;
   }
 
@@ -44,24 +38,7 @@ export class BinaryFrameDecoder implements SerialDecoder {
   }
 
   reset(): SerialOutput[] {
-    const cut = this.pendingBytes > 0 && !this.overflowing;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.overflowing = false;
-    return cut ? [{ ok: false, reason: 'partial_line', detail: 'frame cut off when the port closed' }] : [];
-  }
-
-  private take(piece: Buffer, out: SerialOutput[]): void {
-    if (this.overflowing || piece.length === 0) return;
-    if (this.pendingBytes + piece.length > MAX_ENCODED) {
-      out.push({ ok: false, reason: 'oversize', detail: `no frame delimiter within ${MAX_ENCODED} bytes` });
-      this.overflowing = true;
-      this.pending = [];
-      this.pendingBytes = 0;
-      return;
-    }
-    this.pending.push(Buffer.from(piece));
-    this.pendingBytes += piece.length;
+    return this.reader.reset() ? [{ ok: false, reason: 'partial_line', detail: 'frame cut off when the port closed' }] : [];
   }
 
   private decode(encoded: Buffer): SerialOutput {
