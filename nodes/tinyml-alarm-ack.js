@@ -1,5 +1,5 @@
 'use strict';
-const { answerInto, gatewayOf, showConnectionStatus } = require('./lib/support.js');
+const { answerInto, gatewayOf } = require('./lib/support.js');
 
 const COMMANDS = ['acknowledge', 'confirm', 'reset'];
 
@@ -9,11 +9,7 @@ module.exports = function register(RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const gateway = gatewayOf(RED, node, config);
-    if (!gateway) {
-      node.on('input', (msg, send, done) => done(new Error('no tinyml-gateway config node selected')));
-      return;
-    }
-    const stopStatus = showConnectionStatus(node, gateway.connection);
+    if (!gateway) return;
     node.on('input', (msg, send, done) => {
       const p = msg.payload && typeof msg.payload === 'object' ? msg.payload : {};
       const command = p.command || msg.command || config.command || 'acknowledge';
@@ -29,10 +25,6 @@ module.exports = function register(RED) {
         return done();
       }
       answerInto(node, gateway.connection.request('POST', `alarms/${command}`, { device, rule, comment }), msg, send, done);
-    });
-    node.on('close', (done) => {
-      stopStatus();
-      done();
     });
   }
   RED.nodes.registerType('tinyml-alarm-ack', TinymlAlarmAckNode);

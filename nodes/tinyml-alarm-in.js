@@ -1,5 +1,5 @@
 'use strict';
-const { filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus } = require('./lib/support.js');
+const { filtersValid, gatewayLibrary, gatewayOf, optionalNumber } = require('./lib/support.js');
 
 /**
  * Alarm transitions (raised, acknowledged, confirmed, cleared) filtered by device, rule and
@@ -9,8 +9,10 @@ module.exports = function register(RED) {
   function TinymlAlarmInNode(config) {
     RED.nodes.createNode(this, config);
     const node = this;
+    // Before the gateway: a bad filter's red status must not be overwritten by the connection's.
+    if (!filtersValid(node, config, ['devices', 'rules'])) return;
     const gateway = gatewayOf(RED, node, config);
-    if (!gateway || !filtersValid(node, config, ['devices', 'rules'])) return;
+    if (!gateway) return;
     const { AlarmList, alarmFilter, deviceTopicLevel, gatewayTopic, parseGatewayMessage } = gatewayLibrary();
     const filter = {
       devices: config.devices,
@@ -33,7 +35,6 @@ module.exports = function register(RED) {
         },
         (err) => !closed && node.error(err),
       );
-    const stopStatus = showConnectionStatus(node, gateway.connection);
     const stopReload = list ? gateway.connection.onStatus((s) => s.state === 'connected' && reload()) : () => {};
     const unsubscribe = gateway.connection.subscribe(gatewayTopic(deviceTopicLevel(config.devices), 'alarm'), (topic, payload) => {
       const message = parseGatewayMessage(topic, payload);
@@ -48,7 +49,6 @@ module.exports = function register(RED) {
       closed = true;
       unsubscribe();
       stopReload();
-      stopStatus();
       done();
     });
   }

@@ -1,5 +1,5 @@
 'use strict';
-const { answerInto, gatewayOf, showConnectionStatus } = require('./lib/support.js');
+const { answerInto, gatewayOf } = require('./lib/support.js');
 
 /** On each input, reads one device's status and model (or every device's) from the gateway. */
 module.exports = function register(RED) {
@@ -7,21 +7,13 @@ module.exports = function register(RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const gateway = gatewayOf(RED, node, config);
-    if (!gateway) {
-      node.on('input', (msg, send, done) => done(new Error('no tinyml-gateway config node selected')));
-      return;
-    }
-    const stopStatus = showConnectionStatus(node, gateway.connection);
+    if (!gateway) return;
     node.on('input', (msg, send, done) => {
       const fromMsg = typeof msg.device === 'string' ? msg.device : typeof msg.payload === 'string' ? msg.payload : undefined;
       const device = config.device || fromMsg || '';
       const path = device === '' ? 'devices' : `devices/${encodeURIComponent(device)}`;
       if (device !== '') msg.topic = device;
       answerInto(node, gateway.connection.request('GET', path), msg, send, done);
-    });
-    node.on('close', (done) => {
-      stopStatus();
-      done();
     });
   }
   RED.nodes.registerType('tinyml-device', TinymlDeviceNode);

@@ -22,20 +22,28 @@ const STATUS_LOOK = {
   error: { fill: 'red', shape: 'ring' },
 };
 
-/** Mirrors the shared connection's state on `node`; returns the function that stops it. */
+/** Mirrors the shared connection's state on `node` until the node closes. */
 function showConnectionStatus(node, connection) {
-  return connection.onStatus((s) => {
+  const stop = connection.onStatus((s) => {
     const look = STATUS_LOOK[s.state];
     node.status(look ? { ...look, text: s.text.slice(0, 60) } : {});
   });
+  node.on('close', () => stop());
 }
 
-/** The config node a node names, or undefined with a red status and an error logged. */
+/**
+ * The config node a node names, its connection's state shown on the node; or undefined with a red
+ * status and an error logged, and every msg a node with an input receives failed to Catch.
+ */
 function gatewayOf(RED, node, config) {
   const gateway = config.gateway ? RED.nodes.getNode(config.gateway) : null;
-  if (gateway && gateway.connection) return gateway;
+  if (gateway && gateway.connection) {
+    showConnectionStatus(node, gateway.connection);
+    return gateway;
+  }
   node.status({ fill: 'red', shape: 'ring', text: 'no gateway configured' });
   node.error('no tinyml-gateway config node selected');
+  node.on('input', (msg, send, done) => done(new Error('no tinyml-gateway config node selected')));
   return undefined;
 }
 
@@ -82,4 +90,4 @@ function optionalNumber(text) {
   return Number.isFinite(n) ? n : undefined;
 }
 
-module.exports = { answerInto, filtersValid, gatewayLibrary, gatewayOf, optionalNumber, showConnectionStatus };
+module.exports = { answerInto, filtersValid, gatewayLibrary, gatewayOf, optionalNumber };

@@ -487,7 +487,8 @@ const mqttAccessConfig = (config: GatewayConfig): MqttAccessConfig => ({
   devices: config.devices,
 });
 
-const groupOf =
-  (config: GatewayConfig) =>
-  (device: string): string | undefined =>
-    config.devices.find((d) => d.id === device)?.group;
+/** Looked up per event, so by id in a map built once per config, not by scanning the device list. */
+function groupOf(config: GatewayConfig): (device: string) => string | undefined {
+  const groups = new Map(config.devices.flatMap((d) => (d.group === undefined ? [] : [[d.id, d.group] as const])));
+  return (device) => groups.get(device);
+}

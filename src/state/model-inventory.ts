@@ -56,12 +56,13 @@ export class ModelInventory {
   }
 
   observe(device: string, model: { name: string; version: string }, at: number): void {
+    const group = this.groupOf(device) ?? model.name;
     let d = this.devices.get(device);
     if (!d) {
-      d = { group: this.groupOf(device) ?? model.name, seen: new Map() };
+      d = { group, seen: new Map() };
       this.devices.set(device, d);
     }
-    if (this.groupOf(device) === undefined) d.group = model.name;
+    d.group = group;
     d.current = model;
     const key = `${model.name}@${model.version}`;
     const r = d.seen.get(key) ?? { name: model.name, version: model.version, firstSeen: at, lastSeen: at, events: 0 };
