@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
 import type { RuleSpec } from '../cep/rules/language.js';
 import type { RuleOutput } from '../core/rule-output.js';
-import { RuleEngine } from '../cep/rules/engine.js';
+import { RuleEngine, type RuleStatus } from '../cep/rules/engine.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { decodeEventJson } from '../normalise/decode-mqtt.js';
@@ -29,18 +29,28 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
     for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
-  const { events, rejected } = readEvents(o.eventsFile, io);
+  return replayRules(rules, o.eventsFile, io);
+}
+
+/** `replay` once the rules are loaded: the outputs on `io.out`, rejected lines, stopped rules and a summary on `io.err`. */
+export function replayRules(rules: RuleSpec[], eventsFile: string, io: Io): number {
+  const { events, rejected } = readEvents(eventsFile, io);
   const counts = { alarm: 0, derived: 0, action: 0 };
-  replay(rules, events, (out) => {
+  const stopped = replay(rules, events, (out) => {
     counts[out.type]++;
     io.out(replayLine(out) + '\n');
   });
+  for (const r of stopped) io.err(`rule ${r.id} stopped by error: ${r.error ?? ''}\n`);
   io.err(
     `replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ` +
-      `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions\n`,
+      `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions` +
+      `${stopped.length > 0 ? `; ${stopped.length} rules stopped by an error` : ''}\n`,
   );
-  return 0;
+  return stopped.length > 0 ? REPLAY_RULE_FAILED : 0;
 }
+
+/** The exit code of a replay in which a rule stopped by an error (its outputs are incomplete). */
+export const REPLAY_RULE_FAILED = 3;
 
 /** One output as `replay` prints it: an alarm or derived event flattened behind its type; an action as is. */
 export function replayLine(out: RuleOutput): string {
@@ -52,9 +62,10 @@ export function replayLine(out: RuleOutput): string {
 /**
  * Runs rules over events in event time: a virtual scheduler is moved to each event's ts before
  * the event goes in, so timers (absence, pattern timeouts, idle windows) fire exactly where they
- * would have live. Time stops at the last event: silences after it are not reported.
+ * would have live. Time stops at the last event: silences after it are not reported. Returns the
+ * rules that stopped by an error on the way.
  */
-export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: RuleOutput) => void): void {
+export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: RuleOutput) => void): RuleStatus[] {
   const scheduler = new VirtualTimeScheduler();
   scheduler.frame = events[0]?.ts ?? 0;
   const input = new Subject<InferenceEvent>();
@@ -68,6 +79,7 @@ export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: 
   }
   input.complete();
   sub.unsubscribe();
+  return engine.status().filter((r) => r.state !== 'running');
 }
 
 function readEvents(file: string, io: Io): { events: InferenceEvent[]; rejected: number } {

@@ -64,7 +64,10 @@ export function checkRule(rule: RuleSpec): RuleProblem[] {
     if (detector !== undefined) problems.push({ path: at(op), message: `'${detector}' decides, so it must be the last stage` });
     if ((DETECTORS as readonly string[]).includes(op)) detector = op as (typeof DETECTORS)[number];
     scope = checkStage(stage, at, scope, need, predicate);
+    problems.push(...stageBounds(stage, at));
   });
+  problems.push(...duration(rule.state?.ttl, 'timer', ['state', 'ttl']));
+  problems.push(...duration(rule.outputs.alarm?.clearAfter, 'timer', ['outputs', 'alarm', 'clearAfter']));
 
   const { alarm, derived, actions } = rule.outputs;
   if ((alarm || actions?.some((a) => a.modbusCoil !== undefined)) && detector === undefined) {
@@ -90,8 +93,24 @@ export function checkRule(rule: RuleSpec): RuleProblem[] {
     template(a.mqtt?.payload, ['outputs', 'actions', i, 'mqtt', 'payload']);
     if (a.mqtt === undefined && a.modbusCoil === undefined)
       problems.push({ path: ['outputs', 'actions', i], message: 'an action needs mqtt or modbusCoil' });
+    if (a.mqtt !== undefined && a.on !== 'any') {
+      const pulses = detector === undefined || (PULSES as readonly string[]).includes(detector);
+      if (pulses !== (a.on === 'event')) problems.push({ path: ['outputs', 'actions', i, 'on'], message: neverRuns(detector, a.on) });
+    }
+    if (a.modbusCoil !== undefined && detector !== undefined && !alarm)
+      problems.push({
+        path: ['outputs', 'actions', i, 'modbusCoil'],
+        message: "a coil follows the rule's alarm, so the rule needs outputs.alarm",
+      });
   });
   return problems;
+}
+
+function neverRuns(detector: string | undefined, on: string): string {
+  if (detector === undefined) return `without a detector every signal is an event, so on: ${on} never runs (use event or any)`;
+  if ((PULSES as readonly string[]).includes(detector))
+    return `'${detector}' signals once (event), so on: ${on} never runs (use event or any)`;
+  return `'${detector}' signals raised and cleared, so on: event never runs (use raised, cleared or any)`;
 }
 
 type Need = (path: (string | number)[], name: string, type?: FieldType, where?: Scope) => void;
@@ -163,6 +182,90 @@ function extend(scope: Scope, names: string[], types: FieldType[] = []): Scope {
   const computed = new Map(scope.computed);
   names.forEach((n, i) => computed.set(n, types[i] ?? 'number'));
   return new Scope(computed, scope.hasEvent);
+}
+
+/** The longest a timer can wait: Node fires a longer setTimeout or setInterval after 1 ms, so it would spin. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** The longest event-time span (window size, lateness, join interval): 3650 days. */
+export const MAX_SPAN_MS = 3650 * 86_400_000;
+/** At most this many windows an event goes into (size / slide), and open windows a key holds. */
+export const MAX_WINDOWS = 1000;
+
+/**
+ * How a duration is used: `timer` on the scheduler (absence, deadlines, TTLs), `span` in event
+ * time (window lengths, join intervals), `delay` in event time where 0 is the default (watermark
+ * delay, lateness).
+ */
+type DurationUse = 'timer' | 'span' | 'delay';
+
+const STAGE_DURATIONS: Partial<Record<keyof Stage, Record<string, DurationUse>>> = {
+  dedupe: { within: 'timer' },
+  debounce: { quiet: 'timer' },
+  window: { size: 'span', slide: 'span', gap: 'span', idle: 'timer', outOfOrder: 'delay', lateness: 'delay' },
+  join: { within: 'span' },
+  absence: { timeout: 'timer' },
+  pattern: { within: 'timer' },
+  notFollowedBy: { within: 'timer' },
+};
+
+/** A duration the operator would refuse or could not honour: 0 or below 1 ms ('0s'), too long for a timer, not finite. */
+function duration(ms: number | undefined, use: DurationUse, path: (string | number)[]): RuleProblem[] {
+  if (ms === undefined) return [];
+  const key = String(path[path.length - 1]);
+  if (use !== 'delay' && !(ms >= 1)) return [{ path, message: `${key} must be at least 1ms` }];
+  if (use === 'timer' && !(ms <= MAX_TIMER_MS))
+    return [{ path, message: `${key} must be at most ${MAX_TIMER_MS}ms (about 24.8 days), the longest a timer can wait` }];
+  if (!(ms <= MAX_SPAN_MS)) return [{ path, message: `${key} must be at most 3650d` }];
+  return [];
+}
+
+/**
+ * What the operators check when they are built or subscribed (window sizes, the first step of a
+ * sequence), and what would make a rule useless or run away (a slide so short that one event lands
+ * in thousands of windows): refused by `check` rather than at run time.
+ */
+function stageBounds(stage: Stage, at: (...rest: (string | number)[]) => (string | number)[]): RuleProblem[] {
+  const op = Object.keys(stage).find((k) => stage[k as keyof Stage] !== undefined) as keyof Stage | undefined;
+  if (op === undefined) return [];
+  const values = stage[op] as Record<string, unknown>;
+  const problems = Object.entries(STAGE_DURATIONS[op] ?? {}).flatMap(([key, use]) =>
+    duration(values[key] as number | undefined, use, at(op, key)),
+  );
+  if (problems.length > 0) return problems;
+  if (stage.window) return windowBounds(stage.window, at);
+  const steps = stage.pattern?.seq ?? stage.pattern?.and ?? [];
+  const kind = stage.pattern?.seq ? 'seq' : 'and';
+  if (stage.pattern?.seq?.[0]?.optional) {
+    problems.push({ path: at('pattern', 'seq', 0, 'optional'), message: 'the first step of a sequence cannot be optional' });
+  }
+  steps.forEach((s, k) => {
+    if (steps.findIndex((o) => o.name === s.name) < k)
+      problems.push({
+        path: at('pattern', kind, k, 'name'),
+        message: `step name '${s.name}' is used twice; a match keys its events by name`,
+      });
+  });
+  return problems;
+}
+
+function windowBounds(w: NonNullable<Stage['window']>, at: (...rest: (string | number)[]) => (string | number)[]): RuleProblem[] {
+  if (w.size === undefined || w.type === 'session' || w.type === 'count') return [];
+  const step = w.type === 'sliding' ? w.slide! : w.size;
+  const each = Math.ceil(w.size / step);
+  if (each > MAX_WINDOWS) {
+    return [{ path: at('window', 'slide'), message: `an event goes into size/slide = ${each} windows; at most ${MAX_WINDOWS}` }];
+  }
+  const held = Math.ceil((w.size + (w.outOfOrder ?? 0) + (w.lateness ?? 0)) / step);
+  if (held > MAX_WINDOWS) {
+    const by = w.type === 'sliding' ? 'slide' : 'size';
+    return [
+      {
+        path: at('window', w.lateness ? 'lateness' : 'outOfOrder'),
+        message: `a key would hold up to ${held} open windows ((size + outOfOrder + lateness) / ${by}); at most ${MAX_WINDOWS}`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** The rule schema with the checks above: what config loading, `check` and `POST /rules` validate with. */

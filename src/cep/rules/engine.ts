@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { RuleOutput } from '../../core/rule-output.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import type { EvictionReason } from '../operators/keyed-step.js';
@@ -21,10 +21,14 @@ export interface RuleStatus {
   eventsIn: number;
   eventsOut: number;
   late: number;
+  /** Why the rule stopped, while stopped-by-error. */
   error?: string;
+  /** Scheduler time it stopped at. */
+  stoppedAt?: number;
 }
 
 export interface RuleHooks {
+  /** A rule stopped by an error: once per stop, with the error as thrown (its stack included). */
   failed?(rule: string, error: unknown): void;
   /** A key forgotten by a rule (state cap or TTL) or an event ignored because the state is full. */
   evicted?(rule: string, reason: EvictionReason): void;
@@ -37,7 +41,8 @@ export const LATENCY_SAMPLE = 16;
 
 interface RunningRule {
   spec: RuleSpec;
-  compiled: CompiledRule;
+  /** Undefined when compiling threw (the rule is then stopped-by-error). */
+  compiled?: CompiledRule;
   accepts?: (e: InferenceEvent) => boolean;
   /** Everything but the outputs: when it is unchanged by a reload, the state carries over. */
   shape: string;
@@ -46,6 +51,7 @@ interface RunningRule {
   outputs?: RuleOutputs;
   run: RuleRunState;
   error?: string;
+  stoppedAt?: number;
   input?: Subject<Row>;
   subscription?: Subscription;
   eventsIn: number;
@@ -63,9 +69,11 @@ export interface SwapReport {
 const shapeOf = (r: RuleSpec): string => JSON.stringify({ input: r.input, key: r.key, time: r.time, state: r.state, pipeline: r.pipeline });
 
 /**
- * Runs every rule over one input. Each rule has its own pipeline and state; one that throws
- * stops alone (stopped-by-error). `replaceRules` swaps rules between two events, so nothing is
- * lost or seen twice, and a rule whose state shape is unchanged keeps its state.
+ * Runs every rule over one input. Each rule has its own pipeline and state, and its own error
+ * boundary: whatever it throws (building its operators, on an event, in a timer, in an output
+ * template) stops that rule alone (stopped-by-error) and every other rule keeps running.
+ * `replaceRules` swaps rules between two events, so nothing is lost or seen twice, and a rule
+ * whose state shape is unchanged keeps its state.
  */
 export class RuleEngine {
   private readonly all = new Subject<Row>();
@@ -116,10 +124,8 @@ export class RuleEngine {
       const old = previous.get(spec.id);
       const keep = old !== undefined && old.shape === shape && old.run === 'running';
       (keep ? report.kept : report.restarted).push(spec.id);
-      next.push({
+      const rule: RunningRule = {
         spec,
-        compiled: compileRule(spec),
-        accepts: compileEventFilter(spec.input),
         shape,
         state: keep ? old.state : new RuleState(spec.key === 'device' ? this.table : undefined),
         outputState: keep ? old.outputState : newOutputState(),
@@ -127,7 +133,14 @@ export class RuleEngine {
         eventsIn: old?.eventsIn ?? 0,
         eventsOut: old?.eventsOut ?? 0,
         late: old?.late ?? 0,
-      });
+      };
+      try {
+        rule.compiled = compileRule(spec);
+        rule.accepts = compileEventFilter(spec.input);
+      } catch (err) {
+        this.fail(rule, err);
+      }
+      next.push(rule);
     }
     const keptIds = new Set(report.kept);
     for (const [id, old] of previous) {
@@ -152,7 +165,7 @@ export class RuleEngine {
       eventsIn: r.eventsIn,
       eventsOut: r.eventsOut,
       late: r.late,
-      ...(r.error !== undefined ? { error: r.error } : {}),
+      ...(r.error !== undefined ? { error: r.error, stoppedAt: r.stoppedAt } : {}),
     }));
   }
 
@@ -161,46 +174,77 @@ export class RuleEngine {
     this.table.focus(event.device);
     this.all.next(row);
     for (const rule of this.rules) {
-      if (rule.input === undefined || (rule.accepts !== undefined && !rule.accepts(event))) continue;
-      const n = ++rule.eventsIn;
-      const input = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;
-      if (this.hooks.latency === undefined || n % LATENCY_SAMPLE !== 0) {
-        rule.input.next(input);
-        continue;
+      if (rule.input === undefined) continue;
+      try {
+        this.feed(rule, rule.input, row, event);
+      } catch (err) {
+        this.fail(rule, err);
       }
-      const t0 = performance.now();
-      rule.input.next(input);
-      this.hooks.latency(rule.spec.id, (performance.now() - t0) / 1000);
     }
+  }
+
+  private feed(rule: RunningRule, input: Subject<Row>, row: Row, event: InferenceEvent): void {
+    if (rule.accepts !== undefined && !rule.accepts(event)) return;
+    const n = ++rule.eventsIn;
+    const value = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;
+    if (this.hooks.latency === undefined || n % LATENCY_SAMPLE !== 0) {
+      input.next(value);
+      return;
+    }
+    const t0 = performance.now();
+    input.next(value);
+    this.hooks.latency(rule.spec.id, (performance.now() - t0) / 1000);
   }
 
   private start(rule: RunningRule): void {
     if (rule.run !== 'running') return;
+    try {
+      this.subscribe(rule);
+    } catch (err) {
+      this.fail(rule, err);
+    }
+  }
+
+  private subscribe(rule: RunningRule): void {
     const { id } = rule.spec;
+    const compiled = rule.compiled;
+    if (compiled === undefined) return;
+    // Timers of the rule's operators and outputs run inside its boundary too.
+    const scheduler = guardedScheduler(this.scheduler, (err) => this.fail(rule, err));
     const input = new Subject<Row>();
     const outputs = new RuleOutputs(rule.spec, rule.outputState, (o) => this.output.next(o));
-    outputs.start(this.scheduler);
     rule.input = input;
     rule.outputs = outputs;
+    outputs.start(scheduler);
     const ctx = {
       all$: this.all,
-      scheduler: this.scheduler,
+      scheduler,
       state: rule.state,
       onLate: () => rule.late++,
       onEvict: (reason: EvictionReason) => this.hooks.evicted?.(id, reason),
     };
-    rule.subscription = rule.compiled(input, ctx).subscribe({
+    rule.subscription = compiled(input, ctx).subscribe({
       next: (signal) => {
         rule.eventsOut++;
-        outputs.signal(signal);
+        // A throw here would reach RxJS's unhandled-error report and leave the rule looking alive.
+        try {
+          outputs.signal(signal);
+        } catch (err) {
+          this.fail(rule, err);
+        }
       },
-      error: (err: unknown) => {
-        rule.run = 'stopped-by-error';
-        rule.error = err instanceof Error ? err.message : String(err);
-        this.stop(rule);
-        this.hooks.failed?.(id, err);
-      },
+      error: (err: unknown) => this.fail(rule, err),
     });
+  }
+
+  /** Stops one rule for good (until the next swap) and reports it once. */
+  private fail(rule: RunningRule, err: unknown): void {
+    if (rule.run === 'stopped-by-error') return;
+    rule.run = 'stopped-by-error';
+    rule.error = err instanceof Error ? err.message : String(err);
+    rule.stoppedAt = this.scheduler.now();
+    this.stop(rule);
+    this.hooks.failed?.(rule.spec.id, err);
   }
 
   private stop(rule: RunningRule): void {
@@ -209,4 +253,28 @@ export class RuleEngine {
     rule.input = undefined;
     rule.outputs?.stop();
   }
+}
+
+/**
+ * The engine's scheduler as one rule sees it: an action that throws is handed to `failed`. A
+ * throw inside a scheduled action would otherwise escape into the event loop (node's timer) and,
+ * with RxJS's async scheduler, also cancel the other rules' actions due in the same flush.
+ */
+function guardedScheduler(scheduler: SchedulerLike, failed: (err: unknown) => void): SchedulerLike {
+  return {
+    now: () => scheduler.now(),
+    schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
+      return scheduler.schedule<T>(
+        function (this: SchedulerAction<T>, s?: T) {
+          try {
+            work.call(this, s);
+          } catch (err) {
+            failed(err);
+          }
+        },
+        delay,
+        state,
+      );
+    },
+  };
 }

@@ -172,7 +172,11 @@ const stageSchema = z
       .superRefine((h, ctx) => {
         const up = h.above !== undefined && h.clearBelow !== undefined && h.clearBelow < h.above;
         const down = h.below !== undefined && h.clearAbove !== undefined && h.clearAbove > h.below;
-        if (up === down) ctx.addIssue({ code: 'custom', message: 'give above with clearBelow < above, or below with clearAbove > below' });
+        // One direction, complete, and no key of the other: the planner picks the direction by `above` alone.
+        const upKeys = h.above !== undefined || h.clearBelow !== undefined;
+        const downKeys = h.below !== undefined || h.clearAbove !== undefined;
+        if (up === down || upKeys === downKeys)
+          ctx.addIssue({ code: 'custom', message: 'give above with clearBelow < above, or below with clearAbove > below' });
       })
       .optional(),
     absence: z.strictObject({ timeout: duration.describe('Raise when a key sends nothing for this long') }).optional(),
