@@ -2,6 +2,7 @@ import { createServer, type Server, type IncomingMessage, type ServerResponse } 
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { isLoopback } from '../core/loopback.js';
 import type { Part } from '../core/part.js';
 import type { Registry } from 'prom-client';
 import type { RuleStatus, SwapReport } from '../cep/rules/engine.js';
@@ -12,6 +13,7 @@ import { historyRequest } from './history-api.js';
 import { devicesCommand, devicesRequest, type DevicesApi } from './devices-api.js';
 import type { HashedTokens } from '../core/hashed-tokens.js';
 import type { IngestAnswer } from '../ingest/http/http-ingest.js';
+import { applyLimits, cutOff, serverOptions, type HttpClose, type HttpLimits } from './http-limits.js';
 
 type Access = 'off' | 'loopback' | 'any';
 
@@ -22,7 +24,6 @@ export interface RulesApi {
 }
 
 const MAX_BODY = 1024 * 1024;
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** POST /ingest: the handler and how large a body it takes. */
 export interface IngestEndpoint {
@@ -50,7 +51,8 @@ export interface HttpRoutes {
 }
 
 export interface HealthReport {
-  status: 'ok' | 'failing';
+  /** degraded: only parts that leave the rest working are not ok (rules stopped by an error); still 503. */
+  status: 'ok' | 'degraded' | 'failing';
   parts: Record<string, { ok: boolean; problem?: string; [detail: string]: unknown }>;
   failing: string[];
 }
@@ -76,9 +78,17 @@ export class HttpServerPart implements Part {
   private readonly models?: (device: string | undefined) => unknown;
 
   constructor(
-    private readonly options: { host: string; port: number; rulesApi?: Access; alarmsApi?: Access; devicesApi?: Access },
+    private readonly options: {
+      host: string;
+      port: number;
+      rulesApi?: Access;
+      alarmsApi?: Access;
+      devicesApi?: Access;
+      limits: HttpLimits;
+    },
     routes: HttpRoutes,
     private readonly log: Logger,
+    private readonly closed: (reason: HttpClose) => void = () => undefined,
   ) {
     ({
       health: this.health,
@@ -95,7 +105,8 @@ export class HttpServerPart implements Part {
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const server = createServer(serverOptions(this.options.limits), (req, res) => void this.handle(req, res));
+    applyLimits(server, this.options.limits, this.closed);
     this.server = server;
     server.listen(this.options.port, this.options.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
@@ -161,7 +172,8 @@ export class HttpServerPart implements Part {
         send(res, 404, 'application/json', JSON.stringify({ error: `no route for ${req.method} ${path}` }));
       }
     } catch (err) {
-      this.log.error({ err: String(err), path }, 'HTTP handler failed');
+      if (cutOff(req, err)) return;
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), path }, 'HTTP handler failed');
       send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
     }
   }
@@ -194,7 +206,7 @@ export class HttpServerPart implements Part {
       });
       return false;
     }
-    if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return true;
+    if (isLoopback(req.socket.remoteAddress)) return true;
     send(res, 403, 'application/json', JSON.stringify({ error: `${what} is allowed from this machine only (http.${setting})` }));
     return false;
   }

@@ -31,6 +31,7 @@ import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHisto
 import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
 import { harvestQueuedItemsOnly } from './harvest.js';
+import { HandshakeGuard, type HandshakeRefusal } from './handshake-guard.js';
 import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
 export interface OpcuaOptions {
@@ -40,7 +41,9 @@ export interface OpcuaOptions {
   version: string;
   /** Endpoints, users and certificate trust. */
   security: Pick<OpcuaConfig, 'security' | 'users'>;
-  limits: Pick<OpcuaConfig, 'maxClients' | 'maxMonitoredItems'>;
+  limits: Pick<OpcuaConfig, 'maxClients' | 'maxMonitoredItems' | 'handshakeTimeout' | 'maxHandshakes'>;
+  /** A connection closed before it opened a secure channel (for the metrics). */
+  refused?: (reason: HandshakeRefusal) => void;
   clock: Clock;
   rules: () => RuleSpec[];
   ruleStatus: () => RuleStatus[];
@@ -85,6 +88,7 @@ function inModelChange<T>(ns: Namespace, make: () => T): T {
 export class OpcuaServerPart implements Part {
   readonly name = 'opcua';
   private server?: OPCUAServer;
+  private guard?: HandshakeGuard;
   private ns?: Namespace;
   private devicesFolder?: UAObject;
   private deviceType?: UAObjectType;
@@ -182,6 +186,8 @@ export class OpcuaServerPart implements Part {
       this.options.alarms.events$.subscribe((e) => this.applyAlarm(e)),
     );
     await server.start();
+    this.guard = new HandshakeGuard(limits, this.options.refused ?? (() => undefined), this.options.clock, this.log);
+    this.guard.install(server);
     this.refresh();
     this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
     this.refreshTimer.unref();
@@ -195,6 +201,7 @@ export class OpcuaServerPart implements Part {
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.guard?.dispose();
     await this.server?.shutdown(0);
   }
 
