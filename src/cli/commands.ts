@@ -1,5 +1,5 @@
 import { config as rxjsConfig } from 'rxjs';
-import { loadConfig } from '../config/load.js';
+import { exposureWarnings, loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
@@ -16,7 +16,10 @@ export interface Io {
 export function checkCommand(file: string, io: Io): number {
   try {
     const config = loadConfig(file);
-    io.out(`${file}: OK (${config.devices.length} devices, ${config.rules.length} rules)\n`);
+    const warnings = exposureWarnings(file, config);
+    for (const w of warnings) io.err(formatProblem(file, { ...w, message: `warning: ${w.message}` }) + '\n');
+    const open = warnings.length > 0 ? `; ${warnings.length} warnings: open to the network without authentication` : '';
+    io.out(`${file}: OK (${config.devices.length} devices, ${config.rules.length} rules${open})\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -57,7 +60,10 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
     }
     throw err;
   }
+  // Everything the daemon writes (data dir, PKI, buffers) is for its own user only.
+  process.umask(0o077);
   const log = createLogger(config.gateway.logLevel);
+  for (const w of exposureWarnings(o.configFile, config)) log.warn({ key: w.path, line: w.line }, `open to the network: ${w.message}`);
   // An error thrown inside a subscriber would otherwise be rethrown asynchronously and end the process.
   rxjsConfig.onUnhandledError = (err: unknown) =>
     log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error in a stream');

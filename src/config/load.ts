@@ -6,6 +6,7 @@ import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { checkedRule } from '../cep/rules/check-fields.js';
 import { NO_OPERATOR, STAGE_NAMES } from '../cep/rules/language.js';
 import { configSchema, uniqueIds, type GatewayConfig } from './schema.js';
+import { exposures } from './exposure.js';
 import { z as zod } from 'zod';
 
 const rulesFile = zod.strictObject({ rules: zod.array(checkedRule).default([]) });
@@ -47,6 +48,15 @@ export function loadConfig(file: string, overrides: { dataDir?: string } = {}): 
   const caFile = config.influx.tls.caFile;
   const tls = caFile === undefined ? config.influx.tls : { ...config.influx.tls, caFile: resolve(dirname(file), caFile) };
   return { ...config, rules, gateway: { ...config.gateway, dataDir }, influx: { ...config.influx, tls } };
+}
+
+/** What `config` (loaded from `file`) leaves open to the network without authentication, with the line of each. */
+export function exposureWarnings(file: string, config: GatewayConfig): ConfigProblem[] {
+  const found = exposures(config);
+  if (found.length === 0) return [];
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
+  return found.map((e) => locate(e.path, e.message, doc, lineCounter)).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
 export function parseConfig(text: string, file = '<config>'): GatewayConfig {

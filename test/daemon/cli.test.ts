@@ -13,7 +13,8 @@ t.setTimeout(300_000);
 t.test('check: 0 for a valid file, 1 naming key and line for a misspelled one', async (t) => {
   const ok = runCli(['check', '--config', 'gateway-config/gateway.yaml']);
   t.equal(ok.status, 0);
-  t.match(ok.stdout, /OK \(8 devices, 2 rules\)/);
+  t.match(ok.stdout, /OK \(8 devices, 2 rules; 3 warnings: open to the network without authentication\)/);
+  t.match(ok.stderr, /gateway\.yaml:\d+:\d+: mqtt\.broker\.allowAnonymous: warning: /, 'each warning names the key and its line');
 
   const dir = tempDir(t, 'check-');
   const bad = join(dir, 'bad.yaml');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { hashPassword } from '../../src/core/password.js';
+import { secretHash } from '../helpers/test-log.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import type { Gateway } from '../../src/daemon/gateway.js';
 
@@ -32,8 +32,8 @@ t.test('POST /ingest: events, batches, Edge Impulse JSON, tokens, rogue nodes, l
     http: { ingest: { maxBodyBytes: 4096, perDevice: { perSecond: 0.01, burst: 4 } } },
     devices: [
       { id: 'press-01', labels: ['normal', 'bearing_wear'] },
-      { id: 'esp-01', credentials: { httpTokenHash: await hashPassword('tok-esp-01') } },
-      { id: 'esp-02', credentials: { httpTokenHash: await hashPassword('tok-esp-02') } },
+      { id: 'esp-01', credentials: { httpTokenHash: await secretHash('tok-esp-01') } },
+      { id: 'esp-02', credentials: { httpTokenHash: await secretHash('tok-esp-02') } },
     ],
   });
   const state = gateway.state;

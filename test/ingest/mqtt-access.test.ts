@@ -1,7 +1,6 @@
 import t from 'tap';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { hashPassword } from '../../src/core/password.js';
-import { createLogger } from '../../src/core/logger.js';
+import { capturingLogger, secretHash } from '../helpers/test-log.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import type { Gateway } from '../../src/daemon/gateway.js';
@@ -33,8 +32,7 @@ async function publishes(client: MqttClient, device: string, seq: number): Promi
 }
 
 t.test('device credentials and ACL at the embedded broker: rogue nodes and unknown logins are refused and logged', async (t) => {
-  const lines: string[] = [];
-  const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+  const { log, lines } = capturingLogger();
   const port = await freePort();
   const { gateway } = await runningGateway(
     t,
@@ -42,11 +40,11 @@ t.test('device credentials and ACL at the embedded broker: rogue nodes and unkno
       opcua: { enabled: false },
       modbus: { enabled: false },
       mqtt: {
-        broker: { enabled: true, host: '127.0.0.1', port, users: [{ name: 'nodered', passwordHash: await hashPassword('pw-nr') }] },
+        broker: { enabled: true, host: '127.0.0.1', port, users: [{ name: 'nodered', passwordHash: await secretHash('pw-nr') }] },
       },
       devices: [
-        { id: 'press-01', credentials: { mqtt: { passwordHash: await hashPassword('pw-press-01') } } },
-        { id: 'press-02', credentials: { mqtt: { username: 'p2', passwordHash: await hashPassword('pw-press-02') } } },
+        { id: 'press-01', credentials: { mqtt: { passwordHash: await secretHash('pw-press-01') } } },
+        { id: 'press-02', credentials: { mqtt: { username: 'p2', passwordHash: await secretHash('pw-press-02') } } },
         { id: 'open-03' },
       ],
     },
@@ -61,7 +59,7 @@ t.test('device credentials and ACL at the embedded broker: rogue nodes and unkno
   t.notOk(await publishes(press1, 'press-02', 1), 'press-01 publishing as press-02 is cut off');
   t.equal(gateway.state.get('press-02')?.seq, undefined);
   t.ok(
-    lines.some((l) => /MQTT publish refused: press-01 published as press-02/.test(l) && /"level":40/.test(l)),
+    lines.some((l) => /MQTT publish refused: press-01 published as press-02/.test(String(l.msg)) && l.level === 40),
     'logged as a warning',
   );
 

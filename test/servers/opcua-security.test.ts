@@ -1,11 +1,10 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType, MessageSecurityMode, StatusCodes } from 'node-opcua';
 import { Gateway } from '../../src/daemon/gateway.js';
 import { VERSION } from '../../src/daemon/version.js';
-import { createLogger } from '../../src/core/logger.js';
-import { hashPassword } from '../../src/core/password.js';
+import { capturingLogger, secret, secretHash } from '../helpers/test-log.js';
 import { listClientCertificates, pkiCommand } from '../../src/cli/pki.js';
 import { testConfig } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
@@ -18,8 +17,7 @@ t.setTimeout(180_000);
 async function loggedGateway(t: { teardown(fn: () => void): void }, opcua: Record<string, unknown>, dataDir?: string) {
   const made = await testConfig(t, { opcua });
   if (dataDir) made.config.gateway.dataDir = dataDir;
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const { log, lines } = capturingLogger();
   const gateway = new Gateway(made.config, { log });
   await gateway.start();
   return { ...made, gateway, lines };
@@ -43,9 +41,11 @@ t.test('default security: SignAndEncrypt only, a generated admin, untrusted clie
   const dataDir = tempDir(t, 'tinyml-sec-');
   const first = await loggedGateway(t, { security: {} }, dataDir);
   t.teardown(() => first.gateway.stop());
-  const created = first.lines.find((l) => typeof l.password === 'string');
-  t.ok(created, 'the admin password is printed');
-  const password = String(created?.password);
+  const created = first.lines.find((l) => typeof l.passwordFile === 'string');
+  t.ok(created, 'the log names the file with the admin password');
+  const password = secret(readFileSync(String(created?.passwordFile), 'utf8').trim());
+  t.equal(statSync(String(created?.passwordFile)).mode & 0o777, 0o600, 'readable by the gateway user only');
+  t.notOk(JSON.stringify(first.lines).includes(password), 'the password is in no log line');
   const usersFile = readFileSync(join(dataDir, 'opcua-users.json'), 'utf8');
   t.notOk(usersFile.includes(password), 'the users file holds no password');
   t.match(usersFile, /scrypt\$/, 'but its salted hash');
@@ -102,16 +102,17 @@ t.test('default security: SignAndEncrypt only, a generated admin, untrusted clie
   const second = await loggedGateway(t, { security: {} }, dataDir);
   t.teardown(() => second.gateway.stop());
   t.notOk(
-    second.lines.some((l) => 'password' in l),
-    'no password printed after the first start',
+    second.lines.some((l) => 'passwordFile' in l),
+    'no new admin after the first start',
   );
+  t.equal(readFileSync(join(dataDir, 'opcua-admin-password'), 'utf8').trim(), password, 'the password file stays');
   t.equal(readFileSync(join(dataDir, 'opcua-users.json'), 'utf8'), usersFile);
 });
 
 t.test('each security mode and policy; users from config with roles', async (t) => {
   const users = [
-    { name: 'olivia', passwordHash: await hashPassword('operator-pass'), role: 'operator' },
-    { name: 'victor', passwordHash: await hashPassword('viewer-pass'), role: 'viewer' },
+    { name: 'olivia', passwordHash: await secretHash('operator-pass'), role: 'operator' },
+    { name: 'victor', passwordHash: await secretHash('viewer-pass'), role: 'viewer' },
   ];
   const { gateway, ports, config } = await loggedGateway(t, {
     users,

@@ -6,8 +6,9 @@ import { edgeImpulseEvent, isEdgeImpulseJson } from '../../normalise/edge-impuls
 import type { IngestGate } from '../mqtt/transport.js';
 import type { HashedTokens } from '../../core/hashed-tokens.js';
 import type { KeyedRateLimit } from './rate-limit.js';
+import { anonymousMayIngest, type AnonymousIngest } from '../../core/loopback.js';
 
-export type HttpRefusal = 'oversize' | 'unauthorized' | 'bad_json' | 'schema' | 'forbidden' | 'rate_limited' | 'full';
+export type HttpRefusal = 'oversize' | 'unauthorized' | 'bad_json' | 'schema' | 'forbidden' | 'rate_limited' | 'full' | 'overloaded';
 export const HTTP_REFUSALS: readonly HttpRefusal[] = [
   'oversize',
   'unauthorized',
@@ -16,6 +17,7 @@ export const HTTP_REFUSALS: readonly HttpRefusal[] = [
   'forbidden',
   'rate_limited',
   'full',
+  'overloaded',
 ];
 
 export interface HttpIngestSink {
@@ -44,7 +46,7 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
  */
 export class HttpIngest {
   constructor(
-    private readonly options: { requireToken: boolean },
+    private readonly options: { requireToken: boolean; anonymous: AnonymousIngest; overloaded?: () => boolean },
     private readonly tokens: HashedTokens,
     private readonly limit: KeyedRateLimit,
     private readonly sink: HttpIngestSink,
@@ -55,12 +57,20 @@ export class HttpIngest {
 
   async handle(headers: IncomingHttpHeaders, body: string | undefined, remote: string): Promise<IngestAnswer> {
     if (body === undefined) return this.refuse('oversize', 413, 'body too large');
+    // Before any parsing: under overload a client that can wait is told to, and costs next to nothing.
+    if (this.options.overloaded?.())
+      return this.refuse('overloaded', 503, 'the gateway is overloaded; retry later', { 'retry-after': '1' });
     const auth = /^Bearer\s+(\S+)$/i.exec(header(headers, 'authorization') ?? '');
     const tokenDevice = auth ? await this.tokens.ownerOf(auth[1]!) : undefined;
     if (auth && !tokenDevice)
       return this.refuse('unauthorized', 401, 'unknown token', { 'www-authenticate': 'Bearer error="invalid_token"' });
     if (!auth && this.options.requireToken)
       return this.refuse('unauthorized', 401, 'a device token is required', { 'www-authenticate': 'Bearer' });
+    if (!auth && !anonymousMayIngest(this.options.anonymous, remote)) {
+      const where = this.options.anonymous === 'off' ? 'nowhere' : 'this machine only';
+      const error = `events without a device token are taken from ${where} (gateway.anonymousIngest)`;
+      return this.refuse('unauthorized', 401, error, { 'www-authenticate': 'Bearer' });
+    }
 
     let parsed: unknown;
     try {

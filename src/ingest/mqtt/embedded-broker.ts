@@ -58,10 +58,11 @@ export class EmbeddedBroker implements MqttTransport {
       },
       authorizePublish: (client, packet, callback) => {
         if (this.access && client) {
-          const verdict = this.access.mayPublish(this.identities.get(client) ?? { kind: 'anonymous' }, packet.topic);
+          const remote = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+          const verdict = this.access.mayPublish(this.identities.get(client) ?? { kind: 'anonymous' }, packet.topic, remote);
           if (!verdict.ok) {
             this.refused?.(verdict.reason);
-            const level = verdict.reason === 'rogue' || verdict.reason === 'protected' ? 'warn' : 'info';
+            const level = verdict.reason === 'rogue' || verdict.reason === 'protected' || verdict.reason === 'anonymous' ? 'warn' : 'info';
             this.log[level]({ client: client.id, topic: packet.topic, reason: verdict.reason }, `MQTT publish refused: ${verdict.detail}`);
             return callback(new Error(verdict.detail));
           }
@@ -72,7 +73,7 @@ export class EmbeddedBroker implements MqttTransport {
         const gate = this.gate;
         if (gate && !gate.hasRoom()) return callback(new Error('history buffer full'));
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        consume({ topic: packet.topic, payload, receivedAt: this.clock.now() });
+        consume({ topic: packet.topic, payload, receivedAt: this.clock.now(), qos: packet.qos });
         if (!gate) return callback(null);
         gate.durable().then(
           () => callback(null),
@@ -104,14 +105,16 @@ export class EmbeddedBroker implements MqttTransport {
     return () => (this.consume = undefined);
   });
 
-  publish(topic: string, payload: string): Promise<boolean> {
+  publish(topic: string, payload: string, durable = false): Promise<boolean> {
     const broker = this.broker;
     if (!broker || this.stopped) return Promise.resolve(false);
     // Alarms are produced while aedes is still handling the inference message that caused them;
     // publishing from there re-entrantly cut that message off from the remaining subscribers.
     return new Promise((resolve) => {
       setImmediate(() =>
-        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => resolve(!err)),
+        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: durable ? 1 : 0, retain: false, dup: false }, (err) =>
+          resolve(!err),
+        ),
       );
     });
   }

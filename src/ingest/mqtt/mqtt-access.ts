@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
 import { verifyPassword } from '../../core/password.js';
 import { INFERENCE_TOPIC } from './transport.js';
+import { anonymousMayIngest, type AnonymousIngest } from '../../core/loopback.js';
 
 export type MqttIdentity =
   | { kind: 'device'; device: string }
   | { kind: 'user'; name: string; role: 'subscriber' | 'publisher' }
   | { kind: 'anonymous' };
 
-export type MqttRefusal = 'rogue' | 'protected' | 'read_only' | 'reserved';
+export type MqttRefusal = 'rogue' | 'protected' | 'read_only' | 'reserved' | 'anonymous';
 
 export interface MqttAccessConfig {
   allowAnonymous: boolean;
+  /** Where clients without a login may publish events from. */
+  anonymousIngest: AnonymousIngest;
   devices: { id: string; credentials?: { mqtt?: { username?: string; passwordHash: string } } }[];
   users: { name: string; passwordHash: string; role: 'subscriber' | 'publisher' }[];
 }
@@ -30,6 +33,7 @@ export class MqttAccess {
   private accounts = new Map<string, Account>();
   private protectedDevices = new Set<string>();
   private allowAnonymous = true;
+  private anonymousIngest: AnonymousIngest = 'loopback';
   private readonly verified = new Map<string, boolean>();
 
   constructor(config: MqttAccessConfig) {
@@ -38,6 +42,7 @@ export class MqttAccess {
 
   configure(config: MqttAccessConfig): void {
     this.allowAnonymous = config.allowAnonymous;
+    this.anonymousIngest = config.anonymousIngest;
     this.accounts = new Map();
     this.protectedDevices = new Set();
     for (const d of config.devices) {
@@ -66,7 +71,12 @@ export class MqttAccess {
     return ok ? account.identity : undefined;
   }
 
-  mayPublish(identity: MqttIdentity, topic: string): { ok: true } | { ok: false; reason: MqttRefusal; detail: string } {
+  /** Whether `identity`, connected from `remote`, may publish on `topic`. */
+  mayPublish(
+    identity: MqttIdentity,
+    topic: string,
+    remote: string | undefined,
+  ): { ok: true } | { ok: false; reason: MqttRefusal; detail: string } {
     if (topic.startsWith('$SYS/')) return { ok: false, reason: 'reserved', detail: '$SYS topics are the broker’s' };
     const device = INFERENCE_TOPIC.exec(topic)?.[1];
     if (device === undefined) return { ok: true };
@@ -80,6 +90,11 @@ export class MqttAccess {
         ? { ok: true }
         : { ok: false, reason: 'read_only', detail: `user ${identity.name} may not publish events` };
     }
-    return this.protectedDevices.has(device) ? { ok: false, reason: 'protected', detail: `${device} logs in to publish` } : { ok: true };
+    if (this.protectedDevices.has(device)) return { ok: false, reason: 'protected', detail: `${device} logs in to publish` };
+    if (!anonymousMayIngest(this.anonymousIngest, remote)) {
+      const where = this.anonymousIngest === 'off' ? 'nowhere' : 'this machine only';
+      return { ok: false, reason: 'anonymous', detail: `events without a login are taken from ${where} (gateway.anonymousIngest)` };
+    }
+    return { ok: true };
   }
 }

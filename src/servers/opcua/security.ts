@@ -26,6 +26,8 @@ export interface OpcuaUser {
 
 /** Where the generated `admin` user is kept when the config names no users. */
 export const USERS_FILE = 'opcua-users.json';
+/** Where the generated admin's password is left for the integrator (mode 0600): logs never carry a secret. */
+export const ADMIN_PASSWORD_FILE = 'opcua-admin-password';
 export const DEFAULT_USER = 'admin';
 
 const ROLE_IDS: Record<OpcuaRole, NodeId[]> = {
@@ -48,8 +50,9 @@ export function pkiFolder(dataDir: string): string {
 
 /**
  * The users: those of the config, or (when it names none) the generated ones in
- * `<dataDir>/opcua-users.json`, where an `admin` is created on first start. Its password is
- * logged once, at creation; only its hash is kept.
+ * `<dataDir>/opcua-users.json`, where an `admin` is created on first start. The gateway keeps
+ * only its hash; the password goes to `<dataDir>/opcua-admin-password` (0600), never to the log,
+ * so it can be read again later (as Jenkins leaves its initial admin password).
  */
 export async function loadUsers(config: Pick<OpcuaConfig, 'users'>, dataDir: string, log: Logger): Promise<OpcuaUser[]> {
   if (config.users.length > 0) return config.users;
@@ -57,12 +60,14 @@ export async function loadUsers(config: Pick<OpcuaConfig, 'users'>, dataDir: str
   if (existsSync(file)) return readUsersFile(file);
   const password = randomPassword();
   const users: OpcuaUser[] = [{ name: DEFAULT_USER, passwordHash: await hashPassword(password), role: 'admin' }];
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const passwordFile = join(dataDir, ADMIN_PASSWORD_FILE);
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   writeFileSync(`${file}.tmp`, JSON.stringify({ version: 1, users }, null, 2), { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
   log.warn(
-    { user: DEFAULT_USER, password, file },
-    `OPC UA user '${DEFAULT_USER}' created with password ${password} — shown only this once; put your own users in opcua.users`,
+    { user: DEFAULT_USER, passwordFile, file },
+    `OPC UA user '${DEFAULT_USER}' created; its password is in ${passwordFile} (readable by the gateway's user only); put your own users in opcua.users`,
   );
   return users;
 }
