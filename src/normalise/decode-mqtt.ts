@@ -2,7 +2,15 @@ import { INFERENCE_TOPIC } from '../ingest/mqtt/transport.js';
 import { inferenceEventV1, MAX_EVENT_BYTES, type InferenceEvent } from './inference-event.js';
 
 /** Why a frame was dropped: decoding reasons, then the registry's (unknown_device, revoked). */
-export type RejectReason = 'oversize' | 'bad_topic' | 'bad_json' | 'schema' | 'device_mismatch' | 'unknown_device' | 'revoked';
+export type RejectReason =
+  | 'oversize'
+  | 'bad_topic'
+  | 'bad_json'
+  | 'schema'
+  | 'device_mismatch'
+  | 'unknown_device'
+  | 'revoked'
+  | 'duplicate';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'oversize',
@@ -12,14 +20,18 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'device_mismatch',
   'unknown_device',
   'revoked',
+  'duplicate',
 ];
 
-export type Decoded = { ok: true; event: InferenceEvent } | { ok: false; reason: RejectReason; detail: string };
+/** `stamped`: the event carried no `ts` and got its arrival time. */
+export type Decoded = { ok: true; event: InferenceEvent; stamped: boolean } | { ok: false; reason: RejectReason; detail: string };
 
 export interface RawFrame {
   topic: string;
   payload: Buffer;
   receivedAt: number;
+  /** MQTT QoS it arrived with: a QoS 0 frame may be shed under overload, a QoS 1 frame is back-pressured. */
+  qos?: 0 | 1 | 2;
 }
 
 /** MQTT frame on `tinyml/<device>/inference` → InferenceEvent, or the reason it was rejected. */
@@ -49,5 +61,5 @@ export function decodeEventJson(json: unknown, receivedAt: number, expectedDevic
   if (expectedDevice !== undefined && rest.device !== expectedDevice) {
     return { ok: false, reason: 'device_mismatch', detail: `payload device '${rest.device}' on topic of '${expectedDevice}'` };
   }
-  return { ok: true, event: { ...rest, ts: ts ?? receivedAt } };
+  return { ok: true, event: { ...rest, ts: ts ?? receivedAt }, stamped: ts === undefined };
 }
