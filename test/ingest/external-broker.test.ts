@@ -2,7 +2,7 @@ import t from 'tap';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from '../helpers/test-log.js';
 import { inferenceEvent, testConfig } from '../helpers/gateway-config.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { mqttClient } from '../helpers/clients.js';
@@ -29,7 +29,7 @@ t.test('an external broker that comes up after the gateway: health recovers, eve
     modbus: { enabled: false },
     mqtt: { broker: { enabled: false }, url: `mqtt://127.0.0.1:${brokerPort}`, clientId: 'gw-under-test' },
   });
-  const gateway = new Gateway(config, { log: silentLogger(), env: {} });
+  const gateway = new Gateway(config, { log: testLogger(), env: {} });
   await gateway.start();
   const down = await fetch(`http://127.0.0.1:${ports.http}/health`);
   t.equal(down.status, 503);

@@ -28,8 +28,11 @@ export interface MqttTransport {
   readonly frames$: Observable<RawFrame>;
   /** Holds acknowledgements until the gate says so. */
   setGate(gate: IngestGate | undefined): void;
-  /** Publishes unless stopped; resolves false when the message could not be sent. */
-  publish(topic: string, payload: string): Promise<boolean>;
+  /**
+   * Publishes unless stopped; resolves false when the message could not be sent. `durable`
+   * (alarms): QoS 1, and kept (bounded) while the broker is unreachable, sent once it is back.
+   */
+  publish(topic: string, payload: string, durable?: boolean): Promise<boolean>;
   connected(): boolean;
   /** The TCP port actually bound (embedded broker only). */
   port(): number | undefined;

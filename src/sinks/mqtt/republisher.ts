@@ -6,7 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 
 export interface Publisher {
-  publish(topic: string, payload: string): Promise<boolean>;
+  publish(topic: string, payload: string, durable?: boolean): Promise<boolean>;
 }
 
 /** Accepted events, normalised (ts filled in): what flows should act on, unlike the raw inference topic. */
@@ -39,20 +39,21 @@ export class MqttRepublisher implements Part {
 
   async start(): Promise<void> {
     const s = this.streams;
-    const send = (topic: string, payload: string): void => {
-      void this.publisher.publish(topic, payload).then((ok) => {
-        if (!ok) this.log.debug({ topic }, 'not republished: MQTT not connected');
+    const send = (topic: string, payload: string, durable: boolean): void => {
+      void this.publisher.publish(topic, payload, durable).then((ok) => {
+        if (!ok) this.log[durable ? 'warn' : 'debug']({ topic }, 'not republished: MQTT not connected');
       });
     };
+    // Alarms are the ones a subscriber must not miss: QoS 1, held while the broker is away.
     this.subscription = merge(
-      (s.events$ ?? EMPTY).pipe(map((e) => [eventTopic(e.device), JSON.stringify(e)] as const)),
-      s.alarms$.pipe(map((a) => [alarmTopic(a.device), JSON.stringify(a)] as const)),
-      s.derived$.pipe(map((d) => [derivedTopic(d.device), JSON.stringify(d)] as const)),
+      (s.events$ ?? EMPTY).pipe(map((e) => [eventTopic(e.device), JSON.stringify(e), false] as const)),
+      s.alarms$.pipe(map((a) => [alarmTopic(a.device), JSON.stringify(a), true] as const)),
+      s.derived$.pipe(map((d) => [derivedTopic(d.device), JSON.stringify(d), false] as const)),
       s.actions$.pipe(
         filter((a) => a.type === 'mqtt'),
-        map((a) => [a.topic, a.payload] as const),
+        map((a) => [a.topic, a.payload, false] as const),
       ),
-    ).subscribe(([topic, payload]) => send(topic, payload));
+    ).subscribe(([topic, payload, durable]) => send(topic, payload, durable));
   }
 
   async stop(): Promise<void> {
