@@ -89,6 +89,24 @@ export const configSchema = z
           .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
           .default('info')
           .describe('JSON log lines on stdout at or above this level'),
+        anonymousIngest: z
+          .enum(['loopback', 'any', 'off'])
+          .default('loopback')
+          .describe(
+            'Who may send events without credentials (MQTT without a login, POST /ingest without a device token): clients on this machine, any client, or nobody',
+          ),
+        overload: z
+          .strictObject({
+            enabled: z.boolean().default(true).describe('Shed events that cannot be back-pressured (MQTT QoS 0, serial) while overloaded'),
+            maxDelay: duration
+              .default(20)
+              .describe('A mean event-loop delay at or above this, three intervals in a row and spent on events, is an overload'),
+            interval: duration.default(100).describe('How often the event loop is looked at'),
+          })
+          .prefault({})
+          .describe(
+            'Overload: QoS 1 is back-pressured and HTTP gets 503; QoS 0 and serial events above what the gateway can take are shed and counted',
+          ),
         offlineAfterMs: z
           .number()
           .int()
@@ -127,7 +145,11 @@ export const configSchema = z
           .url({ protocol: /^(mqtts?|wss?|tcp)$/ })
           .optional()
           .describe('External broker (e.g. mqtt://broker.plant:1883), used when broker.enabled is false'),
-        clientId: z.string().min(1).optional().describe('Client id at the external broker (default: <gateway.id>-<pid>)'),
+        clientId: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Client id of the persistent session at the external broker (default: gateway.id); keep it stable across restarts'),
         republishEvents: z
           .boolean()
           .default(true)
@@ -156,6 +178,17 @@ export const configSchema = z
           .positive()
           .default(1_000_000)
           .describe('Monitored items across all subscriptions (1k devices × 10 variables × 20 clients is 200,000)'),
+        handshakeTimeout: duration
+          .refine((ms) => ms >= 1000, 'at least 1s: a client on a slow link needs that for HEL and OpenSecureChannel')
+          .default(10_000)
+          .describe('Time a new connection has to send HEL and open a secure channel, else it is closed (node-opcua alone: 3 min)'),
+        maxHandshakes: z
+          .number()
+          .int()
+          .positive()
+          .max(1000)
+          .default(20)
+          .describe('Connections still in that handshake at once; more are closed on arrival (keep it below maxClients)'),
         security: z
           .strictObject({
             modes: z
@@ -226,6 +259,29 @@ export const configSchema = z
       .strictObject({
         host: host.default('0.0.0.0').describe('Address of the HTTP listener (/health, /metrics)'),
         port: port.default(8080).describe('HTTP port'),
+        limits: z
+          .strictObject({
+            headersTimeout: duration.default(10_000).describe("Time a client has to send a request's headers; then 408 and closed"),
+            bodyTimeout: duration
+              .default(30_000)
+              .describe('Time a client has to send a whole request, body included (slow bodies end here); then 408 and closed'),
+            idleTimeout: duration.default(5_000).describe('An idle keep-alive connection is closed after this'),
+            maxConnections: z.number().int().positive().default(1000).describe('Connections open at once; more are closed on arrival'),
+            maxConnectionsPerClient: z
+              .number()
+              .int()
+              .positive()
+              .default(64)
+              .describe('Connections open at once from one client address; more are closed on arrival'),
+          })
+          .prefault({})
+          .refine((l) => l.headersTimeout <= l.bodyTimeout, {
+            message: 'headersTimeout must not exceed bodyTimeout',
+            path: ['headersTimeout'],
+          })
+          .describe(
+            'Timeouts and connection caps of the HTTP listener; connections it closes are counted in tinyml_gateway_http_connections_closed_total',
+          ),
         rulesApi: apiAccess.describe('Who may replace rules with POST /rules: nobody, clients on this machine, or any client'),
         alarmsApi: apiAccess.describe(
           'Who may acknowledge, confirm and reset alarms with POST /alarms/…: nobody, clients on this machine, or any client',

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { StartError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Part } from '../core/part.js';
-import { RuleEngine, type SwapReport } from '../cep/rules/engine.js';
+import { RuleEngine, type RuleStatus, type SwapReport } from '../cep/rules/engine.js';
 import { parseRules } from '../config/load.js';
 import { EmbeddedBroker } from '../ingest/mqtt/embedded-broker.js';
 import { ExternalBroker } from '../ingest/mqtt/external-broker.js';
@@ -35,6 +35,8 @@ import { HttpServerPart, type HealthReport, type IngestEndpoint } from './http-s
 import { thingsRequest, type ThingsContext } from './things-api.js';
 import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
+import { privateDataDir } from './private-data-dir.js';
+import { LoadShedder } from './load-shedder.js';
 import { SdNotify, watchdogIntervalMs } from './sd-notify.js';
 import { VERSION } from './version.js';
 
@@ -63,6 +65,7 @@ export class Gateway {
   readonly alarms: AlarmBook;
   readonly engine: RuleEngine;
   readonly pipeline: Pipeline;
+  readonly shedder: LoadShedder;
   readonly mqtt: MqttIngest;
   readonly poller?: ModbusPoller;
   readonly serial?: SerialIngest;
@@ -106,12 +109,14 @@ export class Gateway {
       latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
       failed: (rule, err) => {
         this.metrics.ruleErrors.inc({ rule });
-        child('cep').error({ rule, err: String(err) }, 'rule stopped by error');
+        const error = err instanceof Error ? err : new Error(String(err));
+        child('cep').error({ rule, err: error.stack ?? error.message }, `rule ${rule} stopped by error: ${error.message}`);
       },
       evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
     });
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
-    this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry);
+    this.shedder = new LoadShedder(config.gateway.overload, clock, (source) => this.metrics.eventsShed.inc({ source }));
+    this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry, this.shedder);
     this.inventory = new ModelInventory(config.inventory.mixedVersionsAfter, config.inventory.severity);
     this.inventory.configure(groupOf(config), config.inventory.mixedVersionsAfter, config.inventory.severity);
     this.pipeline.events$.subscribe((e) => this.inventory.observe(e.device, e.model, clock.now()));
@@ -131,6 +136,7 @@ export class Gateway {
           version: VERSION,
           security: config.opcua,
           limits: config.opcua,
+          refused: (reason) => this.metrics.opcuaConnectionsClosed.inc({ reason }),
           clock,
           rules: () => this.config.rules,
           ruleStatus: () => this.engine.status(),
@@ -173,11 +179,7 @@ export class Gateway {
       ? new EmbeddedBroker({ ...config.mqtt.broker, id: config.gateway.id }, clock, child('mqtt'), this.mqttAccess, (reason) =>
           this.metrics.mqttRefused.inc({ reason }),
         )
-      : new ExternalBroker(
-          { url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? `${config.gateway.id}-${process.pid}` },
-          clock,
-          child('mqtt'),
-        );
+      : new ExternalBroker({ url: config.mqtt.url ?? '', clientId: config.mqtt.clientId ?? config.gateway.id }, clock, child('mqtt'));
     const p = this.pipeline;
     if (influxOptions) {
       const stats$ = interval(config.influx.statsIntervalMs).pipe(map(() => this.stats()));
@@ -198,7 +200,7 @@ export class Gateway {
     }
     if (config.serial.ports.length > 0) {
       const sink = {
-        event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'serial'),
+        event: (json: unknown, at: number) => this.pipeline.pushEvent(json, at, 'serial', true),
         dropped: (port: string, reason: string, detail: string) => {
           this.metrics.serialDropped.inc({ port, reason });
           if (this.log.isLevelEnabled('debug')) this.log.debug({ port, reason, detail }, 'serial bytes dropped');
@@ -242,6 +244,7 @@ export class Gateway {
             : { device, versions: this.inventory.history(device) },
       },
       child('http'),
+      (reason) => this.metrics.httpConnectionsClosed.inc({ reason }),
     );
     this.parts = [
       innerPart(
@@ -267,6 +270,7 @@ export class Gateway {
       ),
       ...servers,
       ...sinks,
+      this.shedder,
       this.mqtt,
       ...(this.poller ? [this.poller] : []),
       ...(this.serial ? [this.serial] : []),
@@ -325,7 +329,15 @@ export class Gateway {
       refused: (reason: string) => this.metrics.httpIngestRefused.inc({ reason }),
     };
     const limit = new KeyedRateLimit(perDevice.perSecond, perDevice.burst, clock);
-    const ingest = new HttpIngest({ requireToken }, this.deviceTokens, limit, sink, clock, log, gate);
+    const ingest = new HttpIngest(
+      { requireToken, anonymous: config.gateway.anonymousIngest, overloaded: () => this.shedder.overloaded },
+      this.deviceTokens,
+      limit,
+      sink,
+      clock,
+      log,
+      gate,
+    );
     return { maxBodyBytes, handle: (headers, body, remote) => ingest.handle(headers, body, remote) };
   }
 
@@ -372,6 +384,9 @@ export class Gateway {
 
   /** Devices from config, and the alarms the previous run left retained (they survive a restart). */
   private restoreState(): void {
+    const { tightened } = privateDataDir(this.config.gateway.dataDir);
+    if (tightened > 0)
+      this.log.warn({ dataDir: this.config.gateway.dataDir, tightened }, 'data dir entries readable by others made private');
     this.state.configure(this.config.devices);
     this.registry.load();
     const restored = this.alarms.load();
@@ -405,13 +420,12 @@ export class Gateway {
       this.metrics.partUp.set({ part: part.name }, problem === undefined ? 1 : 0);
     }
     if (!this.pipeline.heartbeat()) parts.cep = { ok: false, problem: 'event pipeline not alive' };
-    for (const rule of this.engine.status()) {
-      if (rule.state !== 'running') parts[`rule:${rule.id}`] = { ok: false, problem: rule.error ?? rule.state };
-    }
+    parts.rules = rulesHealth(this.engine.status());
     const failing = Object.entries(parts)
       .filter(([, p]) => !p.ok)
       .map(([name]) => name);
-    return { status: failing.length === 0 ? 'ok' : 'failing', parts, failing };
+    const status = failing.length === 0 ? 'ok' : failing.every((name) => parts[name]?.degraded === true) ? 'degraded' : 'failing';
+    return { status, parts, failing };
   }
 
   private async stopParts(): Promise<void> {
@@ -478,11 +492,26 @@ export class Gateway {
   }
 }
 
+/** The rule part of /health: degraded, not failing, while some rules are stopped by an error and the others run. */
+function rulesHealth(rules: RuleStatus[]): HealthReport['parts'][string] {
+  const stopped = rules.filter((r) => r.state !== 'running');
+  if (stopped.length === 0) return { ok: true, running: rules.length };
+  const problem = `${stopped.length} of ${rules.length} rules stopped by an error: ${stopped.map((r) => `${r.id} (${r.error ?? r.state})`).join(', ')}`;
+  return {
+    ok: false,
+    degraded: true,
+    problem,
+    running: rules.length - stopped.length,
+    stopped: stopped.map((r) => ({ id: r.id, error: r.error })),
+  };
+}
+
 const deviceTokenHashes = (devices: GatewayConfig['devices']): [string, string | undefined][] =>
   devices.map((d) => [d.id, d.credentials?.httpTokenHash]);
 
 const mqttAccessConfig = (config: GatewayConfig): MqttAccessConfig => ({
   allowAnonymous: config.mqtt.broker.allowAnonymous,
+  anonymousIngest: config.gateway.anonymousIngest,
   users: config.mqtt.broker.users,
   devices: config.devices,
 });

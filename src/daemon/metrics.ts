@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RuleStatus } from '../cep/rules/engine.js';
 import { REJECT_REASONS } from '../normalise/decode-mqtt.js';
 import type { SinkStatus } from '../sinks/influx/influx-sink.js';
+import { HANDSHAKE_REFUSALS } from '../servers/opcua/handshake-guard.js';
+import { HTTP_CLOSES } from './http-limits.js';
 
 const SINK_STATES = ['connected', 'buffering', 'draining'] as const;
 
@@ -24,7 +26,17 @@ export class GatewayMetrics {
     ['port', 'reason'],
   );
   readonly serialPortOpen = this.gauge('serial_port_open', 'Whether a configured serial port is open (1) or being reopened (0)', ['port']);
+  readonly httpConnectionsClosed = this.counter(
+    'http_connections_closed_total',
+    'HTTP connections the listener closed itself (headers_timeout, body_timeout, bad_request, per_client_cap, max_connections)',
+    ['reason'],
+  );
   readonly httpIngestRefused = this.counter('http_ingest_refused_total', 'POST /ingest requests refused, by reason', ['reason']);
+  readonly eventsShed = this.counter(
+    'events_shed_total',
+    'Events not taken because the gateway was overloaded (MQTT QoS 0, serial), by source; QoS 1 and HTTP are back-pressured instead',
+    ['source'],
+  );
   readonly eventsHeld = this.counter(
     'events_held_total',
     'Valid events of quarantined devices, held back until an operator approves the device',
@@ -71,6 +83,11 @@ export class GatewayMetrics {
     'reason',
   ]);
   readonly modbusConnections = this.gauge('modbus_connections', 'Modbus TCP client connections open');
+  readonly opcuaConnectionsClosed = this.counter(
+    'opcua_connections_closed_total',
+    'OPC UA connections closed before they opened a secure channel (handshake_timeout, handshake_cap)',
+    ['reason'],
+  );
   readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
 
   constructor() {
@@ -103,6 +120,8 @@ export class GatewayMetrics {
     this.sinkGauges();
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
+    for (const reason of HTTP_CLOSES) this.httpConnectionsClosed.inc({ reason }, 0);
+    for (const reason of HANDSHAKE_REFUSALS) this.opcuaConnectionsClosed.inc({ reason }, 0);
     this.alarmTransitions.inc({ state: 'raised' }, 0);
     this.alarmTransitions.inc({ state: 'cleared' }, 0);
   }

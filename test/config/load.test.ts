@@ -35,7 +35,16 @@ t.test('the shipped default config is valid and resolves dataDir against its fol
 t.test('an empty file gets every default', async (t) => {
   const c = parseConfig('');
   t.same(
-    { broker: c.mqtt.broker, opcua: c.opcua, modbus: c.modbus.port, http: c.http.port, influx: c.influx.enabled },
+    {
+      broker: c.mqtt.broker,
+      opcua: c.opcua,
+      modbus: c.modbus.port,
+      http: c.http.port,
+      influx: c.influx.enabled,
+      limits: c.http.limits,
+      anonymousIngest: c.gateway.anonymousIngest,
+      overload: c.gateway.overload,
+    },
     {
       broker: { enabled: true, host: '0.0.0.0', port: 1883, allowAnonymous: true, users: [] },
       opcua: {
@@ -43,6 +52,8 @@ t.test('an empty file gets every default', async (t) => {
         port: 4840,
         maxClients: 50,
         maxMonitoredItems: 1_000_000,
+        handshakeTimeout: 10_000,
+        maxHandshakes: 20,
         history: { perDevice: 1000, alarms: 10_000 },
         // Secure by default: encrypted, no anonymous sessions, no client certificate trusted unasked.
         security: {
@@ -57,6 +68,10 @@ t.test('an empty file gets every default', async (t) => {
       modbus: 5020,
       http: 8080,
       influx: false,
+      // Every listener has timeouts and caps; only this machine may send events without credentials.
+      limits: { headersTimeout: 10_000, bodyTimeout: 30_000, idleTimeout: 5_000, maxConnections: 1000, maxConnectionsPerClient: 64 },
+      anonymousIngest: 'loopback',
+      overload: { enabled: true, maxDelay: 20, interval: 100 },
     },
   );
 });

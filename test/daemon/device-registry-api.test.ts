@@ -1,5 +1,5 @@
 import t from 'tap';
-import { hashPassword } from '../../src/core/password.js';
+import { secretHash } from '../helpers/test-log.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { DataType } from 'node-opcua';
 import { mqttClient, opcuaSession } from '../helpers/clients.js';
@@ -86,7 +86,7 @@ t.test('writing endpoints: API tokens, and switched off', async (t) => {
   const { ports } = await runningGateway(t, {
     opcua: { enabled: false },
     modbus: { enabled: false },
-    http: { devicesApi: 'loopback', rulesApi: 'off', apiTokens: [{ name: 'node-red', tokenHash: await hashPassword('api-secret') }] },
+    http: { devicesApi: 'loopback', rulesApi: 'off', apiTokens: [{ name: 'node-red', tokenHash: await secretHash('api-secret') }] },
   });
   t.match(await call(ports.http, 'POST', '/devices', { id: 'x1' }, 'api-secret'), { status: 201 }, 'a valid token');
   t.match(await call(ports.http, 'POST', '/devices', { id: 'x2' }, 'wrong'), { status: 401, body: { error: 'unknown API token' } });

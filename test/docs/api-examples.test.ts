@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { hashPassword } from '../../src/core/password.js';
+import { secretHash } from '../helpers/test-log.js';
 import { runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 
@@ -35,7 +35,7 @@ t.test('every curl example in docs/api.md answers the status it says, in order, 
     registry: { policy: 'quarantine' },
     devices: [
       { id: 'press-01', labels: ['normal', 'wear'] },
-      { id: 'esp-01', credentials: { httpTokenHash: await hashPassword('tok-esp-01') } },
+      { id: 'esp-01', credentials: { httpTokenHash: await secretHash('tok-esp-01') } },
     ],
     rules: [
       {
