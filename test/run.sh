@@ -15,6 +15,7 @@ npm run --silent build || fail_early "build failed"
 npx tsc -p tsconfig.test.json || fail_early "type check of tests failed"
 npx prettier --check --log-level warn . || fail_early "formatting differs: run npx prettier --write ."
 
+rm -rf test-output/logs test-output/secrets
 report=$(mktemp)
 npx tap -R tap "$@" 2>&1 | tee "$report"
 status=${PIPESTATUS[0]}
@@ -24,5 +25,9 @@ pass=$(count pass)
 failed=$(count fail)
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # e.g. the coverage gate
 rm -f "$report"
+# Over the whole run, so only after every test file: no log line holds a configured secret.
+if [ $# -eq 0 ]; then
+  if node test/no-secrets-in-logs.mjs; then pass=$((pass + 1)); else failed=$((failed + 1)) status=1; fi
+fi
 echo "${pass} passed, ${failed} failed"
 exit "$status"

@@ -1,6 +1,6 @@
 import { configSchema, type GatewayConfig } from '../../src/config/schema.js';
 import { Gateway, type GatewayDeps } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from './test-log.js';
 import { freePort } from './ports.js';
 import { tempDir } from './temp-dir.js';
 
@@ -79,7 +79,7 @@ export async function runningGateway(
   deps: Partial<GatewayDeps> = {},
 ): Promise<{ gateway: Gateway; config: GatewayConfig; ports: TestPorts; raw: Record<string, unknown> }> {
   const made = await testConfig(t, extra);
-  const gateway = new Gateway(made.config, { log: silentLogger(), env, ...deps });
+  const gateway = new Gateway(made.config, { log: testLogger(), env, ...deps });
   await gateway.start();
   t.teardown(() => gateway.stop());
   return { gateway, ...made };

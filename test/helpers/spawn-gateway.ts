@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { waitFor } from './ports.js';
+import { keepLogLines } from './test-log.js';
 
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
@@ -36,12 +37,14 @@ export interface GatewayProcess {
 export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
   const child = spawn(process.execPath, [MAIN, 'run', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
+  const raw: string[] = [];
   let buffered = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
+    raw.push(...lines);
     for (const line of lines) {
       try {
         logs.push(JSON.parse(line) as Record<string, unknown>);
@@ -54,6 +57,8 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Gatew
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  // Streams end after 'exit' when the pipes still held output: keep what the process wrote, for the secrets check.
+  child.once('close', () => keepLogLines(child.pid, [...raw, buffered, ...stderr.split('\n')].filter(Boolean)));
   return {
     child,
     logs,

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { runningGateway } from '../helpers/gateway-config.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from '../helpers/test-log.js';
 import { SimulatedFleet } from '../../src/sim/fleet.js';
 import { waitFor } from '../helpers/ports.js';
 import { exampleFlow, pointedAt, ROOT, startNodeRed } from './node-red-process.js';
@@ -26,7 +26,7 @@ t.test('in a real browser: our palette, our edit dialog, and the example dashboa
   const { ports } = await runningGateway(t, { opcua: { enabled: false }, modbus: { enabled: false } });
   const fleet = new SimulatedFleet(
     { devices: 4, rateHz: 4, brokerUrl: `mqtt://127.0.0.1:${ports.mqtt}`, degradingShare: 0.5, rampMs: 8000, seed: 7, idPrefix: 'sim-' },
-    silentLogger(),
+    testLogger(),
   );
   await fleet.start();
   t.teardown(() => fleet.stop());

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { inferenceEvent, runningGateway, testConfig } from '../helpers/gateway-config.js';
 import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from '../helpers/test-log.js';
 import { mqttClient } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 import { collect, errorsOf, gatewayNode, helper, NODES, sleep, statusOf, useHelper, waitForStatus } from './helper.js';
@@ -101,7 +101,7 @@ t.test('tinyml-event-in refuses a filter the editor would have refused (flows de
 
 t.test('tinyml-event-in shows reconnecting while the gateway is down and resumes after', async (t) => {
   const { config, ports } = await testConfig(t, { opcua: { enabled: false }, modbus: { enabled: false } });
-  const first = new Gateway(config, { log: silentLogger() });
+  const first = new Gateway(config, { log: testLogger() });
   await first.start();
   t.teardown(() => first.stop());
   await useHelper(t);
@@ -116,7 +116,7 @@ t.test('tinyml-event-in shows reconnecting while the gateway is down and resumes
   await first.stop();
   t.match(await waitForStatus(node, /reconnecting|ECONNREFUSED/), { fill: /yellow|red/ });
   // The daemon restarted: a new process on the same ports.
-  const second = new Gateway(config, { log: silentLogger() });
+  const second = new Gateway(config, { log: testLogger() });
   await second.start();
   t.teardown(() => second.stop());
   await waitForStatus(node, /^connected$/, 15_000);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { hashPassword } from '../../src/core/password.js';
+import { secretHash } from '../helpers/test-log.js';
 import { connectAsync } from 'mqtt';
 import { execFileSync } from 'node:child_process';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
@@ -57,7 +57,7 @@ t.test('the API token goes with every HTTP request: a gateway that asks for one 
   const { ports } = await runningGateway(t, {
     opcua: { enabled: false },
     modbus: { enabled: false },
-    http: { apiTokens: [{ name: 'node-red', tokenHash: await hashPassword('s3cret') }] },
+    http: { apiTokens: [{ name: 'node-red', tokenHash: await secretHash('s3cret') }] },
   });
   await useHelper(t);
   const gw = (id: string) => ({

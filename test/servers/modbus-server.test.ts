@@ -1,17 +1,12 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { createLogger } from '../../src/core/logger.js';
+import { capturingLogger } from '../helpers/test-log.js';
 import { runningGateway } from '../helpers/gateway-config.js';
 import { modbusClient, modbusExceptionOf } from '../helpers/clients.js';
 import { waitFor } from '../helpers/ports.js';
 
 t.setTimeout(60_000);
-
-function capturingLogger(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  return { log: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
-}
 
 /** One raw Modbus TCP request; resolves with the reply PDU, or 'closed' / 'silent' (nothing within `ms`). */
 async function rawRequest(port: number, unit: number, pdu: number[], ms = 500): Promise<number[] | 'closed' | 'silent'> {

@@ -3,7 +3,7 @@ import { StatusCodes, DataType, coerceNodeId, type NodeId } from 'node-opcua';
 import { ConfigError } from '../../src/core/errors.js';
 import { configSchema } from '../../src/config/schema.js';
 import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from '../helpers/test-log.js';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
 import {
@@ -201,7 +201,7 @@ t.test('retained alarms survive a restart of the gateway', async (t) => {
   gateway.alarms.acknowledge('press-01', 'persist', 'test', 'before the restart');
   await gateway.stop();
 
-  const again = new Gateway(config, { log: silentLogger(), env: {} });
+  const again = new Gateway(config, { log: testLogger(), env: {} });
   await again.start();
   t.teardown(() => again.stop());
   t.match(again.alarms.get('press-01', 'persist'), { active: true, acked: true, confirmed: false, comment: 'before the restart' });

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { Gateway } from '../../src/daemon/gateway.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { testLogger } from '../helpers/test-log.js';
 import { inferenceEvent, runningGateway, testConfig } from '../helpers/gateway-config.js';
 import { startInfluxd } from '../helpers/influxd.js';
 import { waitFor } from '../helpers/ports.js';
@@ -109,13 +109,13 @@ t.test('HistoryRead from InfluxDB: survives a gateway restart', async (t) => {
   t.teardown(() => influx.stop());
   const extra = { influx: { enabled: true, url: influx.url, database: 'history', flushIntervalMs: 50 } };
   const made = await testConfig(t, extra);
-  const first = new Gateway(made.config, { log: silentLogger() });
+  const first = new Gateway(made.config, { log: testLogger() });
   await first.start();
   await sendAll(made.ports.mqtt);
   await waitFor(() => first.alarms.list().length === 1 && !first.alarms.list()[0]?.active, 'alarm cleared');
   await first.stop();
   // A new gateway has nothing in memory: what it answers comes from InfluxDB.
-  const second = new Gateway(made.config, { log: silentLogger() });
+  const second = new Gateway(made.config, { log: testLogger() });
   await second.start();
   t.teardown(() => second.stop());
   await checkHistory(t, made.ports.opcua, made.config.gateway.dataDir);

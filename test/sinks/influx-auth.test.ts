@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { InfluxSink, type InfluxSinkOptions } from '../../src/sinks/influx/influx-sink.js';
 import { InfluxHistory } from '../../src/sinks/influx/influx-history.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { secret, testLogger } from '../helpers/test-log.js';
 import type { InferenceEvent } from '../../src/normalise/inference-event.js';
 import { startInfluxd } from '../helpers/influxd.js';
 import { waitFor } from '../helpers/ports.js';
@@ -15,7 +15,7 @@ t.setTimeout(120_000);
 
 // Recent: InfluxDB refuses points older than the retention policy keeps.
 const T0 = Date.now() - 3_600_000;
-const admin = { username: 'admin', password: 'pa ss:w@rd' };
+const admin = { username: 'admin', password: secret('pa ss:w@rd') };
 
 /** A self-signed certificate for 127.0.0.1: its own CA. */
 function certificate(dir: string): { certificate: string; privateKey: string } {
@@ -64,7 +64,7 @@ function sink(t: Test, options: Partial<InfluxSinkOptions> & { url: string }) {
       retried: () => counts.retries++,
       writeSeconds: () => undefined,
     },
-    silentLogger(),
+    testLogger(),
   );
   t.teardown(() => s.stop(0));
   const send = (n: number): void => {
