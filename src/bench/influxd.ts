@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB } from 'influx';
-import { freePort } from './bench-util.js';
+import { freePort, terminate } from './bench-util.js';
 
 export interface InfluxServer {
   url: string;
@@ -102,13 +102,7 @@ export async function startInfluxd(options: InfluxdOptions = {}): Promise<Influx
       20_000,
     );
   };
-  const halt = async (): Promise<void> => {
-    const c = child;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await exited;
-  };
+  const halt = (): Promise<void> => terminate(child);
   await launch();
   // With auth on, the first user may be created without credentials; it has to be an admin.
   if (auth) await client('_internal').createUser(auth.username, auth.password, true);
