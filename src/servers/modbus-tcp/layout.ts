@@ -57,6 +57,7 @@ export function layoutDevices(
   const perDevice = m.unitIds === 'device';
   const gatewayUnit = gatewayUnitId(m);
   const units = new Map<number, string>();
+  const taken = new Occupancy();
   devices.forEach((device, index) => {
     const at = (key: string): (string | number)[] => ['devices', index, 'modbus', key];
     const name = device.modbus?.profile ?? 'default';
@@ -83,17 +84,19 @@ export function layoutDevices(
       if (base + spans[table] > 65536)
         return problems.push({ path: at('base'), message: `${table} ${base + spans[table] - 1} is past 65535` });
     }
-    const clash = layouts.find((o) => o.unit === unit && overlaps(o, base, spans));
+    const clash = taken.firstClash(unit, base, spans);
     if (clash)
       return problems.push({ path: at('base'), message: `addresses from ${base} overlap device ${clash.device.id} (base ${clash.base})` });
-    layouts.push({ device, index, unit, base, profile, order: profile.wordOrder ?? m.wordOrder, spans });
+    const layout = { device, index, unit, base, profile, order: profile.wordOrder ?? m.wordOrder, spans };
+    layouts.push(layout);
+    taken.add(layout);
   });
   const pattern = m.testPattern;
   if (pattern.enabled) {
-    const clash = layouts.find(
-      (o) =>
-        o.unit === gatewayUnit && overlaps(o, pattern.address, { input_register: TEST_PATTERN_SIZE, holding_register: TEST_PATTERN_SIZE }),
-    );
+    const clash = taken.firstClash(gatewayUnit, pattern.address, {
+      input_register: TEST_PATTERN_SIZE,
+      holding_register: TEST_PATTERN_SIZE,
+    });
     if (clash)
       problems.push({
         path: ['modbus', 'testPattern', 'address'],
@@ -103,10 +106,49 @@ export function layoutDevices(
   return { layouts, problems };
 }
 
-function overlaps(o: DeviceLayout, base: number, spans: Partial<Record<ModbusTable, number>>): boolean {
-  return MODBUS_TABLES.some((t) => {
-    const a = o.spans[t];
-    const b = spans[t];
-    return a !== undefined && b !== undefined && base < o.base + a && o.base < base + b;
-  });
+/**
+ * The address ranges laid out so far, per unit and table, sorted and disjoint: a clash is found
+ * by binary search, so laying out thousands of devices stays fast (a reload runs it on the
+ * event loop).
+ */
+class Occupancy {
+  private readonly ranges = new Map<string, { start: number; end: number; layout: DeviceLayout }[]>();
+
+  /** The earliest laid-out device whose ranges overlap `spans` from `base` on `unit`. */
+  firstClash(unit: number, base: number, spans: Partial<Record<ModbusTable, number>>): DeviceLayout | undefined {
+    let first: DeviceLayout | undefined;
+    for (const table of MODBUS_TABLES) {
+      const length = spans[table];
+      const list = length === undefined ? undefined : this.ranges.get(`${unit}/${table}`);
+      if (!list) continue;
+      const end = base + length!;
+      for (let i = firstEndingAfter(list, base); i < list.length && list[i]!.start < end; i++) {
+        if (!first || list[i]!.layout.index < first.index) first = list[i]!.layout;
+      }
+    }
+    return first;
+  }
+
+  add(layout: DeviceLayout): void {
+    for (const table of MODBUS_TABLES) {
+      const length = layout.spans[table];
+      if (length === undefined) continue;
+      const key = `${layout.unit}/${table}`;
+      const list = this.ranges.get(key) ?? [];
+      this.ranges.set(key, list);
+      list.splice(firstEndingAfter(list, layout.base), 0, { start: layout.base, end: layout.base + length, layout });
+    }
+  }
+}
+
+/** Index of the first range (sorted, disjoint) that ends after `at`. */
+function firstEndingAfter(list: { end: number }[], at: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.end > at) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
