@@ -32,9 +32,9 @@ interface JsonSchema {
 
 /** Markdown reference tables generated from the code, so docs/ cannot drift from it. */
 export const REFERENCES: Record<string, () => string> = {
-  'config-keys': () => keyTable(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
-  'rule-keys': () => keyTable(z.toJSONSchema(ruleSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, true),
-  'event-fields': () => keyTable(z.toJSONSchema(inferenceEventV1, { io: 'input', unrepresentable: 'any' }) as JsonSchema, false),
+  'config-keys': () => keyTable(configSchema, true),
+  'rule-keys': () => keyTable(ruleSchema, true),
+  'event-fields': () => keyTable(inferenceEventV1, false),
   'modbus-block': modbusBlock,
   'modbus-fields': modbusFields,
   'modbus-test-pattern': testPattern,
@@ -47,29 +47,40 @@ export const REFERENCES: Record<string, () => string> = {
     ),
 };
 
-function keyTable(schema: JsonSchema, withDefaults: boolean): string {
+function keyTable(schema: z.ZodType, withDefaults: boolean): string {
   const rows = withDefaults
     ? ['| key | type | default | description |', '|---|---|---|---|']
     : ['| field | type | required | description |', '|---|---|---|---|'];
-  walk(schema, '', rows, withDefaults);
+  // The input schema says what may be written; the output schema carries the defaults of keys whose
+  // value is transformed (durations), which the input schema leaves out.
+  const json = (io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  walk(json('input'), json('output'), '', rows, withDefaults);
   return rows.join('\n');
 }
 
-function walk(schema: JsonSchema, path: string, rows: string[], withDefaults: boolean): void {
+function walk(schema: JsonSchema, output: JsonSchema | undefined, path: string, rows: string[], withDefaults: boolean): void {
   for (const [key, child] of Object.entries(schema.properties ?? {})) {
     const name = path ? `${path}.${key}` : key;
+    const out = output?.properties?.[key];
     const required = schema.required?.includes(key) ?? false;
+    const third = withDefaults ? fmt(child.default ?? out?.default) : yesNo(required);
     const entry = typeof child.additionalProperties === 'object' ? child.additionalProperties : undefined;
     if (child.type === 'object' && child.properties) {
-      walk(child, name, rows, withDefaults);
+      walk(child, out, name, rows, withDefaults);
     } else if (child.type === 'object' && entry?.properties) {
-      rows.push(row(name, 'map', withDefaults ? fmt(child.default) : yesNo(required), child.description));
-      walk(entry, `${name}.<name>`, rows, withDefaults);
+      rows.push(row(name, 'map', third, child.description));
+      walk(
+        entry,
+        typeof out?.additionalProperties === 'object' ? out.additionalProperties : undefined,
+        `${name}.<name>`,
+        rows,
+        withDefaults,
+      );
     } else if (child.type === 'array' && child.items?.properties) {
-      rows.push(row(name, 'list', withDefaults ? fmt(child.default) : yesNo(required), child.description));
-      walk(child.items, `${name}[]`, rows, withDefaults);
+      rows.push(row(name, 'list', third, child.description));
+      walk(child.items, out?.items, `${name}[]`, rows, withDefaults);
     } else {
-      rows.push(row(name, typeOf(child), withDefaults ? fmt(child.default) : yesNo(required), child.description));
+      rows.push(row(name, typeOf(child), third, child.description ?? out?.description));
     }
   }
 }
