@@ -7,8 +7,8 @@ export interface Exposure {
   message: string;
 }
 
-const ANY_HOST = new Set(['0.0.0.0', '::', '']);
-const onNetwork = (host: string): boolean => ANY_HOST.has(host) || !isLoopback(host);
+/** A listener not bound to loopback (0.0.0.0, ::, an interface's address) is reachable from the network. */
+const onNetwork = (host: string): boolean => !isLoopback(host);
 const WRITERS = { rulesApi: 'replace rules', alarmsApi: 'acknowledge and reset alarms', devicesApi: 'approve, revoke and remove devices' };
 
 /**

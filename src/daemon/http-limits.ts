@@ -1,20 +1,13 @@
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { GatewayConfig } from '../config/schema.js';
 
 /** Why the HTTP listener closed a connection itself. */
 export type HttpClose = 'headers_timeout' | 'body_timeout' | 'bad_request' | 'per_client_cap' | 'max_connections';
 export const HTTP_CLOSES: readonly HttpClose[] = ['headers_timeout', 'body_timeout', 'bad_request', 'per_client_cap', 'max_connections'];
 
-export interface HttpLimits {
-  /** ms a client has from connecting (or its previous request) to the end of a request's headers. */
-  headersTimeout: number;
-  /** ms a client has for a whole request, body included: slow bodies (slowloris) end here. */
-  bodyTimeout: number;
-  /** ms an idle keep-alive connection stays open. */
-  idleTimeout: number;
-  maxConnections: number;
-  maxConnectionsPerClient: number;
-}
+/** `http.limits` of the config: timeouts in ms, connection caps. */
+export type HttpLimits = GatewayConfig['http']['limits'];
 
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
@@ -65,10 +58,9 @@ export function applyLimits(server: Server, limits: HttpLimits, closed: (reason:
     }
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     // A request whose headers were parsed has a response attached to its socket: it timed out in its body.
-    const inBody = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage !== undefined;
-    closed(timedOut ? (inBody ? 'body_timeout' : 'headers_timeout') : 'bad_request');
-    const headersSent = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
-    if (!headersSent) socket.end(timedOut ? REQUEST_TIMEOUT : BAD_REQUEST);
+    const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    closed(timedOut ? (response !== undefined ? 'body_timeout' : 'headers_timeout') : 'bad_request');
+    if (response?.headersSent !== true) socket.end(timedOut ? REQUEST_TIMEOUT : BAD_REQUEST);
     socket.destroy();
   });
 }

@@ -1,14 +1,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Clock } from '../core/clock.js';
 import type { Part } from '../core/part.js';
+import type { GatewayConfig } from '../config/schema.js';
 
-export interface SheddingOptions {
-  enabled: boolean;
-  /** ms: a mean event-loop delay at or above this, interval after interval, is an overload. */
-  maxDelay: number;
-  /** ms between two looks at the event loop. */
-  interval: number;
-}
+/** `gateway.overload` of the config: `maxDelay` and `interval` in ms. */
+export type SheddingOptions = GatewayConfig['gateway']['overload'];
 
 /**
  * Share of an interval spent processing events at or above which a slow loop is the events' doing.

@@ -6,7 +6,7 @@ import { edgeImpulseEvent, isEdgeImpulseJson } from '../../normalise/edge-impuls
 import type { IngestGate } from '../mqtt/transport.js';
 import type { HashedTokens } from '../../core/hashed-tokens.js';
 import type { KeyedRateLimit } from './rate-limit.js';
-import { anonymousMayIngest, type AnonymousIngest } from '../../core/loopback.js';
+import { anonymousMayIngest, anonymousRefusal, type AnonymousIngest } from '../../core/loopback.js';
 
 export type HttpRefusal = 'oversize' | 'unauthorized' | 'bad_json' | 'schema' | 'forbidden' | 'rate_limited' | 'full' | 'overloaded';
 export const HTTP_REFUSALS: readonly HttpRefusal[] = [
@@ -66,11 +66,8 @@ export class HttpIngest {
       return this.refuse('unauthorized', 401, 'unknown token', { 'www-authenticate': 'Bearer error="invalid_token"' });
     if (!auth && this.options.requireToken)
       return this.refuse('unauthorized', 401, 'a device token is required', { 'www-authenticate': 'Bearer' });
-    if (!auth && !anonymousMayIngest(this.options.anonymous, remote)) {
-      const where = this.options.anonymous === 'off' ? 'nowhere' : 'this machine only';
-      const error = `events without a device token are taken from ${where} (gateway.anonymousIngest)`;
-      return this.refuse('unauthorized', 401, error, { 'www-authenticate': 'Bearer' });
-    }
+    if (!auth && !anonymousMayIngest(this.options.anonymous, remote))
+      return this.refuse('unauthorized', 401, anonymousRefusal(this.options.anonymous, 'a device token'), { 'www-authenticate': 'Bearer' });
 
     let parsed: unknown;
     try {

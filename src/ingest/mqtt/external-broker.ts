@@ -97,24 +97,15 @@ export class ExternalBroker implements MqttTransport {
     const client = this.client;
     if (!client) return false;
     // mqtt.js holds a QoS 1 publish made while offline and sends it on reconnect; the count bounds what it holds.
-    if (durable) {
-      if (this.pendingDurable >= MAX_PENDING_DURABLE) return false;
-      this.pendingDurable++;
-      try {
-        await client.publishAsync(topic, payload, { qos: 1 });
-        return true;
-      } catch {
-        return false;
-      } finally {
-        this.pendingDurable--;
-      }
-    }
-    if (!client.connected) return false;
+    if (durable ? this.pendingDurable >= MAX_PENDING_DURABLE : !client.connected) return false;
+    if (durable) this.pendingDurable++;
     try {
-      await client.publishAsync(topic, payload, { qos: 0 });
+      await client.publishAsync(topic, payload, { qos: durable ? 1 : 0 });
       return true;
     } catch {
       return false;
+    } finally {
+      if (durable) this.pendingDurable--;
     }
   }
 

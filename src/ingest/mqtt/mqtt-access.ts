@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { verifyPassword } from '../../core/password.js';
 import { INFERENCE_TOPIC } from './transport.js';
-import { anonymousMayIngest, type AnonymousIngest } from '../../core/loopback.js';
+import { anonymousMayIngest, anonymousRefusal, type AnonymousIngest } from '../../core/loopback.js';
 
 export type MqttIdentity =
   | { kind: 'device'; device: string }
@@ -91,10 +91,8 @@ export class MqttAccess {
         : { ok: false, reason: 'read_only', detail: `user ${identity.name} may not publish events` };
     }
     if (this.protectedDevices.has(device)) return { ok: false, reason: 'protected', detail: `${device} logs in to publish` };
-    if (!anonymousMayIngest(this.anonymousIngest, remote)) {
-      const where = this.anonymousIngest === 'off' ? 'nowhere' : 'this machine only';
-      return { ok: false, reason: 'anonymous', detail: `events without a login are taken from ${where} (gateway.anonymousIngest)` };
-    }
+    if (!anonymousMayIngest(this.anonymousIngest, remote))
+      return { ok: false, reason: 'anonymous', detail: anonymousRefusal(this.anonymousIngest, 'a login') };
     return { ok: true };
   }
 }

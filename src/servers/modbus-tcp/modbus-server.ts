@@ -7,7 +7,8 @@ import type { Part } from '../../core/part.js';
 import { AlarmCommandError, type AlarmBook } from '../../state/alarm-book.js';
 import type { DeviceStateStore } from '../../state/device-state.js';
 import type { AddressSpace, ReadSource } from './address-space.js';
-import { allowList, clientAddress, LogThrottle } from './client-policy.js';
+import { allowList, clientAddress } from '../../core/client-address.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 import type { Command } from './device-fields.js';
 import { EXCEPTION, exceptionPdu, handlePdu, type PduTarget } from './pdu.js';
 

@@ -2,17 +2,15 @@ import { Server as NetServer, type Socket } from 'node:net';
 import type { OPCUAServer } from 'node-opcua';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { clientAddress, LogThrottle } from '../modbus-tcp/client-policy.js';
+import { clientAddress } from '../../core/client-address.js';
+import { LogThrottle } from '../../core/log-throttle.js';
+import type { OpcuaConfig } from '../../config/schema.js';
 
 export const HANDSHAKE_REFUSALS = ['handshake_timeout', 'handshake_cap'] as const;
 export type HandshakeRefusal = (typeof HANDSHAKE_REFUSALS)[number];
 
-export interface HandshakeLimits {
-  /** Milliseconds a connection has from TCP accept to an opened secure channel. */
-  handshakeTimeout: number;
-  /** Connections allowed between TCP accept and an opened secure channel at once. */
-  maxHandshakes: number;
-}
+/** `opcua.handshakeTimeout` (ms from TCP accept to an opened secure channel) and `opcua.maxHandshakes` (connections on their way there at once). */
+export type HandshakeLimits = Pick<OpcuaConfig, 'handshakeTimeout' | 'maxHandshakes'>;
 
 /** What the guard was written against: a version with another endpoint layout fails the start, it is not silently unguarded. */
 const ASSUMED = "node-opcua 2.182 (OPCUAServerEndPoint._server: the endpoint's net.Server, its 'connection' listener the endpoint's own)";
