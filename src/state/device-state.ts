@@ -149,6 +149,7 @@ export class DeviceStateStore {
   }
 }
 
-function newDevice(id: string, configured: boolean, labels: string[], now: number): DeviceState {
+/** A device's state before anything is known of it. */
+export function newDevice(id: string, configured: boolean, labels: string[], now: number): DeviceState {
   return { id, configured, labels, events: 0, rate: new MinuteRate(now), alarms: new Map(), unacked: new Set() };
 }

@@ -11,7 +11,8 @@ import {
 } from 'node-opcua';
 import type { DeviceState } from '../../state/device-state.js';
 import { EVENTS_WITH_HISTORY } from './history.js';
-import { addEngineeringUnits, ChangedValues, setUnknown, type Scalar } from './status-nodes.js';
+import { addEngineeringUnits, setUnknown, type Scalar } from './status-nodes.js';
+import { LiveVariable, type WatchListener } from './live-values.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
 export const DEVICES_FOLDER = 'Devices';
@@ -41,6 +42,8 @@ export interface DeviceVariable {
   unit?: EUInformation;
   /** The value from state; undefined while not known. */
   read: (v: DeviceView) => Scalar | undefined;
+  /** Changes with time alone, not only with events. */
+  timeDependent?: boolean;
 }
 
 const perMinute = makeEUInformation('C94', '1/min', 'per minute');
@@ -64,13 +67,20 @@ export const DEVICE_VARIABLES: readonly DeviceVariable[] = [
     read: (v) => v.d.anomaly,
   },
   { path: 'LastSeen', dataType: DataType.DateTime, description: 'When the newest event arrived', read: (v) => date(v.d.lastSeenAt) },
-  { path: 'Online', dataType: DataType.Boolean, description: 'An event arrived within `gateway.offlineAfterMs`', read: (v) => v.online },
+  {
+    path: 'Online',
+    dataType: DataType.Boolean,
+    description: 'An event arrived within `gateway.offlineAfterMs`',
+    read: (v) => v.online,
+    timeDependent: true,
+  },
   {
     path: 'InferenceRate',
     dataType: DataType.Double,
     unit: perMinute,
     description: 'Inferences received over the last minute',
     read: (v) => v.rate,
+    timeDependent: true,
   },
   {
     path: 'DspTimeMs',
@@ -169,11 +179,21 @@ function addVariable(
  * One device object under Devices, an instance of TinyMLDeviceType. Node ids are
  * `s=Devices/<device>/<path>`: stable for SCADA tags, and collision-free because `/` cannot occur
  * in device ids.
+ *
+ * Its variables read the device's state when they are read (see LiveVariable). An event costs a
+ * version bump; only variables an exception-based monitored item watches are pushed, at most once
+ * per the fastest sampling interval among those items: the first change at once, later ones
+ * folded into the newest value at the end of the window.
  */
-export class DeviceNodes {
-  private readonly variables = new Map<string, UAVariable>();
-  private readonly scores = new Map<string, UAVariable>();
-  private readonly values = new ChangedValues();
+export class DeviceNodes implements WatchListener {
+  private readonly variables = new Map<string, LiveVariable>();
+  private readonly scores = new Map<string, LiveVariable>();
+  private readonly watchedVariables = new Set<LiveVariable>();
+  /** What the variables compare against to know they are stale. */
+  private readonly source = { version: 0, changedAt: 0 };
+  private interval = Infinity;
+  private window: NodeJS.Timeout | undefined;
+  private pending = false;
   private anomalyRange?: { low: number; high: number };
   /** The device object: source and notifier of its alarm events. */
   readonly object: UAObject;
@@ -183,6 +203,7 @@ export class DeviceNodes {
     type: UAObjectType,
     devicesFolder: UAObject,
     readonly id: string,
+    private readonly view: () => DeviceView,
   ) {
     const nodeId = `s=${devicePath(id)}`;
     // Built from the same specs as the type, not by type.instantiate(): cloning the type's
@@ -209,37 +230,87 @@ export class DeviceNodes {
       const [parent, name] = splitPath(spec.path);
       const variable = addVariable(ns, parents.get(parent)!, name, spec, UNIT_RANGE, undefined, `${nodeId}/${spec.path}`);
       setUnknown(variable, spec.dataType);
-      this.variables.set(spec.path, variable);
+      const read = spec.read;
+      this.variables.set(
+        spec.path,
+        new LiveVariable(variable, spec.dataType, () => read(this.view()), this.source, this, spec.timeDependent),
+      );
     }
+    this.refresh();
   }
 
   variable(path: string): UAVariable | undefined {
-    return this.variables.get(path) ?? (path.startsWith('Scores/') ? this.scores.get(path.slice('Scores/'.length)) : undefined);
+    return (this.variables.get(path) ?? (path.startsWith('Scores/') ? this.scores.get(path.slice('Scores/'.length)) : undefined))?.node;
   }
 
-  /** Writes only the values that changed, so subscriptions see one notification per real change. */
-  update(v: DeviceView): void {
+  /** The device's state changed: called once per event, so it does no more than it must. */
+  changed(d: DeviceState, now: number): void {
+    this.source.version++;
+    this.source.changedAt = now;
+    if (d.scores) for (const label in d.scores) if (!this.scores.has(label)) this.score(label);
+    if (this.watchedVariables.size === 0) return;
+    if (this.window) {
+      this.pending = true;
+      return;
+    }
+    this.push();
+    this.openWindow();
+  }
+
+  /** Values that change with time alone reach their watchers; configured classes and the EURange follow a reload. */
+  refresh(): void {
+    const v = this.view();
     this.setAnomalyRange(v.anomalyRange);
-    for (const spec of DEVICE_VARIABLES) this.values.write(this.variables.get(spec.path), spec.dataType, spec.read(v));
     for (const label of v.d.labels) this.score(label);
-    for (const [label, score] of Object.entries(v.d.scores ?? {})) this.values.write(this.score(label), DataType.Double, score);
+    if (!this.window) this.push();
+  }
+
+  watched(variable: LiveVariable): void {
+    if (variable.watchers.size > 0) this.watchedVariables.add(variable);
+    else this.watchedVariables.delete(variable);
+    let fastest = Infinity;
+    for (const v of this.watchedVariables) fastest = Math.min(fastest, v.fastestInterval());
+    this.interval = fastest;
+  }
+
+  dispose(): void {
+    clearTimeout(this.window);
+    this.window = undefined;
+  }
+
+  private push(): void {
+    for (const v of this.watchedVariables) v.sync();
+  }
+
+  /** Changes inside the window are folded; at its end the newest is pushed and, if there was one, a new window opens. */
+  private openWindow(): void {
+    if (!(this.interval > 0 && this.interval < Infinity)) return;
+    this.window = setTimeout(() => {
+      this.window = undefined;
+      if (!this.pending) return;
+      this.pending = false;
+      this.push();
+      this.openWindow();
+    }, this.interval);
+    this.window.unref();
   }
 
   /** A class seen for the first time (in the config or in an event's scores) gets its variable. */
-  private score(label: string): UAVariable {
-    let node = this.scores.get(label);
-    if (node) return node;
+  private score(label: string): LiveVariable {
+    let live = this.scores.get(label);
+    if (live) return live;
     const scores = this.object.getComponentByName('Scores') as UAObject;
-    node = addVariable(this.ns, scores, label, SCORE_VARIABLE, UNIT_RANGE, undefined, `s=${devicePath(this.id)}/Scores/${label}`);
+    const node = addVariable(this.ns, scores, label, SCORE_VARIABLE, UNIT_RANGE, undefined, `s=${devicePath(this.id)}/Scores/${label}`);
     setUnknown(node, DataType.Double);
-    this.scores.set(label, node);
-    return node;
+    live = new LiveVariable(node, DataType.Double, () => this.view().d.scores?.[label], this.source, this);
+    this.scores.set(label, live);
+    return live;
   }
 
   private setAnomalyRange(range: { low: number; high: number }): void {
     if (this.anomalyRange?.low === range.low && this.anomalyRange.high === range.high) return;
     this.anomalyRange = range;
-    const property = this.variables.get('AnomalyScore')?.getPropertyByName('EURange');
+    const property = this.variables.get('AnomalyScore')?.node.getPropertyByName('EURange');
     property?.setValueFromSource({ dataType: DataType.ExtensionObject, value: new Range(range) });
   }
 }

@@ -9,12 +9,13 @@ import {
   NamespaceOptions,
   type UAObject,
   type UAObjectType,
+  type UAVariable,
   type Namespace,
 } from 'node-opcua';
 import type { Subscription } from 'rxjs';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
-import type { DeviceStateStore, DeviceState } from '../../state/device-state.js';
+import { newDevice, type DeviceStateStore, type DeviceState } from '../../state/device-state.js';
 import type { RuleStatus, SwapReport } from '../../cep/rules/engine.js';
 import { DEFAULT_ANOMALY_RANGE, type DeviceConfig, type OpcuaConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
@@ -31,6 +32,7 @@ import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHisto
 import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
 import { harvestQueuedItemsOnly } from './harvest.js';
+import { trackWatchers } from './live-values.js';
 import { HandshakeGuard, type HandshakeRefusal } from './handshake-guard.js';
 import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
@@ -107,6 +109,7 @@ export class OpcuaServerPart implements Part {
   ) {
     routeLibraryLogs(log);
     harvestQueuedItemsOnly();
+    trackWatchers();
   }
 
   async start(): Promise<void> {
@@ -194,12 +197,18 @@ export class OpcuaServerPart implements Part {
     this.log.info({ endpoint: this.endpointUrl() }, 'OPC UA server listening');
   }
 
+  /** A device variable by browse path below the device (`AnomalyScore`, `Model/Name`, `Scores/<label>`). */
+  deviceVariable(device: string, path: string): UAVariable | undefined {
+    return this.devices.get(device)?.variable(path);
+  }
+
   endpointUrl(): string | undefined {
     return this.server?.getEndpointUrl();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    for (const nodes of this.devices.values()) nodes.dispose();
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.guard?.dispose();
     await this.server?.shutdown(0);
@@ -213,7 +222,7 @@ export class OpcuaServerPart implements Part {
   private sync(d: DeviceState): void {
     if (!this.ns || !this.devicesFolder) return;
     try {
-      this.deviceNodes(d.id)?.update(this.view(d));
+      this.deviceNodes(d.id)?.changed(d, this.options.clock.now());
     } catch (err) {
       this.log.error({ device: d.id, err: err instanceof Error ? err.message : String(err) }, 'OPC UA update failed');
     }
@@ -226,7 +235,8 @@ export class OpcuaServerPart implements Part {
     if (!ns || !folder || !type) return undefined;
     let nodes = this.devices.get(id);
     if (nodes) return nodes;
-    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id));
+    const view = (): DeviceView => this.view(this.state.get(id) ?? newDevice(id, false, [], this.options.clock.now()));
+    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id, view));
     for (const [name, field] of Object.entries(HISTORIZED)) {
       installValueHistory(nodes.variable(name)!, id, field, this.options.history, this.log);
     }
@@ -321,6 +331,7 @@ export class OpcuaServerPart implements Part {
     const nodes = this.devices.get(id);
     if (!nodes || !this.ns) return;
     this.devices.delete(id);
+    nodes.dispose();
     this.conditions?.forget(id);
     const ns = this.ns;
     inModelChange(ns, () => ns.addressSpace.deleteNode(nodes.object));
@@ -329,7 +340,7 @@ export class OpcuaServerPart implements Part {
   /** Values that change with time alone, and the rule list (which a reload changes). */
   private refresh(): void {
     try {
-      for (const d of this.state.all()) this.devices.get(d.id)?.update(this.view(d));
+      for (const nodes of this.devices.values()) nodes.refresh();
       this.rules?.update(this.options.ruleStatus());
       this.gateway?.update(this.options.status(), this.options.clock.now());
     } catch (err) {
