@@ -7,6 +7,7 @@ import { modbusPollSchema } from './poll-schema.js';
 import { serialSchema } from './serial-schema.js';
 import { duration } from '../cep/rules/duration.js';
 import { DEVICE_POLICIES } from '../state/device-registry.js';
+import { HISTORY_SAMPLE_BYTES } from '../state/history.js';
 import { influxSchema } from './influx-schema.js';
 import { layoutDevices } from '../servers/modbus-tcp/layout.js';
 
@@ -218,6 +219,15 @@ export const configSchema = z
               .max(1_000_000)
               .default(1000)
               .describe('Without InfluxDB: samples per device kept in memory for HistoryRead'),
+            maxBytes: z
+              .number()
+              .int()
+              .min(HISTORY_SAMPLE_BYTES * 16)
+              .max(16 * 1024 ** 3)
+              .default(64 * 1024 ** 2)
+              .describe(
+                `Without InfluxDB: memory all devices' samples may take together, ${HISTORY_SAMPLE_BYTES} bytes a sample; a device gets at most its share of it among the devices seen`,
+              ),
             alarms: z
               .number()
               .int()
