@@ -1,5 +1,6 @@
 import { INFERENCE_TOPIC } from '../ingest/mqtt/transport.js';
 import { inferenceEventV1, MAX_EVENT_BYTES, type InferenceEvent } from './inference-event.js';
+import { validateEvent } from './validate-event.js';
 
 /** Why a frame was dropped: decoding reasons, then the registry's (unknown_device, revoked). */
 export type RejectReason =
@@ -51,6 +52,9 @@ export function decodeMqttFrame(frame: RawFrame): Decoded {
 }
 
 export function decodeEventJson(json: unknown, receivedAt: number, expectedDevice?: string): Decoded {
+  const valid = validateEvent(json);
+  if (valid) return accepted(valid.event, valid.ts, receivedAt, expectedDevice);
+  // Invalid by the hand-written check: zod says why (and has the last word, should they ever differ).
   const parsed = inferenceEventV1.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -58,8 +62,13 @@ export function decodeEventJson(json: unknown, receivedAt: number, expectedDevic
     return { ok: false, reason: 'schema', detail };
   }
   const { v: _version, ts, ...rest } = parsed.data;
-  if (expectedDevice !== undefined && rest.device !== expectedDevice) {
-    return { ok: false, reason: 'device_mismatch', detail: `payload device '${rest.device}' on topic of '${expectedDevice}'` };
+  return accepted(rest, ts, receivedAt, expectedDevice);
+}
+
+function accepted(event: Omit<InferenceEvent, 'ts'>, ts: number | undefined, receivedAt: number, expectedDevice?: string): Decoded {
+  if (expectedDevice !== undefined && event.device !== expectedDevice) {
+    return { ok: false, reason: 'device_mismatch', detail: `payload device '${event.device}' on topic of '${expectedDevice}'` };
   }
-  return { ok: true, event: { ...rest, ts: ts ?? receivedAt }, stamped: ts === undefined };
+  (event as InferenceEvent).ts = ts ?? receivedAt;
+  return { ok: true, event: event as InferenceEvent, stamped: ts === undefined };
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { decodeEventJson } from '../../normalise/decode-mqtt.js';
+import { decodeEventJson, type Decoded } from '../../normalise/decode-mqtt.js';
 import { edgeImpulseEvent, isEdgeImpulseJson } from '../../normalise/edge-impulse-json.js';
 import type { IngestGate } from '../mqtt/transport.js';
 import type { HashedTokens } from '../../core/hashed-tokens.js';
@@ -21,7 +21,8 @@ export const HTTP_REFUSALS: readonly HttpRefusal[] = [
 ];
 
 export interface HttpIngestSink {
-  event(json: unknown, receivedAt: number): void;
+  /** An event validated here: the pipeline takes it as it is, without a second check. */
+  event(decoded: Valid, receivedAt: number): void;
   refused(reason: HttpRefusal): void;
 }
 
@@ -32,6 +33,8 @@ export interface IngestAnswer {
 }
 
 export const MAX_BATCH = 1000;
+
+type Valid = Extract<Decoded, { ok: true }>;
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];
@@ -83,7 +86,7 @@ export class HttpIngest {
       modelVersion: header(headers, 'x-model-version'),
     };
     const now = this.clock.now();
-    const events: { json: unknown; device: string }[] = [];
+    const events: { decoded: Valid; device: string }[] = [];
     for (const [i, item] of items.entries()) {
       const json = isEdgeImpulseJson(item)
         ? edgeImpulseEvent(item, context)
@@ -92,7 +95,7 @@ export class HttpIngest {
           : item;
       const decoded = decodeEventJson(json, now);
       if (!decoded.ok) return this.refuse('schema', 400, Array.isArray(parsed) ? `events[${i}].${decoded.detail}` : decoded.detail);
-      events.push({ json, device: decoded.event.device });
+      events.push({ decoded, device: decoded.event.device });
     }
     for (const { device } of events) {
       if (tokenDevice !== undefined && device !== tokenDevice) {
@@ -112,7 +115,7 @@ export class HttpIngest {
         return this.refuse('rate_limited', 429, `${device} is over its rate`, { 'retry-after': String(taken.retryAfterSeconds) });
     }
     if (this.gate && !this.gate.hasRoom()) return this.refuse('full', 503, 'the history buffer is full', { 'retry-after': '5' });
-    for (const e of events) this.sink.event(e.json, now);
+    for (const e of events) this.sink.event(e.decoded, now);
     await this.gate?.durable();
     return { status: 200, body: { accepted: events.length } };
   }
