@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { stringify } from 'yaml';
 
 /** The built CLI, also when this file runs from src/ (the soak test under tap). */
@@ -57,6 +58,28 @@ export class GatewayProcess {
     }
   }
 
+  /**
+   * Starts the process and resolves with the seconds until it was ready: /health answered 200 and
+   * every port in `listening` accepted a connection (for a quiet log level, where there is no
+   * `gateway started` line to wait for).
+   */
+  async startUntilReady(listening: number[], timeoutMs = 120_000): Promise<number> {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [MAIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+    const end = t0 + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${stderr}`);
+      if (performance.now() > end) throw new Error('gateway not ready in time');
+      if ((await this.health(1000)).status === 200 && (await Promise.all(listening.map(accepts))).every(Boolean))
+        return (performance.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child?.kill(signal);
   }
@@ -79,24 +102,12 @@ export class GatewayProcess {
 
   /** Resident set size of the process, MB (VmRSS). */
   rssMb(): number {
-    if (this.pid === undefined) return NaN;
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : NaN;
-    } catch {
-      return NaN;
-    }
+    return rssMbOf(this.pid);
   }
 
   /** CPU seconds (user + system) the process used so far. */
   cpuSeconds(): number {
-    if (this.pid === undefined) return NaN;
-    try {
-      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return NaN;
-    }
+    return cpuSecondsOf(this.pid);
   }
 
   /** GET /health: status code, body and how long the answer took (ms). */
@@ -124,6 +135,39 @@ export class GatewayProcess {
     }
     return out;
   }
+}
+
+/** Resident set size of a process, MB (VmRSS); NaN once it is gone. */
+export function rssMbOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process used so far. */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** Sum of every series of `name` (any labels) in a metrics map. */

@@ -15,6 +15,20 @@ export interface FloodJob {
   seconds: number;
   /** Device id prefix: `d0`, `d1`, … */
   prefix?: string;
+  /**
+   * `flood` (default): pre-encoded events cycling through 8 variants. `contract`: the peer
+   * harness's load (../shared/peer-nodered/load.mjs): `ts` = send time, anomalies random, and a
+   * 12-event fault episode in every 200 events of a device, so a 3-of-5 rule raises and clears.
+   */
+  payloads?: 'flood' | 'contract';
+  /** Device indexes left out (probes and the functional check use them). */
+  skip?: number[];
+  /**
+   * Bytes a socket may hold unsent before it counts as blocked. 0 (default): none beyond the
+   * stream's own high-water mark. The peer's publisher allows 4 MiB, so a pause of the target of a
+   * few ms does not cost it rate.
+   */
+  queueBytes?: number;
 }
 
 export interface FloodResult {
@@ -71,16 +85,56 @@ const BATCH = 32;
 const VARIANTS = 8;
 const TICK_MS = 5;
 
-async function flood(job: FloodJob): Promise<FloodResult> {
+/** The peer contract's events, made at send time: one device after another, each with its own sequence. */
+function contractBatches(job: FloodJob): () => Buffer {
   const prefix = job.prefix ?? 'd';
-  // Batches of BATCH packets each, cycling through devices and variants.
+  const skip = new Set(job.skip ?? []);
+  const devices = Array.from({ length: job.devices }, (_, i) => i).filter((i) => !skip.has(i));
+  const seq = new Array<number>(job.devices).fill(0);
+  let cursor = 0;
+  let seed = 1;
+  const random = (): number => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 4294967296;
+  };
+  return () => {
+    const packets: Buffer[] = [];
+    for (let k = 0; k < BATCH; k++) {
+      const i = devices[cursor++ % devices.length]!;
+      const n = seq[i]!++;
+      const fault = (n + i * 7) % 200 < 12;
+      const anomaly = Math.round((fault ? 0.82 + 0.17 * random() : 0.05 + 0.5 * random()) * 1e4) / 1e4;
+      const device = `${prefix}${i}`;
+      const payload =
+        `{"device":"${device}","ts":${Date.now()},"seq":${n},"model":{"name":"bearing-ae","version":"1.0.0"},` +
+        `"label":"${fault ? 'fault' : 'normal'}","anomaly":${anomaly}}`;
+      packets.push(publishPacket(`tinyml/${device}/inference`, payload));
+    }
+    return Buffer.concat(packets);
+  };
+}
+
+/** Pre-encoded batches, cycling through devices and variants. */
+function floodBatches(job: FloodJob): () => Buffer {
+  const prefix = job.prefix ?? 'd';
+  const skip = new Set(job.skip ?? []);
   const packets: Buffer[] = [];
   for (let v = 0; v < VARIANTS; v++) {
     for (let d = 0; d < job.devices; d++)
-      packets.push(publishPacket(`tinyml/${prefix}${d}/inference`, floodPayload(`${prefix}${d}`, d, v)));
+      if (!skip.has(d)) packets.push(publishPacket(`tinyml/${prefix}${d}/inference`, floodPayload(`${prefix}${d}`, d, v)));
   }
   const batches: Buffer[] = [];
   for (let i = 0; i + BATCH <= packets.length; i += BATCH) batches.push(Buffer.concat(packets.slice(i, i + BATCH)));
+  let next = 0;
+  return () => batches[next++ % batches.length]!;
+}
+
+async function flood(job: FloodJob): Promise<FloodResult> {
+  const nextBatch = job.payloads === 'contract' ? contractBatches(job) : floodBatches(job);
   const sockets: Socket[] = [];
   for (let c = 0; c < job.connections; c++) {
     const socket = connect({ port: job.port, host: '127.0.0.1', noDelay: true });
@@ -102,11 +156,11 @@ async function flood(job: FloodJob): Promise<FloodResult> {
     let wrote = false;
     for (let tries = 0; sent + BATCH <= due && tries < sockets.length * 4; ) {
       const socket = sockets[next++ % sockets.length]!;
-      if (socket.writableNeedDrain) {
+      if (job.queueBytes ? socket.writableLength > job.queueBytes : socket.writableNeedDrain) {
         tries++;
         continue;
       }
-      socket.write(batches[(sent / BATCH) % batches.length]!);
+      socket.write(nextBatch());
       sent += BATCH;
       wrote = true;
     }
@@ -119,13 +173,22 @@ async function flood(job: FloodJob): Promise<FloodResult> {
   return { sent, seconds, blockedShare: ticks === 0 ? 0 : blocked / ticks };
 }
 
+const running = new Set<Worker>();
+
 /** Runs one flood in a worker thread, so it has its own event loop (and core). */
 export function runFlood(job: FloodJob): Promise<FloodResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(fileURLToPath(import.meta.url), { workerData: job });
+    running.add(worker);
+    worker.once('exit', () => running.delete(worker));
     worker.once('message', (r: FloodResult) => resolve(r));
     worker.once('error', reject);
   });
+}
+
+/** Ends every flood still running (a background load), without waiting for its result. */
+export async function stopAllFloods(): Promise<void> {
+  await Promise.all([...running].map((w) => w.terminate()));
 }
 
 if (!isMainThread && parentPort && (workerData as FloodJob | undefined)?.rate !== undefined) {

@@ -1,0 +1,365 @@
+// npm run bench:e2e — the whole path on the peer harness's contract (../shared/peer-nodered/README.md):
+// MQTT in (embedded broker, QoS 0), one 3-of-5 persistence rule, Modbus TCP and OPC UA out, and
+// InfluxDB when asked. A real gateway process; a paced publisher in a worker thread; latency probes
+// and the functional check as clients over sockets. In the same run, the bare limit: the same
+// broker and publisher with a subscriber that only JSON.parses.
+//
+// Per scenario (devices × InfluxDB): start → ready, idle RSS; latency at 1k and 10k ev/s background;
+// rate steps up to the first one not kept up, the functional check running during each step.
+//
+// Knobs (env): BENCH_E2E_SCENARIOS (default "1000,1000+influx,10000,10000+influx"), BENCH_E2E_RATES
+// (default 10000,20000,30000,40000,50000,60000), BENCH_E2E_BARE_RATES, BENCH_E2E_STEP_SECONDS (20),
+// BENCH_E2E_LATENCY_RATES (1000,10000), BENCH_E2E_MODBUS_SAMPLES (500), BENCH_E2E_OPCUA_SAMPLES (100),
+// BENCH_E2E_SOAK_MINUTES (0: after the steps, hold 10k ev/s that long and sample RSS).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort, median, terminate } from './bench-util.js';
+import { cpuSecondsOf, GatewayProcess, metricSum, rssMbOf } from './gateway-process.js';
+import { runFlood, stopAllFloods } from './mqtt-flood.js';
+import { startInfluxd, type InfluxServer } from './influxd.js';
+import { modbusLatency, opcuaLatency, type Latency } from './e2e/probes.js';
+import { verify, VERIFY_DEVICES_PER_RUN, type VerifyResult } from './e2e/verify.js';
+
+const list = (name: string, fallback: string): string[] => (process.env[name] ?? fallback).split(',').filter(Boolean);
+const SCENARIOS = list('BENCH_E2E_SCENARIOS', '1000,1000+influx,10000,10000+influx');
+const RATES = list('BENCH_E2E_RATES', '10000,20000,30000,40000,50000,60000').map(Number);
+const BARE_RATES = list('BENCH_E2E_BARE_RATES', '20000,40000,60000,80000').map(Number);
+const STEP_SECONDS = Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20);
+const LATENCY_RATES = list('BENCH_E2E_LATENCY_RATES', '1000,10000').map(Number);
+const MODBUS_SAMPLES = Number(process.env.BENCH_E2E_MODBUS_SAMPLES ?? 500);
+const OPCUA_SAMPLES = Number(process.env.BENCH_E2E_OPCUA_SAMPLES ?? 100);
+const SOAK_MINUTES = Number(process.env.BENCH_E2E_SOAK_MINUTES ?? 0);
+/** d0 is the probes' device; then a block of fresh devices for each functional check. */
+const PROBE_DEVICE = 0;
+const VERIFY_RUNS = 12;
+const RESERVED = Array.from({ length: 1 + VERIFY_RUNS * VERIFY_DEVICES_PER_RUN }, (_, i) => i);
+const CONNECTIONS = 1;
+/** As the peer's publisher: a socket may hold 4 MiB before the target counts as pushing back. */
+const QUEUE_BYTES = 4 * 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits }) : '–');
+
+interface Step {
+  rate: number;
+  published: number;
+  processed: number;
+  backlogS: number;
+  drainS: number;
+  lost: number;
+  /** Events the gateway's overload control shed (QoS 0) during the step. */
+  shed: number;
+  cpu: number;
+  rssMax: number;
+  keptUp: boolean;
+  verify?: VerifyResult;
+}
+
+interface ScenarioResult {
+  name: string;
+  devices: number;
+  influx: boolean;
+  startS: number;
+  idleRss: number;
+  latency: { rate: number; modbus: Latency; opcua: Latency & { revisedSamplingMs: number }; rss: number }[];
+  steps: Step[];
+  soakRss?: number[];
+}
+
+function gatewayConfig(dir: string, devices: number, ports: Record<string, number>, influx?: InfluxServer): Record<string, unknown> {
+  return {
+    gateway: { id: 'bench-e2e', dataDir: join(dir, 'data'), logLevel: 'warn' },
+    mqtt: { broker: { host: '127.0.0.1', port: ports.mqtt }, republishEvents: false },
+    opcua: { port: ports.opcua, host: '127.0.0.1', security: { modes: ['None'], allowAnonymous: true } },
+    modbus: {
+      host: '127.0.0.1',
+      port: ports.modbus,
+      unitId: 1,
+      // Device i owns addresses 2i, 2i+1 in every table: its anomaly in holding registers, its alarm at coil 2i.
+      blockSize: 2,
+      wordOrder: 'ABCD',
+      testPattern: { address: Math.max(9000, 2 * devices + 16) },
+      profiles: {
+        default: {
+          fields: [
+            { field: 'anomaly', table: 'holding_register', address: 0, type: 'float32' },
+            { field: 'alarm.pdm-persistence', table: 'coil', address: 0 },
+          ],
+        },
+      },
+    },
+    http: { host: '127.0.0.1', port: ports.http },
+    influx: influx ? { enabled: true, url: influx.url, database: 'bench' } : { enabled: false },
+    devices: Array.from({ length: devices }, (_, i) => ({ id: `d${i}` })),
+    rules: [
+      {
+        id: 'pdm-persistence',
+        pipeline: [{ persistence: { field: 'anomaly', atLeast: 0.8, n: 3, m: 5, clearAfter: 5 } }],
+        outputs: { alarm: { severity: 700 } },
+      },
+    ],
+  };
+}
+
+/** Samples RSS every 500 ms until stopped. */
+function rssSampler(rss: () => number): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(rss()), 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples.filter(Number.isFinite);
+    },
+  };
+}
+
+/**
+ * One rate step, the peer's way (steps.mjs): kept up when the publisher reached 98% of the target,
+ * 97% was processed while it ran, the backlog at its end was at most 0.5 s of events and drained
+ * within 1 s, and nothing was lost.
+ */
+async function step(
+  target: {
+    mqttPort: number;
+    devices: number;
+    processed: () => Promise<number>;
+    shed?: () => Promise<number>;
+    cpuSeconds: () => number;
+    rss: () => number;
+  },
+  rate: number,
+  check?: () => Promise<VerifyResult>,
+): Promise<Step> {
+  const before = await target.processed();
+  const shed0 = (await target.shed?.()) ?? 0;
+  const cpu0 = target.cpuSeconds();
+  const t0 = performance.now();
+  const rss = rssSampler(target.rss);
+  const flood = runFlood({
+    port: target.mqttPort,
+    connections: CONNECTIONS,
+    devices: target.devices,
+    rate,
+    seconds: STEP_SECONDS,
+    payloads: 'contract',
+    queueBytes: QUEUE_BYTES,
+    skip: RESERVED,
+  });
+  // The check starts once the load is up, and its own events are not counted as load.
+  const checked = check ? sleep(2000).then(check) : Promise.resolve(undefined);
+  const result = await flood;
+  const atStop = (await target.processed()) - before;
+  const stopAt = performance.now();
+  const verified = await checked;
+  const checkEvents = verified ? verified.checks / 2 - 1 : 0;
+  let done = atStop;
+  while (performance.now() - stopAt < 10_000) {
+    done = (await target.processed()) - before;
+    if (done - checkEvents >= result.sent) break;
+    await sleep(20);
+  }
+  const drainS = (performance.now() - stopAt) / 1000;
+  const cpu = (100 * (target.cpuSeconds() - cpu0)) / ((stopAt - t0) / 1000);
+  const rssSamples = rss.stop();
+  const backlog = Math.max(0, result.sent - (atStop - checkEvents));
+  const shed = ((await target.shed?.()) ?? 0) - shed0;
+  const s: Step = {
+    rate,
+    published: result.sent / result.seconds,
+    processed: (atStop - checkEvents) / result.seconds,
+    backlogS: backlog / rate,
+    drainS,
+    lost: Math.max(0, result.sent - (done - checkEvents)),
+    shed,
+    cpu,
+    rssMax: Math.max(...rssSamples),
+    keptUp: false,
+    ...(verified ? { verify: verified } : {}),
+  };
+  s.keptUp = s.published >= 0.98 * rate && s.processed >= 0.97 * rate && s.backlogS <= 0.5 && drainS <= 1 && s.lost === 0;
+  return s;
+}
+
+async function scenario(name: string): Promise<ScenarioResult> {
+  const devices = Number(name.split('+')[0]);
+  const withInflux = name.includes('+influx');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+  let influx: InfluxServer | undefined;
+  let gw: GatewayProcess | undefined;
+  try {
+    if (withInflux) influx = await startInfluxd();
+    const ports = { mqtt: await freePort(), opcua: await freePort(), modbus: await freePort(), http: await freePort() };
+    gw = GatewayProcess.write(dir, gatewayConfig(dir, devices, ports, influx), ports.http);
+    const startS = await gw.startUntilReady([ports.mqtt, ports.opcua, ports.modbus]);
+    await sleep(3000);
+    const idleRss = gw.rssMb();
+    console.log(
+      `\n## ${name}: ${fmt(devices)} devices, InfluxDB ${influx ? 'on' : 'off'}: ready in ${fmt(startS, 2)} s, idle RSS ${fmt(idleRss)} MB`,
+    );
+    const g = gw;
+    const endpoint = `opc.tcp://127.0.0.1:${ports.opcua}/UA/TinyMLGateway`;
+    const target = {
+      mqttPort: ports.mqtt,
+      devices,
+      processed: async () => metricSum(await g.metrics(), 'tinyml_gateway_events_accepted_total'),
+      shed: async () => metricSum(await g.metrics(), 'tinyml_gateway_events_shed_total'),
+      cpuSeconds: () => g.cpuSeconds(),
+      rss: () => g.rssMb(),
+    };
+    const latency: ScenarioResult['latency'] = [];
+    for (const rate of LATENCY_RATES) {
+      // In the background until stopped.
+      void runFlood({
+        port: ports.mqtt,
+        connections: CONNECTIONS,
+        devices,
+        rate,
+        seconds: 3600,
+        payloads: 'contract',
+        queueBytes: QUEUE_BYTES,
+        skip: RESERVED,
+      });
+      await sleep(3000);
+      const device = `d${PROBE_DEVICE}`;
+      const modbus = await modbusLatency({
+        mqttPort: ports.mqtt,
+        modbusPort: ports.modbus,
+        device,
+        address: 2 * PROBE_DEVICE,
+        samples: MODBUS_SAMPLES,
+      });
+      const opcua = await opcuaLatency({
+        mqttPort: ports.mqtt,
+        endpoint,
+        pkiDir: dir,
+        device,
+        nodeId: (ns) => `ns=${ns};s=Devices/${device}/AnomalyScore`,
+        samples: OPCUA_SAMPLES,
+      });
+      latency.push({ rate, modbus, opcua, rss: g.rssMb() });
+      console.log(
+        `latency at ${fmt(rate)} ev/s: Modbus p50/p99 ${fmt(modbus.p50, 1)}/${fmt(modbus.p99, 1)} ms (max ${fmt(modbus.max)}, ${modbus.timeouts} timeouts); ` +
+          `OPC UA p50/p99 ${fmt(opcua.p50, 1)}/${fmt(opcua.p99, 1)} ms (max ${fmt(opcua.max)}, sampling revised to ${opcua.revisedSamplingMs} ms)`,
+      );
+      await stopAllFloods();
+      await sleep(2000);
+    }
+    const steps: Step[] = [];
+    let run = 0;
+    for (const rate of RATES) {
+      const devicesOfRun = Array.from({ length: VERIFY_DEVICES_PER_RUN }, (_, k) => 1 + run * VERIFY_DEVICES_PER_RUN + k);
+      run++;
+      const s = await step(target, rate, () =>
+        verify({ mqttPort: ports.mqtt, modbusPort: ports.modbus, endpoint, pkiDir: dir, devices: devicesOfRun, deviceCount: devices }),
+      );
+      steps.push(s);
+      console.log(stepLine(s));
+      if (!s.keptUp) break;
+      await sleep(2000);
+    }
+    let soakRss: number[] | undefined;
+    if (SOAK_MINUTES > 0) {
+      const rss = rssSampler(target.rss);
+      await runFlood({
+        port: ports.mqtt,
+        connections: CONNECTIONS,
+        devices,
+        rate: 10_000,
+        seconds: SOAK_MINUTES * 60,
+        payloads: 'contract',
+        skip: RESERVED,
+      });
+      soakRss = rss.stop();
+      console.log(
+        `soak ${SOAK_MINUTES} min at 10k ev/s: RSS first minute median ${fmt(median(soakRss.slice(0, 120)))} MB, last minute median ${fmt(median(soakRss.slice(-120)))} MB, max ${fmt(Math.max(...soakRss))} MB`,
+      );
+    }
+    return { name, devices, influx: Boolean(influx), startS, idleRss, latency, steps, ...(soakRss ? { soakRss } : {}) };
+  } finally {
+    await gw?.stop();
+    await influx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const stepLine = (s: Step): string =>
+  `step ${fmt(s.rate)}/s: published ${fmt(s.published)}/s, processed ${fmt(s.processed)}/s, backlog ${fmt(s.backlogS, 2)} s, ` +
+  `drain ${fmt(s.drainS, 2)} s, lost ${fmt(s.lost)} (shed ${fmt(s.shed)}), CPU ${fmt(s.cpu)}%, RSS max ${fmt(s.rssMax)} MB, ` +
+  `verify ${s.verify ? (s.verify.ok ? `ok (${s.verify.checks})` : `FAILED ${JSON.stringify(s.verify.failures.slice(0, 3))}`) : '–'} → ${s.keptUp ? 'keeps up' : 'does not keep up'}`;
+
+/** The bare limit: broker and JSON.parse subscriber in their own processes, the same publisher. */
+async function bareLimit(): Promise<{ steps: Step[]; subscriberRss: number }> {
+  const port = await freePort();
+  const script = join(import.meta.dirname, 'e2e', 'bare-limit.js');
+  const children: ChildProcess[] = [];
+  try {
+    const broker = spawn(process.execPath, [script, 'broker', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(broker);
+    await new Promise((r) => broker.stdout.once('data', r));
+    const subscriber = spawn(process.execPath, [script, 'subscriber', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(subscriber);
+    let processed = 0;
+    subscriber.stdout.on('data', (chunk: Buffer) => {
+      const last = chunk.toString('utf8').trim().split('\n').at(-1);
+      if (last) processed = (JSON.parse(last) as { processed: number }).processed;
+    });
+    await new Promise((r) => subscriber.stdout.once('data', r));
+    const target = {
+      mqttPort: port,
+      devices: 1000,
+      processed: async () => {
+        await sleep(210);
+        return processed;
+      },
+      cpuSeconds: () => cpuSecondsOf(subscriber.pid) + cpuSecondsOf(broker.pid),
+      rss: () => rssMbOf(subscriber.pid),
+    };
+    console.log('\n## bare limit: aedes broker + a subscriber that only JSON.parses (CPU is broker + subscriber)');
+    const steps: Step[] = [];
+    for (const rate of BARE_RATES) {
+      const s = await step(target, rate);
+      steps.push(s);
+      console.log(stepLine(s));
+      if (!s.keptUp) break;
+      await sleep(2000);
+    }
+    return { steps, subscriberRss: rssMbOf(subscriber.pid) };
+  } finally {
+    for (const c of children) await terminate(c);
+  }
+}
+
+const sustained = (steps: Step[]): number => Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.rate));
+const highestProcessed = (steps: Step[]): number => Math.max(0, ...steps.map((s) => s.processed));
+
+function report(results: ScenarioResult[], bare: { steps: Step[] }): void {
+  const bareRate = sustained(bare.steps);
+  const bareCeiling = Math.max(bareRate, highestProcessed(bare.steps));
+  console.log('\n## Summary (one run; ratios against the bare limit measured in this run)\n');
+  console.log(
+    '| scenario | start → ready s | idle RSS MB | sustained ev/s | of bare limit | most processed ev/s | RSS at 10k ev/s MB | Modbus p99 at 10k ms | OPC UA p99 at 10k ms | verify |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of results) {
+    const at10k = r.latency.find((l) => l.rate === 10_000);
+    const rate = sustained(r.steps);
+    const verified = r.steps.every((s) => s.verify?.ok !== false);
+    console.log(
+      `| ${r.name} | ${fmt(r.startS, 2)} | ${fmt(r.idleRss)} | ${fmt(rate)} | ${fmt((100 * rate) / bareCeiling)}% | ${fmt(highestProcessed(r.steps))} | ` +
+        `${fmt(at10k?.rss ?? NaN)} | ${fmt(at10k?.modbus.p99 ?? NaN, 1)} | ${fmt(at10k?.opcua.p99 ?? NaN, 1)} | ${verified ? `ok at ${r.steps.length} rates` : 'FAILED'} |`,
+    );
+  }
+  console.log(`\nbare limit: kept up to ${fmt(bareRate)} ev/s, most processed ${fmt(highestProcessed(bare.steps))} ev/s`);
+}
+
+async function main(): Promise<void> {
+  console.log(`# bench:e2e — steps of ${STEP_SECONDS} s, rates ${RATES.join(', ')}; scenarios ${SCENARIOS.join(', ')}`);
+  const results: ScenarioResult[] = [];
+  for (const name of SCENARIOS) results.push(await scenario(name));
+  const bare = await bareLimit();
+  report(results, bare);
+  if (results.some((r) => r.steps.some((s) => s.verify && !s.verify.ok))) process.exitCode = 1;
+}
+
+await main();
