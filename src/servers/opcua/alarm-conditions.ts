@@ -153,6 +153,7 @@ export class AlarmConditions {
     // node-opcua names the source `2:<device>` (its qualified browse name); SCADA lists show the device id.
     node.setSourceName(c.device);
     node.setEnabledState(true);
+    raiseOnlyWhenHeard(node, device);
     node.on('acknowledged', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('acknowledge', c, comment));
     node.on('confirmed', (_eventId: Buffer | null, comment: LocalizedText) => this.fromClient('confirm', c, comment));
     const held = { device: c.device, rule: c.rule, node, kind, ...(input ? { input } : {}) };
@@ -187,4 +188,51 @@ export class AlarmConditions {
       this.log.warn({ device: c.device, rule: c.rule, err: err.message }, `OPC UA ${command} not applied`);
     }
   }
+}
+
+interface Raising {
+  raiseConditionEvent(branch: { renewEventId(): void }, renewEventId: boolean): void;
+}
+
+/**
+ * Where node-opcua's raiseConditionEvent sends a condition's events: the condition, the object it
+ * is a condition of, every object up the inverse HasEventSource / HasNotifier chain from there,
+ * and the Server object. Devices do not move, so the chain is walked once.
+ */
+function eventReceivers(condition: UAAlarmConditionEx, source: UAObject): UAObject[] {
+  const server = source.addressSpace.rootFolder.objects.server;
+  const out: UAObject[] = [condition as unknown as UAObject, server];
+  const seen = new Set(out.map((o) => o.nodeId.toString()));
+  const queue = [source];
+  seen.add(source.nodeId.toString());
+  while (queue.length) {
+    const obj = queue.pop()!;
+    out.push(obj);
+    for (const ref of ['HasNotifier', 'HasEventSource']) {
+      for (const up of obj.findReferencesAsObject(ref, false) as UAObject[]) {
+        if (seen.has(up.nodeId.toString())) continue;
+        seen.add(up.nodeId.toString());
+        queue.push(up);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * An alarm transition changes the condition's state either way; building the event (every field
+ * of the condition read into an event record) and walking it up to the Server object is skipped
+ * while no client listens for events anywhere on that path. A client that subscribes later gets
+ * the retained conditions by ConditionRefresh, built from that state; history comes from the book.
+ */
+function raiseOnlyWhenHeard(condition: UAAlarmConditionEx, source: UAObject): void {
+  const node = condition as unknown as Raising;
+  if (typeof node.raiseConditionEvent !== 'function') throw new Error('node-opcua condition has no raiseConditionEvent to guard');
+  const raise = node.raiseConditionEvent.bind(node);
+  let receivers: UAObject[] | undefined;
+  node.raiseConditionEvent = (branch, renewEventId) => {
+    receivers ??= eventReceivers(condition, source);
+    if (receivers.some((r) => r.listenerCount('event') > 0)) return raise(branch, renewEventId);
+    if (renewEventId) branch.renewEventId();
+  };
 }
