@@ -84,7 +84,7 @@ export async function verify(o: {
         const i = o.devices[k]!;
         const alarm = models[k]!.step(anomaly);
         const payload = { device: `d${i}`, ts: Date.now(), seq: seq++, model: { name: 'bearing-ae', version: '1.0.0' }, anomaly };
-        mqtt.publish(`tinyml/d${i}/inference`, JSON.stringify({ ...payload, label: anomaly >= 0.8 ? 'fault' : 'normal' }), { qos: 0 });
+        mqtt.publish(`tinyml/d${i}/inference`, JSON.stringify({ ...payload, label: anomaly >= 0.8 ? 'fault' : 'normal' }), { qos: 1 });
         const mb = await until(async () => {
           const hr = await modbus.readHoldingRegisters(2 * i, 2);
           const coil = await modbus.readCoils(2 * i, 1);

@@ -74,7 +74,9 @@ export class EmbeddedBroker implements MqttTransport {
         if (gate && !gate.hasRoom()) return callback(new Error('history buffer full'));
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         consume({ topic: packet.topic, payload, receivedAt: this.clock.now(), qos: packet.qos });
-        if (!gate) return callback(null);
+        // QoS 0 has no acknowledgement to hold back: waiting for the fsync would only stall the
+        // connection's next packets behind the disk. Room in the buffer is still checked above.
+        if (!gate || packet.qos === 0) return callback(null);
         gate.durable().then(
           () => callback(null),
           (err: Error) => callback(err),
