@@ -54,7 +54,7 @@ t.test('an empty file gets every default', async (t) => {
         maxMonitoredItems: 1_000_000,
         handshakeTimeout: 10_000,
         maxHandshakes: 20,
-        history: { perDevice: 1000, alarms: 10_000 },
+        history: { perDevice: 1000, alarms: 10_000, maxBytes: 64 * 1024 ** 2 },
         // Secure by default: encrypted, no anonymous sessions, no client certificate trusted unasked.
         security: {
           modes: ['SignAndEncrypt'],
