@@ -4,6 +4,19 @@ import { createServer, type AddressInfo } from 'node:net';
 /** Wall-clock ms with sub-ms resolution, comparable across worker threads. */
 export const now = (): number => performance.timeOrigin + performance.now();
 
+/** xorshift32: a seeded generator of numbers in [0, 1), the same sequence on every run. */
+export function xorshift32(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export function percentile(sorted: number[], p: number): number {

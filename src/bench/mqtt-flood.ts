@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { xorshift32 } from './bench-util.js';
 
 export interface FloodJob {
   port: number;
@@ -92,15 +93,7 @@ function contractBatches(job: FloodJob): () => Buffer {
   const devices = Array.from({ length: job.devices }, (_, i) => i).filter((i) => !skip.has(i));
   const seq = new Array<number>(job.devices).fill(0);
   let cursor = 0;
-  let seed = 1;
-  const random = (): number => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 4294967296;
-  };
+  const random = xorshift32(1);
   return () => {
     const packets: Buffer[] = [];
     for (let k = 0; k < BATCH; k++) {

@@ -1,4 +1,4 @@
-import type { Decoded } from '../normalise/decode-mqtt.js';
+import type { ValidEvent } from '../normalise/decode-mqtt.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { asEvent } from '../core/alarm.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -326,7 +326,7 @@ export class Gateway {
   private httpIngest(config: GatewayConfig, clock: Clock, gate: IngestGate | undefined, log: Logger): IngestEndpoint {
     const { perDevice, requireToken, maxBodyBytes } = config.http.ingest;
     const sink = {
-      event: (decoded: Extract<Decoded, { ok: true }>, at: number) => this.pipeline.pushDecoded(decoded, at, 'http'),
+      event: (decoded: ValidEvent, at: number) => this.pipeline.pushDecoded(decoded, at, 'http'),
       refused: (reason: string) => this.metrics.httpIngestRefused.inc({ reason }),
     };
     const limit = new KeyedRateLimit(perDevice.perSecond, perDevice.burst, clock);

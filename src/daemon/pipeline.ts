@@ -3,7 +3,7 @@ import type { AlarmEvent } from '../core/alarm.js';
 import type { DerivedEvent, RuleAction } from '../core/rule-output.js';
 import type { Logger } from '../core/logger.js';
 import type { RuleEngine } from '../cep/rules/engine.js';
-import { decodeEventJson, decodeMqttFrame, type Decoded, type RawFrame } from '../normalise/decode-mqtt.js';
+import { decodeEventJson, decodeMqttFrame, type Decoded, type RawFrame, type ValidEvent } from '../normalise/decode-mqtt.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import { ResendFilter } from '../normalise/resend-filter.js';
 import type { AlarmBook } from '../state/alarm-book.js';
@@ -21,7 +21,7 @@ interface DecodedInput {
 }
 /** An event a source validated already (HTTP checks a batch whole before it answers). */
 interface ValidInput {
-  valid: Extract<Decoded, { ok: true }>;
+  valid: ValidEvent;
   receivedAt: number;
   source: string;
 }
@@ -114,7 +114,7 @@ export class Pipeline {
   }
 
   /** An event its source validated already: it takes the same path from here, but is not checked twice. */
-  pushDecoded(valid: Extract<Decoded, { ok: true }>, receivedAt: number, source: string): void {
+  pushDecoded(valid: ValidEvent, receivedAt: number, source: string): void {
     this.metrics.eventsReceived.inc({ source });
     this.take({ valid, receivedAt, source });
   }

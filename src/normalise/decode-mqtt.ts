@@ -27,6 +27,9 @@ export const REJECT_REASONS: readonly RejectReason[] = [
 /** `stamped`: the event carried no `ts` and got its arrival time. */
 export type Decoded = { ok: true; event: InferenceEvent; stamped: boolean } | { ok: false; reason: RejectReason; detail: string };
 
+/** An input that passed validation. */
+export type ValidEvent = Extract<Decoded, { ok: true }>;
+
 export interface RawFrame {
   topic: string;
   payload: Buffer;

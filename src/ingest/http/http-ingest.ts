@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { decodeEventJson, type Decoded } from '../../normalise/decode-mqtt.js';
+import { decodeEventJson, type ValidEvent } from '../../normalise/decode-mqtt.js';
 import { edgeImpulseEvent, isEdgeImpulseJson } from '../../normalise/edge-impulse-json.js';
 import type { IngestGate } from '../mqtt/transport.js';
 import type { HashedTokens } from '../../core/hashed-tokens.js';
@@ -22,7 +22,7 @@ export const HTTP_REFUSALS: readonly HttpRefusal[] = [
 
 export interface HttpIngestSink {
   /** An event validated here: the pipeline takes it as it is, without a second check. */
-  event(decoded: Valid, receivedAt: number): void;
+  event(decoded: ValidEvent, receivedAt: number): void;
   refused(reason: HttpRefusal): void;
 }
 
@@ -33,8 +33,6 @@ export interface IngestAnswer {
 }
 
 export const MAX_BATCH = 1000;
-
-type Valid = Extract<Decoded, { ok: true }>;
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];
@@ -86,7 +84,7 @@ export class HttpIngest {
       modelVersion: header(headers, 'x-model-version'),
     };
     const now = this.clock.now();
-    const events: { decoded: Valid; device: string }[] = [];
+    const events: { decoded: ValidEvent; device: string }[] = [];
     for (const [i, item] of items.entries()) {
       const json = isEdgeImpulseJson(item)
         ? edgeImpulseEvent(item, context)

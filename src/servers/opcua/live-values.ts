@@ -1,5 +1,5 @@
 import { MonitoredItem, StatusCodes, type UAVariable } from 'node-opcua';
-import type { Scalar, ScalarType } from './status-nodes.js';
+import { sameValue, type Scalar, type ScalarType } from './status-nodes.js';
 
 /** The members of node-opcua 2.182's MonitoredItem this module reads or wraps. */
 interface Item {
@@ -80,10 +80,6 @@ export class LiveVariable {
     else this.watchers.delete(item);
     if (this.watchers.size !== had) this.owner.watched(this);
   }
-}
-
-function sameValue(a: Scalar | undefined, b: Scalar): boolean {
-  return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
 }
 
 let installed = false;

@@ -62,7 +62,8 @@ export class ChangedValues {
   }
 }
 
-function sameValue(a: Scalar | undefined, b: Scalar): boolean {
+/** Equal values (Dates by their time): what a variable needs no new write for. */
+export function sameValue(a: Scalar | undefined, b: Scalar): boolean {
   return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
 }
 
