@@ -1,26 +1,18 @@
-import { EMPTY, map, merge, type Observable, type Subscription } from 'rxjs';
+import { Worker } from 'node:worker_threads';
+import { EMPTY, merge, map, type Observable, type Subscription } from 'rxjs';
 import type { AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { Part } from '../../core/part.js';
 import type { DerivedEvent } from '../../core/rule-output.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
-import { MemoryQueue } from './buffer/memory-queue.js';
-import type { FullPolicy, PointStore, StoreDropReason, StoreEvents } from './buffer/point-store.js';
-import { WriteAheadLog } from './buffer/write-ahead-log.js';
-import { Forwarder, type ForwarderOptions, type SinkCounters, type SinkState } from './forwarder.js';
-import { influxClient, prepareDatabase, type RetentionPolicySettings } from './influx-admin.js';
-import { LineWriter, type InfluxEndpoint } from './line-writer.js';
-import { alarmLine, derivedLine, gatewayLine, inferenceLine, type GatewayStats } from './points.js';
+import type { SinkCounters } from './forwarder.js';
+import type { InfluxSinkOptions, SinkStatus } from './influx-writer.js';
+import type { GatewayStats } from './points.js';
+import type { SinkItem } from './sink-items.js';
+import type { CounterCall, FromWorker, ToWorker, WorkerSetup, WorkerView } from './worker-messages.js';
 
 export type { SinkCounters, SinkState } from './forwarder.js';
-
-export interface InfluxSinkOptions extends ForwarderOptions, Omit<InfluxEndpoint, 'retentionPolicy'> {
-  createDatabase: boolean;
-  retentionPolicy?: RetentionPolicySettings;
-  buffer:
-    | { enabled: true; dir: string; maxBytes: number; segmentBytes: number; whenFull: FullPolicy; fsync: 'batch' | number }
-    | { enabled: false; maxPoints: number };
-}
+export type { InfluxSinkOptions, SinkStatus } from './influx-writer.js';
 
 export interface InfluxStreams {
   events$: Observable<InferenceEvent>;
@@ -29,31 +21,36 @@ export interface InfluxStreams {
   stats$?: Observable<GatewayStats>;
 }
 
-export type SinkStatus = {
-  state: SinkState;
-  bufferedPoints: number;
-  bufferedBytes: number;
-  oldestPointAgeSeconds: number;
-  buffer: 'disk' | 'memory';
-};
+interface Waiter {
+  upTo: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
 
-const DROP_REASON: Record<StoreDropReason, string> = {
-  'drop-oldest': 'buffer_full_drop_oldest',
-  'refuse-newest': 'buffer_full_refuse_newest',
-  'write-failed': 'buffer_write_failed',
-};
+/** Items handed to the worker in one message at most: bounds the copy a message makes. */
+const MAX_BATCH = 512;
+
+// The worker's module sits beside this one, as .ts under the test runner and .js once built.
+const WORKER_URL = new URL(`./influx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /**
- * Every event, alarm transition, derived event and gateway figure bound for InfluxDB goes through
- * a store (by default the on-disk write-ahead log) and from there upstream in order. `durable()`
- * tells ingest when what it handed over survives a crash, so MQTT acknowledges only then.
+ * The InfluxDB sink as the event thread sees it: it hands items over in batches, once per turn of
+ * the event loop, to a worker thread that makes the line protocol, keeps the write-ahead log and
+ * writes to InfluxDB (InfluxWriter). `durable()` resolves once the worker has fsynced every item
+ * handed over so far, so MQTT still acknowledges a QoS 1 event only once it is on disk.
  */
 export class InfluxSink implements Part {
   readonly name = 'influx';
-  private readonly store: PointStore;
-  private readonly forwarder: Forwarder;
-  private readonly writer: LineWriter;
+  private worker?: Worker;
   private subscription?: Subscription;
+  private batch: SinkItem[] = [];
+  private flushQueued = false;
+  private handedOver = 0;
+  private synced = 0;
+  private waiters: Waiter[] = [];
+  private failure?: Error;
+  private stopped?: () => void;
+  private view: WorkerView;
 
   constructor(
     private readonly options: InfluxSinkOptions,
@@ -61,86 +58,154 @@ export class InfluxSink implements Part {
     private readonly counters: SinkCounters,
     private readonly log: Logger,
   ) {
-    const events: StoreEvents = {
-      dropped: (n, reason) => counters.dropped(n, DROP_REASON[reason]),
-      full: (episode, dropped) => this.fullEpisode(episode, dropped),
-      readable: () => this.forwarder.readable(),
-    };
-    const b = options.buffer;
-    this.store = b.enabled ? new WriteAheadLog(b, events, log) : new MemoryQueue(b.maxPoints, events);
-    const endpoint = { ...options, retentionPolicy: options.retentionPolicy?.name };
-    this.writer = new LineWriter(endpoint);
-    const admin = influxClient(options);
-    const upstream = {
-      prepare: () => (options.createDatabase ? prepareDatabase(admin, options.database, options.retentionPolicy, log) : Promise.resolve()),
-      write: (lines: string[]) => this.writer.write(lines),
-    };
-    this.forwarder = new Forwarder(this.store, upstream, options, counters, log);
+    const buffer = options.buffer.enabled ? 'disk' : 'memory';
+    this.view = { status: { state: 'connected', bufferedPoints: 0, bufferedBytes: 0, oldestPointAgeSeconds: 0, buffer }, hasRoom: true };
   }
 
-  /** Opens the buffer (a restart finds what the last run left) but never waits for InfluxDB. */
+  /** Starts the worker and opens the buffer (a restart finds what the last run left) but never waits for InfluxDB. */
   async start(): Promise<void> {
-    await this.store.open();
+    const setup: WorkerSetup = { options: this.options, logLevel: this.log.level };
+    const worker = new Worker(WORKER_URL, { workerData: setup, name: 'influx' });
+    this.worker = worker;
+    const started = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'started') resolve();
+        else if (m.type === 'start-failed') reject(new Error(m.message));
+        this.received(m);
+      });
+      worker.once('error', (err) => {
+        reject(err);
+        this.fail(new Error(`InfluxDB sink worker stopped: ${err.message}`));
+      });
+      worker.once('exit', (code) => {
+        if (!this.stopped) reject(new Error(`InfluxDB sink worker exited (${code})`));
+        this.fail(new Error(`InfluxDB sink worker exited (${code})`));
+      });
+    });
+    await started;
     const { events$, alarms$, derived$, stats$ } = this.streams;
     this.subscription = merge(
-      events$.pipe(map(inferenceLine)),
-      alarms$.pipe(map(alarmLine)),
-      (derived$ ?? EMPTY).pipe(map(derivedLine)),
-      (stats$ ?? EMPTY).pipe(map(gatewayLine)),
-    ).subscribe((line) => {
-      if (line !== undefined && this.store.append(line)) this.forwarder.appended(line);
-    });
-    this.forwarder.start();
+      events$.pipe(map((value): SinkItem => ({ kind: 'inference', value }))),
+      alarms$.pipe(map((value): SinkItem => ({ kind: 'alarm', value }))),
+      (derived$ ?? EMPTY).pipe(map((value): SinkItem => ({ kind: 'derived', value }))),
+      (stats$ ?? EMPTY).pipe(map((value): SinkItem => ({ kind: 'gateway', value }))),
+    ).subscribe((item) => this.take(item));
   }
 
   /** Stops taking input and sends what it can until `deadlineMs`; the disk buffer keeps the rest for the next start. */
   async stop(deadlineMs = 3000): Promise<void> {
     this.subscription?.unsubscribe();
-    await this.forwarder.stop(deadlineMs);
-    await this.store.close();
-    this.writer.close();
-    const left = this.store.depth().points;
-    if (left === 0) return;
-    if (this.options.buffer.enabled) this.log.info({ points: left }, 'points stay in the disk buffer for the next start');
-    else {
-      this.counters.dropped(left, 'shutdown');
-      this.log.error({ points: left }, 'InfluxDB points not written before shutdown (disk buffer off)');
-    }
+    const worker = this.worker;
+    if (!worker || this.stopped) return;
+    this.flush();
+    const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    worker.once('exit', () => this.stopped?.());
+    this.send({ type: 'stop', deadlineMs });
+    await done;
+    await worker.terminate();
   }
 
   problem(): string | undefined {
-    return this.forwarder.problem();
+    return this.failure?.message ?? this.view.problem;
   }
 
   status(): SinkStatus {
-    const depth = this.store.depth();
-    return {
-      state: this.forwarder.state(),
-      bufferedPoints: depth.points,
-      bufferedBytes: depth.bytes,
-      oldestPointAgeSeconds: this.forwarder.oldestAgeMs() / 1000,
-      buffer: this.options.buffer.enabled ? 'disk' : 'memory',
-    };
+    const handedOver = this.batch.length;
+    const s = this.view.status;
+    return handedOver === 0 ? s : { ...s, bufferedPoints: s.bufferedPoints + handedOver };
   }
 
   pending(): number {
-    return this.store.depth().points;
+    return this.status().bufferedPoints;
   }
 
   /** False while a full buffer refuses new points: ingest should not accept (MQTT: no PUBACK, the MCU resends). */
   hasRoom(): boolean {
-    return this.store.hasRoom();
+    return this.view.hasRoom;
   }
 
-  /** Resolves when every point handed over so far is on disk (at once without the disk buffer). */
+  /** Resolves when every item handed over so far is on disk (at once without the disk buffer, once the worker has it). */
   durable(): Promise<void> {
-    return this.store.durable();
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.synced >= this.handedOver) return Promise.resolve();
+    this.flush();
+    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.handedOver, resolve, reject }));
   }
 
-  private fullEpisode(episode: 'start' | 'end', dropped: number): void {
-    const policy = this.options.buffer.enabled ? this.options.buffer.whenFull : 'drop-oldest';
-    if (episode === 'start')
-      this.log.warn({ policy }, `InfluxDB buffer full: ${policy === 'drop-oldest' ? 'dropping the oldest points' : 'refusing new points'}`);
-    else this.log.info({ policy, dropped }, 'InfluxDB buffer has room again');
+  private take(item: SinkItem): void {
+    this.batch.push(item);
+    this.handedOver++;
+    if (this.batch.length >= MAX_BATCH) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0 || this.failure) return;
+    const items = this.batch;
+    this.batch = [];
+    this.send({ type: 'items', items, upTo: this.handedOver });
+  }
+
+  private send(message: ToWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  private received(m: FromWorker): void {
+    if (m.type === 'log') return this.relay(m.line);
+    if (m.type === 'start-failed') return;
+    if (m.type === 'update') for (const c of m.counters) this.count(c);
+    this.view = m.view;
+    if (m.type === 'synced') this.settle(m.upTo, m.refused);
+    else if (m.type === 'failed') this.fail(new Error(m.message));
+    else if (m.type === 'stopped') this.stopped?.();
+  }
+
+  /** Items up to `upTo` are on disk, unless the store refused some of the last batch: those waiters get no acknowledgement. */
+  private settle(upTo: number, refused: boolean): void {
+    const from = this.synced;
+    this.synced = upTo;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.upTo > upTo) still.push(w);
+      else if (refused && w.upTo > from) w.reject(new Error('history buffer full'));
+      else w.resolve();
+    }
+    this.waiters = still;
+  }
+
+  private fail(err: Error): void {
+    if (this.stopped || this.failure) return;
+    this.failure = err;
+    this.log.error({ err: err.message }, 'InfluxDB sink failed; new points are refused');
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  private count(c: CounterCall): void {
+    if (c.name === 'written') this.counters.written(c.n);
+    else if (c.name === 'dropped') this.counters.dropped(c.n, c.reason);
+    else if (c.name === 'retried') this.counters.retried();
+    else this.counters.writeSeconds(c.s);
+  }
+
+  /** A worker's pino line, logged again here with its own level and fields. */
+  private relay(line: string): void {
+    const { level, msg, time: _time, ...fields } = JSON.parse(line) as { level: number; msg?: string; time?: unknown };
+    const name = LEVELS[level] ?? 'info';
+    this.log[name](fields, msg ?? '');
   }
 }
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
