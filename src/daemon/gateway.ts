@@ -50,7 +50,7 @@ export interface GatewayDeps {
 }
 
 /** A part that only runs code at start/stop (state, CEP), so the start order reads as the spec. */
-function innerPart(name: string, start: () => void, stop: () => void): Part {
+function innerPart(name: string, start: () => void, stop: () => void | Promise<void>): Part {
   return { name, start: async () => start(), stop: async () => stop(), problem: () => undefined };
 }
 
@@ -251,7 +251,7 @@ export class Gateway {
       innerPart(
         'state',
         () => this.restoreState(),
-        () => this.alarms.flush(),
+        () => this.alarms.close(),
       ),
       innerPart(
         'cep',

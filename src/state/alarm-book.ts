@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Subject } from 'rxjs';
 import { retained, type AlarmCondition, type AlarmEvent, type AlarmEventState, type AlarmTransition } from '../core/alarm.js';
@@ -21,7 +22,7 @@ export class AlarmCommandError extends GatewayError {
 export interface AlarmBookOptions {
   /** Where the retained alarms are kept across restarts; none: in memory only. */
   file?: string;
-  /** Changes within this window are written together. */
+  /** Changes within this window are written together (default 1 s; a graceful stop writes at once). */
   writeDelayMs?: number;
 }
 
@@ -39,6 +40,8 @@ export class AlarmBook {
   private readonly eventSubject = new Subject<AlarmEvent>();
   readonly events$ = this.eventSubject.asObservable();
   private writeTimer?: NodeJS.Timeout;
+  /** The write in flight: writes go one at a time, so an older state never lands after a newer one. */
+  private writing?: Promise<void>;
 
   constructor(
     private readonly clock: Clock,
@@ -146,7 +149,15 @@ export class AlarmBook {
     return out;
   }
 
-  /** Writes pending changes now (at stop). */
+  /** Writes the alarms now, synchronously, after any write in flight (at stop). */
+  async close(): Promise<void> {
+    clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
+    await this.writing;
+    this.flush();
+  }
+
+  /** Writes the alarms now, synchronously. */
   flush(): void {
     clearTimeout(this.writeTimer);
     this.writeTimer = undefined;
@@ -154,12 +165,34 @@ export class AlarmBook {
     if (!file) return;
     try {
       mkdirSync(dirname(file), { recursive: true });
-      const tmp = `${file}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ version: FILE_VERSION, alarms: [...this.conditions.values()] }));
-      renameSync(tmp, file);
+      writeFileSync(`${file}.tmp`, this.serialised());
+      renameSync(`${file}.tmp`, file);
     } catch (err) {
       this.log.error({ file, err: String(err) }, 'alarm state not written');
     }
+  }
+
+  private serialised(): string {
+    return JSON.stringify({ version: FILE_VERSION, alarms: [...this.conditions.values()] });
+  }
+
+  /** The timer's write: off the event thread but for the JSON, so a busy alarm book does not stall ingest. */
+  private writeLater(): void {
+    this.writeTimer = undefined;
+    const file = this.options.file!;
+    const text = this.serialised();
+    const previous = this.writing ?? Promise.resolve();
+    const write = previous
+      .then(async () => {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      })
+      .catch((err: unknown) => this.log.error({ file, err: String(err) }, 'alarm state not written'))
+      .finally(() => {
+        if (this.writing === write) this.writing = undefined;
+      });
+    this.writing = write;
   }
 
   private find(device: string, rule: string): AlarmCondition {
@@ -178,7 +211,7 @@ export class AlarmBook {
 
   private changed(): void {
     if (!this.options.file || this.writeTimer) return;
-    this.writeTimer = setTimeout(() => this.flush(), this.options.writeDelayMs ?? 100);
+    this.writeTimer = setTimeout(() => this.writeLater(), this.options.writeDelayMs ?? 1000);
     this.writeTimer.unref();
   }
 }

@@ -5,6 +5,7 @@ import type { AlarmEvent, AlarmTransition } from '../../src/core/alarm.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { AlarmBook, AlarmCommandError } from '../../src/state/alarm-book.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/ports.js';
 
 const clock = { now: () => 5_000 };
 const transition = (state: 'raised' | 'cleared', extra: Partial<AlarmTransition> = {}): AlarmTransition => ({
@@ -88,4 +89,33 @@ t.test('retained alarms are written and read back; a damaged file is set aside',
     'kept aside for a look',
   );
   t.same(book(join(dir, 'none.json')).book.load(), [], 'no file: nothing retained');
+});
+
+t.test('changes are written in the background, in order; close() writes the newest state after any write in flight', async (t) => {
+  const dir = tempDir(t, 'alarm-book-');
+  const file = join(dir, 'alarms.json');
+  const b = book(file).book;
+  const kept = () => book(file).book.load();
+  b.apply(transition('raised'));
+  t.notOk(existsSync(file), 'nothing written on the event itself');
+  await waitFor(() => existsSync(file) || undefined, 'the background write');
+  t.match(kept(), [{ device: 'd1', active: true, acked: false }]);
+  b.apply(transition('raised', { device: 'd2' }));
+  b.acknowledge('d1', 'r', 'op');
+  // The timer fires and its write starts; close() comes while it may still be in flight.
+  await new Promise((r) => setImmediate(r));
+  b.apply(transition('raised', { device: 'd3' }));
+  await b.close();
+  t.same(
+    kept()
+      .map((c) => `${c.device}:${String(c.acked)}`)
+      .sort(),
+    ['d1:true', 'd2:false', 'd3:false'],
+    'the state at close, not an older one',
+  );
+  t.same(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left behind',
+  );
 });
