@@ -10,7 +10,8 @@
 // Knobs (env): BENCH_E2E_SCENARIOS (default "1000,1000+influx,10000,10000+influx"), BENCH_E2E_RATES
 // (default 10000,20000,30000,40000,50000,60000), BENCH_E2E_BARE_RATES, BENCH_E2E_STEP_SECONDS (20),
 // BENCH_E2E_LATENCY_RATES (1000,10000), BENCH_E2E_MODBUS_SAMPLES (500), BENCH_E2E_OPCUA_SAMPLES (100),
-// BENCH_E2E_SOAK_MINUTES (0: after the steps, hold 10k ev/s that long and sample RSS).
+// BENCH_E2E_SOAK_MINUTES (0: after the steps, hold 10k ev/s that long and sample RSS),
+// BENCH_E2E_WARMUP_SECONDS (3: background load before the latency probes start).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ const LATENCY_RATES = list('BENCH_E2E_LATENCY_RATES', '1000,10000').map(Number);
 const MODBUS_SAMPLES = Number(process.env.BENCH_E2E_MODBUS_SAMPLES ?? 500);
 const OPCUA_SAMPLES = Number(process.env.BENCH_E2E_OPCUA_SAMPLES ?? 100);
 const SOAK_MINUTES = Number(process.env.BENCH_E2E_SOAK_MINUTES ?? 0);
+const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 3);
 /** d0 is the probes' device; then a block of fresh devices for each functional check. */
 const PROBE_DEVICE = 0;
 const VERIFY_RUNS = 12;
@@ -220,7 +222,7 @@ async function scenario(name: string): Promise<ScenarioResult> {
         queueBytes: QUEUE_BYTES,
         skip: RESERVED,
       });
-      await sleep(3000);
+      await sleep(WARMUP_SECONDS * 1000);
       const device = `d${PROBE_DEVICE}`;
       const modbus = await modbusLatency({
         mqttPort: ports.mqtt,

@@ -13,6 +13,7 @@ import type { DeviceState } from '../../state/device-state.js';
 import { EVENTS_WITH_HISTORY } from './history.js';
 import { addEngineeringUnits, setUnknown, type Scalar } from './status-nodes.js';
 import { LiveVariable, type WatchListener } from './live-values.js';
+import { buildOnBrowse } from './lazy-devices.js';
 
 export const NAMESPACE_URI = 'urn:tinyml-gateway';
 export const DEVICES_FOLDER = 'Devices';
@@ -180,7 +181,8 @@ function addVariable(
  * `s=Devices/<device>/<path>`: stable for SCADA tags, and collision-free because `/` cannot occur
  * in device ids.
  *
- * Its variables read the device's state when they are read (see LiveVariable). An event costs a
+ * The object exists from the start; its variables are built on first use (`build`). They read the
+ * device's state when they are read (see LiveVariable). An event costs a
  * version bump; only variables an exception-based monitored item watches are pushed, at most once
  * per the fastest sampling interval among those items: the first change at once, later ones
  * folded into the newest value at the end of the window.
@@ -198,14 +200,18 @@ export class DeviceNodes implements WatchListener {
   /** The device object: source and notifier of its alarm events. */
   readonly object: UAObject;
 
+  private built = false;
+  private building = false;
+
   constructor(
     private readonly ns: Namespace,
     type: UAObjectType,
     devicesFolder: UAObject,
     readonly id: string,
     private readonly view: () => DeviceView,
+    /** What else hangs below the device once it is built (history, methods). */
+    private readonly onBuilt: (nodes: DeviceNodes) => void = () => undefined,
   ) {
-    const nodeId = `s=${devicePath(id)}`;
     // Built from the same specs as the type, not by type.instantiate(): cloning the type's
     // declarations took half of a 10,000-device start.
     this.object = ns.addObject({
@@ -214,21 +220,40 @@ export class DeviceNodes implements WatchListener {
       browseName: id,
       // Otherwise the display name (and so every alarm's SourceName) is the qualified `2:<device>`.
       displayName: id,
-      nodeId,
+      nodeId: `s=${devicePath(id)}`,
       // An alarm's source must hang in the event hierarchy (Server → Devices → device) to be a condition source.
       eventNotifier: EVENTS_WITH_HISTORY,
       eventSourceOf: devicesFolder,
     });
+    buildOnBrowse(this.object, () => this.build());
+  }
+
+  /** Whether the device's variables exist yet. */
+  get isBuilt(): boolean {
+    return this.built;
+  }
+
+  /**
+   * Creates the device's variables, the first time anything reaches below the device object (a
+   * browse of the device, a path through it, a read or a subscription by node id: lazy-devices.ts). Until then a device costs
+   * one object node, and its state is all there is to read; so start and memory follow the devices
+   * clients look at, not the devices configured. False while it is being built (a re-entrant call).
+   */
+  build(): boolean {
+    if (this.built) return true;
+    if (this.building) return false;
+    this.building = true;
+    const nodeId = `s=${devicePath(this.id)}`;
     const parents = new Map<string, UAObject>([['', this.object]]);
     for (const o of OBJECTS) {
       parents.set(
         o.name,
-        ns.addObject({ componentOf: this.object, browseName: o.name, description: o.description, nodeId: `${nodeId}/${o.name}` }),
+        this.ns.addObject({ componentOf: this.object, browseName: o.name, description: o.description, nodeId: `${nodeId}/${o.name}` }),
       );
     }
     for (const spec of DEVICE_VARIABLES) {
       const [parent, name] = splitPath(spec.path);
-      const variable = addVariable(ns, parents.get(parent)!, name, spec, UNIT_RANGE, undefined, `${nodeId}/${spec.path}`);
+      const variable = addVariable(this.ns, parents.get(parent)!, name, spec, UNIT_RANGE, undefined, `${nodeId}/${spec.path}`);
       setUnknown(variable, spec.dataType);
       const read = spec.read;
       this.variables.set(
@@ -236,10 +261,17 @@ export class DeviceNodes implements WatchListener {
         new LiveVariable(variable, spec.dataType, () => read(this.view()), this.source, this, spec.timeDependent),
       );
     }
+    this.built = true;
+    this.building = false;
     this.refresh();
+    // Classes seen only in events so far (not configured) get their variables too.
+    for (const label in this.view().d.scores) this.score(label);
+    this.onBuilt(this);
+    return true;
   }
 
   variable(path: string): UAVariable | undefined {
+    this.build();
     return (this.variables.get(path) ?? (path.startsWith('Scores/') ? this.scores.get(path.slice('Scores/'.length)) : undefined))?.node;
   }
 
@@ -247,6 +279,7 @@ export class DeviceNodes implements WatchListener {
   changed(d: DeviceState, now: number): void {
     this.source.version++;
     this.source.changedAt = now;
+    if (!this.built) return;
     if (d.scores) for (const label in d.scores) if (!this.scores.has(label)) this.score(label);
     if (this.watchedVariables.size === 0) return;
     if (this.window) {
@@ -259,6 +292,7 @@ export class DeviceNodes implements WatchListener {
 
   /** Values that change with time alone reach their watchers; configured classes and the EURange follow a reload. */
   refresh(): void {
+    if (!this.built) return;
     const v = this.view();
     this.setAnomalyRange(v.anomalyRange);
     for (const label of v.d.labels) this.score(label);

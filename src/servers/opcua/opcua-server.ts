@@ -23,6 +23,7 @@ import type { RuleSpec } from '../../cep/rules/language.js';
 import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf, type AlarmKind } from './alarm-conditions.js';
+import { buildDevicesOnFirstUse } from './lazy-devices.js';
 import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
 import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
 import { addMethod, InvalidArgument, METHODS } from './methods.js';
@@ -153,6 +154,7 @@ export class OpcuaServerPart implements Part {
       mayCall(roleOf(context, security.anonymousRole), { name: method.browseName.name ?? '', ours: method.nodeId.namespace === ns.index }),
     );
     this.ns = ns;
+    buildDevicesOnFirstUse(ns, DEVICES_FOLDER, (device) => this.devices.get(device));
     this.deviceType = addDeviceType(ns);
     const objects = addressSpace.rootFolder.objects;
     this.devicesFolder = ns.addObject({
@@ -197,6 +199,11 @@ export class OpcuaServerPart implements Part {
     this.log.info({ endpoint: this.endpointUrl() }, 'OPC UA server listening');
   }
 
+  /** Devices whose variables exist: the ones a client (or an alarm) has reached so far. */
+  builtDevices(): string[] {
+    return [...this.devices.values()].filter((d) => d.isBuilt).map((d) => d.id);
+  }
+
   /** A device variable by browse path below the device (`AnomalyScore`, `Model/Name`, `Scores/<label>`). */
   deviceVariable(device: string, path: string): UAVariable | undefined {
     return this.devices.get(device)?.variable(path);
@@ -236,12 +243,18 @@ export class OpcuaServerPart implements Part {
     let nodes = this.devices.get(id);
     if (nodes) return nodes;
     const view = (): DeviceView => this.view(this.state.get(id) ?? newDevice(id, false, [], this.options.clock.now()));
-    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id, view));
+    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id, view, (built) => this.completeDevice(ns, built)));
+    installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
+    this.devices.set(id, nodes);
+    return nodes;
+  }
+
+  /** What a device gets once its variables are built: value history and its ResetAlarms method. */
+  private completeDevice(ns: Namespace, nodes: DeviceNodes): void {
+    const id = nodes.id;
     for (const [name, field] of Object.entries(HISTORIZED)) {
       installValueHistory(nodes.variable(name)!, id, field, this.options.history, this.log);
     }
-    installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
-    this.devices.set(id, nodes);
     const alarms = this.options.alarms;
     addMethod(
       ns,
@@ -252,7 +265,6 @@ export class OpcuaServerPart implements Part {
       },
       this.methodFailed,
     );
-    return nodes;
   }
 
   private applyAlarm(e: AlarmEvent): void {

@@ -1,0 +1,87 @@
+import t from 'tap';
+import { AttributeIds, BrowseDirection, TimestampsToReturn, type DataValue } from 'node-opcua';
+import { inferenceEvent, LABELS, runningGateway } from '../helpers/gateway-config.js';
+import { waitFor } from '../helpers/ports.js';
+import { fastSubscription, nodeAt, opcuaSession, organized, readValue } from '../helpers/clients.js';
+
+t.setTimeout(120_000);
+
+async function post(port: number, events: Record<string, unknown>[]): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/ingest`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
+  if (res.status !== 200) throw new Error(`POST /ingest: ${res.status} ${await res.text()}`);
+}
+
+t.test('device variables are built when a client first reaches below a device, and then behave as if always there', async (t) => {
+  const devices = ['press-01', 'press-02', 'press-03', 'press-04'].map((id) => ({ id, labels: LABELS }));
+  const { gateway, config, ports } = await runningGateway(t, { devices, modbus: { enabled: false } });
+  const opcua = gateway.opcua!;
+  // press-03 reports a class nobody configured: its variable must be there once the device is built.
+  await post(ports.http, [
+    inferenceEvent('press-01', 0.21, 1),
+    inferenceEvent('press-02', 0.32, 1),
+    inferenceEvent('press-03', 0.43, 1, { scores: { normal: 0.5, overheat: 0.5 } }),
+  ]);
+  t.same(opcua.builtDevices(), [], 'events alone build nothing');
+
+  const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
+  t.teardown(() => opc.close());
+  const id = (device: string, path: string) => `ns=${opc.ns};s=Devices/${device}/${path}`;
+  const devicesFolder = `ns=${opc.ns};s=Devices`;
+  t.same(
+    (await organized(opc.session, devicesFolder)).sort(),
+    ['press-01', 'press-02', 'press-03', 'press-04'],
+    'the folder lists every device',
+  );
+  t.same(opcua.builtDevices(), [], 'browsing the folder builds no device');
+
+  t.equal(await readValue(opc.session, id('press-01', 'AnomalyScore')), 0.21, 'a read by node id gets the current value');
+  t.equal(await readValue(opc.session, id('press-01', 'Model/Version')), '2.3.1');
+  t.same(opcua.builtDevices(), ['press-01'], 'only the device read is built');
+
+  const browsed = await opc.session.browse({
+    nodeId: id('press-03', '').slice(0, -1),
+    browseDirection: BrowseDirection.Forward,
+    resultMask: 63,
+  });
+  const names = (browsed.references ?? []).map((r) => r.browseName.name);
+  t.ok(
+    ['AnomalyScore', 'Label', 'Model', 'Scores', 'ResetAlarms'].every((n) => names.includes(n)),
+    `browsing press-03 shows its variables: ${names.join(', ')}`,
+  );
+  t.same((await organized(opc.session, id('press-03', 'Scores'))).length, 0, 'scores are components, not organized');
+  const scores = await opc.session.browse({ nodeId: id('press-03', 'Scores'), browseDirection: BrowseDirection.Forward, resultMask: 63 });
+  t.same(
+    (scores.references ?? [])
+      .map((r) => r.browseName.name)
+      .filter((n) => n !== 'BaseObjectType')
+      .sort(),
+    [...LABELS, 'overheat'].sort(),
+    'configured classes and the one seen only in an event',
+  );
+
+  const path = await nodeAt(opc.session, opc.ns, ['Devices', 'press-02', 'Confidence']);
+  t.equal(path, id('press-02', 'Confidence'), 'a path through an untouched device resolves');
+  t.equal(await readValue(opc.session, path), 0.9);
+
+  // A subscription by node id to a device nobody has touched sees its values as they come.
+  const subscription = await fastSubscription(opc.session);
+  const item = await subscription.monitor(
+    { nodeId: id('press-04', 'AnomalyScore'), attributeId: AttributeIds.Value },
+    { samplingInterval: 0, queueSize: 10, discardOldest: true },
+    TimestampsToReturn.Both,
+  );
+  const seen: unknown[] = [];
+  item.on('changed', (dv: DataValue) => seen.push(dv.value.value));
+  await post(ports.http, [inferenceEvent('press-04', 0.55, 1)]);
+  await waitFor(() => seen.includes(0.55) || undefined, 'the subscribed value');
+  t.same(opcua.builtDevices().sort(), ['press-01', 'press-02', 'press-03', 'press-04']);
+  t.equal(
+    await readValue(opc.session, `ns=${opc.ns};s=Devices/press-09/AnomalyScore`).catch(() => 'error'),
+    null,
+    'an unknown device is still unknown',
+  );
+});
