@@ -2,7 +2,7 @@ import t from 'tap';
 import { AttributeIds, BrowseDirection, TimestampsToReturn, type DataValue } from 'node-opcua';
 import { inferenceEvent, LABELS, runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
-import { fastSubscription, nodeAt, opcuaSession, organized, readValue } from '../helpers/clients.js';
+import { fastSubscription, nodeAt, opcuaSession, organized, readValue, watchEvents } from '../helpers/clients.js';
 
 t.setTimeout(120_000);
 
@@ -84,4 +84,27 @@ t.test('device variables are built when a client first reaches below a device, a
     null,
     'an unknown device is still unknown',
   );
+});
+
+t.test('an alarm on a device no client has reached raises its condition without building the device', async (t) => {
+  const devices = ['press-01', 'press-02'].map((id) => ({ id, labels: LABELS }));
+  const { gateway, config, ports } = await runningGateway(t, { devices, modbus: { enabled: false } });
+  const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
+  t.teardown(() => opc.close());
+  const events = await watchEvents(opc.session);
+  t.teardown(() => events.stop());
+  await post(ports.http, [inferenceEvent('press-02', 0.9, 1), inferenceEvent('press-02', 0.95, 2)]);
+  await waitFor(() => events.events.find((e) => e.SourceName === 'press-02' && e['ActiveState.Id'] === true), 'the alarm event');
+  t.same(gateway.opcua!.builtDevices(), [], 'the condition is there, the variables are not');
+  const browsed = await opc.session.browse({
+    nodeId: `ns=${opc.ns};s=Devices/press-02`,
+    browseDirection: BrowseDirection.Forward,
+    resultMask: 63,
+  });
+  const names = (browsed.references ?? []).map((r) => r.browseName.name);
+  t.ok(
+    names.includes('persist') && names.includes('AnomalyScore'),
+    `the device shows its condition and its variables: ${names.join(', ')}`,
+  );
+  t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/press-02/AlarmActive`), true);
 });

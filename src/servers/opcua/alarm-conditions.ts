@@ -1,3 +1,4 @@
+import { addingBelowDevice } from './lazy-devices.js';
 import {
   DataType,
   NodeId,
@@ -125,6 +126,10 @@ export class AlarmConditions {
     const id = conditionNodeId(c.device, c.rule);
     const existing = this.held.get(id);
     if (existing) return existing;
+    return addingBelowDevice(() => this.create(device, c, id));
+  }
+
+  private create(device: UAObject, c: AlarmCondition, id: string): Held {
     const kind = this.kindOf(c.rule);
     const options = {
       browseName: c.rule,

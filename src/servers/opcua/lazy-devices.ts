@@ -20,6 +20,21 @@ function deviceOf(nodeId: NodeId, prefix: string): string | undefined {
  * Call) finds it in the namespace's node index: a miss there builds the device and looks again.
  * (Browse and TranslateBrowsePath start at the device object: see `buildOnBrowse`.)
  */
+let adding = 0;
+
+/**
+ * Runs `add`, which creates nodes of ours below a device (an alarm condition): node-opcua looks up
+ * each new node id first, and that miss must not build the device.
+ */
+export function addingBelowDevice<T>(add: () => T): T {
+  adding++;
+  try {
+    return add();
+  } finally {
+    adding--;
+  }
+}
+
 export function buildDevicesOnFirstUse(ns: Namespace, folder: string, devices: DeviceBuilder): void {
   const prefix = `${folder}/`;
   const index = ns as unknown as NodeIndex;
@@ -27,7 +42,7 @@ export function buildDevicesOnFirstUse(ns: Namespace, folder: string, devices: D
   const find = index.findNode2.bind(ns);
   index.findNode2 = (nodeId: NodeId): unknown => {
     const found = find(nodeId);
-    if (found) return found;
+    if (found || adding > 0) return found;
     const device = deviceOf(nodeId, prefix);
     return device !== undefined && devices(device)?.build() ? find(nodeId) : null;
   };
