@@ -57,6 +57,9 @@ export class AlarmConditions {
   private readonly held = new Map<string, Held>();
   /** The same, by the condition's full node id (what a method call names). */
   private readonly byNodeId = new Map<string, Held>();
+  /** Changes of conditions not created yet, in order, by condition node id. */
+  private readonly waiting = new Map<string, { device: UAObject; events: AlarmEvent[] }>();
+  private draining?: NodeJS.Immediate;
 
   constructor(
     private readonly ns: Namespace,
@@ -81,8 +84,54 @@ export class AlarmConditions {
     return c && !c.confirmed ? StatusCodes.Good : StatusCodes.BadConditionBranchAlreadyConfirmed;
   }
 
-  /** Applies one change of the book to the device's condition, creating it if needed. */
+  /**
+   * Applies one change of the book to the device's condition. A condition that does not exist yet
+   * is created in a later turn of the event loop, one per turn, and then takes its changes in
+   * order: creating one takes node-opcua milliseconds, and an alarm storm (every device at once)
+   * must not hold MQTT, Modbus and OPC UA still for the sum of them.
+   */
   apply(device: UAObject, e: AlarmEvent): void {
+    const id = conditionNodeId(e.device, e.rule);
+    const queued = this.waiting.get(id);
+    if (queued) {
+      queued.events.push(e);
+      return;
+    }
+    if (this.held.has(id)) return this.change(device, e);
+    this.waiting.set(id, { device, events: [e] });
+    this.draining ??= setImmediate(() => this.createNext());
+  }
+
+  /** Creates every waiting condition now (at start, before clients connect). */
+  createWaiting(): void {
+    while (this.waiting.size > 0) this.createOne();
+  }
+
+  dispose(): void {
+    if (this.draining) clearImmediate(this.draining);
+    this.draining = undefined;
+    this.waiting.clear();
+  }
+
+  private createNext(): void {
+    this.draining = undefined;
+    this.createOne();
+    if (this.waiting.size > 0) this.draining = setImmediate(() => this.createNext());
+  }
+
+  private createOne(): void {
+    const [id, queued] = this.waiting.entries().next().value ?? [];
+    if (id === undefined || !queued) return;
+    this.waiting.delete(id);
+    try {
+      for (const e of queued.events) this.change(queued.device, e);
+    } catch (err) {
+      const e = queued.events[0]!;
+      this.log.error({ device: e.device, rule: e.rule, err: err instanceof Error ? err.stack : String(err) }, 'OPC UA alarm update failed');
+    }
+  }
+
+  private change(device: UAObject, e: AlarmEvent): void {
     const { node, kind, input } = this.ensure(device, e);
     const branch = node.currentBranch();
     if (e.state === 'raised' || e.state === 'cleared') {
@@ -115,6 +164,7 @@ export class AlarmConditions {
 
   /** The device's object is being deleted, and its conditions with it. */
   forget(device: string): void {
+    for (const [id, queued] of this.waiting) if (queued.events[0]?.device === device) this.waiting.delete(id);
     for (const [id, held] of this.held) {
       if (held.device !== device) continue;
       this.held.delete(id);

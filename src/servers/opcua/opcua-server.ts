@@ -184,6 +184,7 @@ export class OpcuaServerPart implements Part {
     installEventHistory(this.devicesFolder, undefined, this.options.history, this.kindOf, this.log);
     for (const d of this.state.all()) this.sync(d);
     for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
+    this.conditions.createWaiting();
     this.subscriptions.push(
       this.state.changes$.subscribe((change) =>
         change.kind === 'device-removed' ? this.removeDevice(change.device.id) : this.sync(change.device),
@@ -216,6 +217,7 @@ export class OpcuaServerPart implements Part {
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
     for (const nodes of this.devices.values()) nodes.dispose();
+    this.conditions?.dispose();
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.guard?.dispose();
     await this.server?.shutdown(0);
