@@ -290,16 +290,18 @@ const stepLine = (s: Step): string =>
   `drain ${fmt(s.drainS, 2)} s, lost ${fmt(s.lost)} (shed ${fmt(s.shed)}), CPU ${fmt(s.cpu)}%, RSS max ${fmt(s.rssMax)} MB, ` +
   `verify ${s.verify ? (s.verify.ok ? `ok (${s.verify.checks})` : `FAILED ${JSON.stringify(s.verify.failures.slice(0, 3))}`) : '–'} → ${s.keptUp ? 'keeps up' : 'does not keep up'}`;
 
-/** The bare limit: broker and JSON.parse subscriber in their own processes, the same publisher. */
-async function bareLimit(): Promise<{ steps: Step[]; subscriberRss: number }> {
+/** The bare limit: broker and JSON.parse subscriber in their own processes, the same publisher; with InfluxDB, the subscriber writes every event to it. */
+async function bareLimit(influx?: InfluxServer): Promise<{ steps: Step[]; subscriberRss: number }> {
   const port = await freePort();
+  if (influx) await influx.query('_internal', 'CREATE DATABASE bare');
   const script = join(import.meta.dirname, 'e2e', 'bare-limit.js');
   const children: ChildProcess[] = [];
   try {
     const broker = spawn(process.execPath, [script, 'broker', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(broker);
     await new Promise((r) => broker.stdout.once('data', r));
-    const subscriber = spawn(process.execPath, [script, 'subscriber', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [script, 'subscriber', String(port), ...(influx ? [influx.url, 'bare'] : [])];
+    const subscriber = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(subscriber);
     let processed = 0;
     subscriber.stdout.on('data', (chunk: Buffer) => {
@@ -317,7 +319,11 @@ async function bareLimit(): Promise<{ steps: Step[]; subscriberRss: number }> {
       cpuSeconds: () => cpuSecondsOf(subscriber.pid) + cpuSecondsOf(broker.pid),
       rss: () => rssMbOf(subscriber.pid),
     };
-    console.log('\n## bare limit: aedes broker + a subscriber that only JSON.parses (CPU is broker + subscriber)');
+    console.log(
+      influx
+        ? '\n## bare limit + InfluxDB: the same, the subscriber writing every event to InfluxDB in batches (processed = written; CPU is broker + subscriber)'
+        : '\n## bare limit: aedes broker + a subscriber that only JSON.parses (CPU is broker + subscriber)',
+    );
     const steps: Step[] = [];
     for (const rate of BARE_RATES) {
       const s = await step(target, rate);
@@ -335,24 +341,32 @@ async function bareLimit(): Promise<{ steps: Step[]; subscriberRss: number }> {
 const sustained = (steps: Step[]): number => Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.rate));
 const highestProcessed = (steps: Step[]): number => Math.max(0, ...steps.map((s) => s.processed));
 
-function report(results: ScenarioResult[], bare: { steps: Step[] }): void {
+function report(results: ScenarioResult[], bare: { steps: Step[] }, bareInflux?: { steps: Step[] }): void {
+  const ceiling = (steps: Step[]): number => Math.max(sustained(steps), highestProcessed(steps));
   const bareRate = sustained(bare.steps);
-  const bareCeiling = Math.max(bareRate, highestProcessed(bare.steps));
-  console.log('\n## Summary (one run; ratios against the bare limit measured in this run)\n');
+  const bareCeiling = ceiling(bare.steps);
+  console.log(
+    '\n## Summary (one run; ratios against the bare limit measured in this run, with InfluxDB against the bare limit + InfluxDB)\n',
+  );
   console.log(
     '| scenario | start → ready s | idle RSS MB | sustained ev/s | of bare limit | most processed ev/s | RSS at 10k ev/s MB | Modbus p99 at 10k ms | OPC UA p99 at 10k ms | verify |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
+    const reference = r.influx && bareInflux ? ceiling(bareInflux.steps) : bareCeiling;
     const at10k = r.latency.find((l) => l.rate === 10_000);
     const rate = sustained(r.steps);
     const verified = r.steps.every((s) => s.verify?.ok !== false);
     console.log(
-      `| ${r.name} | ${fmt(r.startS, 2)} | ${fmt(r.idleRss)} | ${fmt(rate)} | ${fmt((100 * rate) / bareCeiling)}% | ${fmt(highestProcessed(r.steps))} | ` +
+      `| ${r.name} | ${fmt(r.startS, 2)} | ${fmt(r.idleRss)} | ${fmt(rate)} | ${fmt((100 * rate) / reference)}% | ${fmt(highestProcessed(r.steps))} | ` +
         `${fmt(at10k?.rss ?? NaN)} | ${fmt(at10k?.modbus.p99 ?? NaN, 1)} | ${fmt(at10k?.opcua.p99 ?? NaN, 1)} | ${verified ? `ok at ${r.steps.length} rates` : 'FAILED'} |`,
     );
   }
   console.log(`\nbare limit: kept up to ${fmt(bareRate)} ev/s, most processed ${fmt(highestProcessed(bare.steps))} ev/s`);
+  if (bareInflux)
+    console.log(
+      `bare limit + InfluxDB: kept up to ${fmt(sustained(bareInflux.steps))} ev/s, most written ${fmt(highestProcessed(bareInflux.steps))} ev/s`,
+    );
 }
 
 async function main(): Promise<void> {
@@ -360,7 +374,16 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const name of SCENARIOS) results.push(await scenario(name));
   const bare = await bareLimit();
-  report(results, bare);
+  let bareInflux: { steps: Step[] } | undefined;
+  if (results.some((r) => r.influx)) {
+    const influx = await startInfluxd();
+    try {
+      bareInflux = await bareLimit(influx);
+    } finally {
+      await influx.stop();
+    }
+  }
+  report(results, bare, bareInflux);
   if (results.some((r) => r.steps.some((s) => s.verify && !s.verify.ok))) process.exitCode = 1;
 }
 
