@@ -237,3 +237,13 @@ export async function historyPage(
     continuationPoint: result.continuationPoint ?? null,
   };
 }
+
+/** One POST /ingest: the whole batch is taken in one turn of the gateway's event loop. */
+export async function postEvents(port: number, events: Record<string, unknown>[]): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/ingest`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
+  if (res.status !== 200) throw new Error(`POST /ingest: ${res.status} ${await res.text()}`);
+}

@@ -2,25 +2,16 @@ import t from 'tap';
 import { AttributeIds, BrowseDirection, TimestampsToReturn, type DataValue } from 'node-opcua';
 import { inferenceEvent, LABELS, runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
-import { fastSubscription, nodeAt, opcuaSession, organized, readValue, watchEvents } from '../helpers/clients.js';
+import { fastSubscription, nodeAt, opcuaSession, organized, postEvents, readValue, watchEvents } from '../helpers/clients.js';
 
 t.setTimeout(120_000);
-
-async function post(port: number, events: Record<string, unknown>[]): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${port}/ingest`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(events),
-  });
-  if (res.status !== 200) throw new Error(`POST /ingest: ${res.status} ${await res.text()}`);
-}
 
 t.test('device variables are built when a client first reaches below a device, and then behave as if always there', async (t) => {
   const devices = ['press-01', 'press-02', 'press-03', 'press-04'].map((id) => ({ id, labels: LABELS }));
   const { gateway, config, ports } = await runningGateway(t, { devices, modbus: { enabled: false } });
   const opcua = gateway.opcua!;
   // press-03 reports a class nobody configured: its variable must be there once the device is built.
-  await post(ports.http, [
+  await postEvents(ports.http, [
     inferenceEvent('press-01', 0.21, 1),
     inferenceEvent('press-02', 0.32, 1),
     inferenceEvent('press-03', 0.43, 1, { scores: { normal: 0.5, overheat: 0.5 } }),
@@ -76,7 +67,7 @@ t.test('device variables are built when a client first reaches below a device, a
   );
   const seen: unknown[] = [];
   item.on('changed', (dv: DataValue) => seen.push(dv.value.value));
-  await post(ports.http, [inferenceEvent('press-04', 0.55, 1)]);
+  await postEvents(ports.http, [inferenceEvent('press-04', 0.55, 1)]);
   await waitFor(() => seen.includes(0.55) || undefined, 'the subscribed value');
   t.same(opcua.builtDevices().sort(), ['press-01', 'press-02', 'press-03', 'press-04']);
   t.equal(
@@ -93,7 +84,7 @@ t.test('an alarm on a device no client has reached raises its condition without 
   t.teardown(() => opc.close());
   const events = await watchEvents(opc.session);
   t.teardown(() => events.stop());
-  await post(ports.http, [inferenceEvent('press-02', 0.9, 1), inferenceEvent('press-02', 0.95, 2)]);
+  await postEvents(ports.http, [inferenceEvent('press-02', 0.9, 1), inferenceEvent('press-02', 0.95, 2)]);
   await waitFor(() => events.events.find((e) => e.SourceName === 'press-02' && e['ActiveState.Id'] === true), 'the alarm event');
   t.same(gateway.opcua!.builtDevices(), [], 'the condition is there, the variables are not');
   const browsed = await opc.session.browse({

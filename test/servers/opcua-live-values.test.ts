@@ -2,19 +2,9 @@ import t from 'tap';
 import { AttributeIds, TimestampsToReturn, type DataValue } from 'node-opcua';
 import { inferenceEvent, runningGateway } from '../helpers/gateway-config.js';
 import { waitFor } from '../helpers/ports.js';
-import { fastSubscription, opcuaSession, readValue } from '../helpers/clients.js';
+import { fastSubscription, opcuaSession, postEvents, readValue } from '../helpers/clients.js';
 
 t.setTimeout(120_000);
-
-/** One POST: the whole batch is taken in one turn of the event loop, so no sampling tick or window end falls inside it. */
-async function postBatch(port: number, events: Record<string, unknown>[]): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${port}/ingest`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(events),
-  });
-  if (res.status !== 200) throw new Error(`POST /ingest: ${res.status} ${await res.text()}`);
-}
 
 t.test('device variables: read on demand, pushed coalesced to what clients watch, nothing lost', async (t) => {
   const { gateway, config, ports } = await runningGateway(t, {
@@ -42,7 +32,7 @@ t.test('device variables: read on demand, pushed coalesced to what clients watch
   t.ok(fast.revised > 0 && fast.revised < 1000, `exception-based item revised to ${fast.revised} ms`);
   t.equal(slow.revised, 1000);
 
-  await postBatch(http, [inferenceEvent('press-01', 0.11, 1)]);
+  await postEvents(http, [inferenceEvent('press-01', 0.11, 1)]);
   await waitFor(() => fast.seen.includes(0.11) && slow.seen.includes(0.11), 'both items to see the first value');
   // Quiet for longer than either interval: the next change opens a new window.
   await new Promise((r) => setTimeout(r, 1200));
@@ -50,7 +40,7 @@ t.test('device variables: read on demand, pushed coalesced to what clients watch
   slow.seen.length = 0;
 
   // Three changes inside one interval of either item.
-  await postBatch(http, [inferenceEvent('press-01', 0.22, 2), inferenceEvent('press-01', 0.33, 3), inferenceEvent('press-01', 0.44, 4)]);
+  await postEvents(http, [inferenceEvent('press-01', 0.22, 2), inferenceEvent('press-01', 0.33, 3), inferenceEvent('press-01', 0.44, 4)]);
   await waitFor(() => fast.seen.includes(0.44) && slow.seen.includes(0.44), 'the newest value to reach both items');
   await new Promise((r) => setTimeout(r, 1200));
   t.same(fast.seen, [0.22, 0.44], 'exception-based: the first change at once, the newest at the end of its window, the one between folded');
@@ -66,7 +56,7 @@ t.test('device variables: read on demand, pushed coalesced to what clients watch
       write(...args);
     };
   }
-  for (let seq = 1; seq <= 20; seq++) await postBatch(http, [inferenceEvent('press-02', 0.5 + seq / 100, seq)]);
+  for (let seq = 1; seq <= 20; seq++) await postEvents(http, [inferenceEvent('press-02', 0.5 + seq / 100, seq)]);
   t.same([...writes], [], 'no value written for 20 events nobody watches');
   t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/press-02/AnomalyScore`), 0.7);
   t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/press-02/Label`), 'bearing_wear');
@@ -88,7 +78,7 @@ t.test('device variables: read on demand, pushed coalesced to what clients watch
   // A steady stream faster than the window: far fewer notifications than changes, and the last one is the newest.
   fast.seen.length = 0;
   for (let seq = 5; seq < 45; seq++) {
-    await postBatch(http, [inferenceEvent('press-01', seq / 100, seq)]);
+    await postEvents(http, [inferenceEvent('press-01', seq / 100, seq)]);
     await new Promise((r) => setTimeout(r, 5));
   }
   await waitFor(() => fast.seen.at(-1) === 0.44, 'the newest value of the stream');

@@ -200,8 +200,8 @@ export class DeviceNodes implements WatchListener {
   /** The device object: source and notifier of its alarm events. */
   readonly object: UAObject;
 
-  private built = false;
-  private building = false;
+  /** The object alone, its variables being built (a re-entrant call), or built. */
+  private stage: 'object' | 'building' | 'built' = 'object';
 
   constructor(
     private readonly ns: Namespace,
@@ -230,19 +230,19 @@ export class DeviceNodes implements WatchListener {
 
   /** Whether the device's variables exist yet. */
   get isBuilt(): boolean {
-    return this.built;
+    return this.stage === 'built';
   }
 
   /**
    * Creates the device's variables, the first time anything reaches below the device object (a
-   * browse of the device, a path through it, a read or a subscription by node id: lazy-devices.ts). Until then a device costs
-   * one object node, and its state is all there is to read; so start and memory follow the devices
-   * clients look at, not the devices configured. False while it is being built (a re-entrant call).
+   * browse of the device, a path through it, a read or a subscription by node id: lazy-devices.ts).
+   * Until then a device costs one object node, and its state is all there is to read; so start and
+   * memory follow the devices clients look at, not the devices configured. False while it is being
+   * built (a re-entrant call).
    */
   build(): boolean {
-    if (this.built) return true;
-    if (this.building) return false;
-    this.building = true;
+    if (this.stage !== 'object') return this.stage === 'built';
+    this.stage = 'building';
     const nodeId = `s=${devicePath(this.id)}`;
     const parents = new Map<string, UAObject>([['', this.object]]);
     for (const o of OBJECTS) {
@@ -261,8 +261,7 @@ export class DeviceNodes implements WatchListener {
         new LiveVariable(variable, spec.dataType, () => read(this.view()), this.source, this, spec.timeDependent),
       );
     }
-    this.built = true;
-    this.building = false;
+    this.stage = 'built';
     this.refresh();
     // Classes seen only in events so far (not configured) get their variables too.
     for (const label in this.view().d.scores) this.score(label);
@@ -279,7 +278,7 @@ export class DeviceNodes implements WatchListener {
   changed(d: DeviceState, now: number): void {
     this.source.version++;
     this.source.changedAt = now;
-    if (!this.built) return;
+    if (!this.isBuilt) return;
     if (d.scores) for (const label in d.scores) if (!this.scores.has(label)) this.score(label);
     if (this.watchedVariables.size === 0) return;
     if (this.window) {
@@ -292,7 +291,7 @@ export class DeviceNodes implements WatchListener {
 
   /** Values that change with time alone reach their watchers; configured classes and the EURange follow a reload. */
   refresh(): void {
-    if (!this.built) return;
+    if (!this.isBuilt) return;
     const v = this.view();
     this.setAnomalyRange(v.anomalyRange);
     for (const label of v.d.labels) this.score(label);

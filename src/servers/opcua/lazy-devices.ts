@@ -15,11 +15,6 @@ function deviceOf(nodeId: NodeId, prefix: string): string | undefined {
   return value.slice(prefix.length, end < 0 ? undefined : end);
 }
 
-/**
- * A service that names a node below a device by node id (Read, CreateMonitoredItems, HistoryRead,
- * Call) finds it in the namespace's node index: a miss there builds the device and looks again.
- * (Browse and TranslateBrowsePath start at the device object: see `buildOnBrowse`.)
- */
 let adding = 0;
 
 /**
@@ -35,6 +30,11 @@ export function addingBelowDevice<T>(add: () => T): T {
   }
 }
 
+/**
+ * A service that names a node below a device by node id (Read, CreateMonitoredItems, HistoryRead,
+ * Call) finds it in the namespace's node index: a miss there builds the device and looks again.
+ * (Browse and TranslateBrowsePath start at the device object: see `buildOnBrowse`.)
+ */
 export function buildDevicesOnFirstUse(ns: Namespace, folder: string, devices: DeviceBuilder): void {
   const prefix = `${folder}/`;
   const index = ns as unknown as NodeIndex;

@@ -159,7 +159,7 @@ export class InfluxSink implements Part {
   private received(m: FromWorker): void {
     if (m.type === 'log') return this.relay(m.line);
     if (m.type === 'start-failed') return;
-    if (m.type === 'update') for (const c of m.counters) this.count(c);
+    for (const c of m.counters) this.count(c);
     this.view = m.view;
     if (m.type === 'synced') this.settle(m.upTo, m.refused);
     else if (m.type === 'failed') this.fail(new Error(m.message));

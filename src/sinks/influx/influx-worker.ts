@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { InfluxWriter } from './influx-writer.js';
 import type { SinkCounters } from './forwarder.js';
-import type { CounterCall, FromWorker, ToWorker, WorkerSetup, WorkerView } from './worker-messages.js';
+import type { CounterCall, FromWorker, News, ToWorker, WorkerSetup, WorkerView } from './worker-messages.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -21,7 +21,7 @@ const counted = (call: CounterCall): void => {
   updateQueued = true;
   setImmediate(() => {
     updateQueued = false;
-    post({ type: 'update', counters: calls.splice(0), view: snapshot() });
+    if (calls.length > 0) report({ type: 'update' });
   });
 };
 const counters: SinkCounters = {
@@ -32,36 +32,33 @@ const counters: SinkCounters = {
 };
 
 const writer = new InfluxWriter(setup.options, counters, log);
-const problem = writer.problem.bind(writer);
-/** Pending counters go out first, so the view that follows them reflects them. */
-const view = (): WorkerView => {
-  if (calls.length > 0) post({ type: 'update', counters: calls.splice(0), view: snapshot() });
-  return snapshot();
-};
-const snapshot = (): WorkerView => {
-  const p = problem();
-  return { status: writer.status(), hasRoom: writer.hasRoom(), ...(p === undefined ? {} : { problem: p }) };
-};
+
+/** News with the counters bumped since the last report and the view after them. */
+function report(news: News): void {
+  const problem = writer.problem();
+  const view: WorkerView = { status: writer.status(), hasRoom: writer.hasRoom(), ...(problem === undefined ? {} : { problem }) };
+  post({ ...news, counters: calls.splice(0), view });
+}
 
 let failed = false;
 port.on('message', (message: ToWorker) => {
   if (message.type === 'stop') {
-    void writer.stop(message.deadlineMs).then(() => post({ type: 'stopped', view: view() }));
+    void writer.stop(message.deadlineMs).then(() => report({ type: 'stopped' }));
     return;
   }
   let refused = false;
   for (const item of message.items) if (!writer.add(item)) refused = true;
   writer.durable().then(
-    () => post({ type: 'synced', upTo: message.upTo, refused, view: view() }),
+    () => report({ type: 'synced', upTo: message.upTo, refused }),
     (err: Error) => {
       if (failed) return;
       failed = true;
-      post({ type: 'failed', message: err.message, view: view() });
+      report({ type: 'failed', message: err.message });
     },
   );
 });
 
 writer.start().then(
-  () => post({ type: 'started', view: view() }),
+  () => report({ type: 'started' }),
   (err: Error) => post({ type: 'start-failed', message: err.message }),
 );

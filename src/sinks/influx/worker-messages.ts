@@ -18,16 +18,24 @@ export interface WorkerView {
   problem?: string;
 }
 
-/** The worker to the sink's thread; `view` always comes after the counters and logs it reflects. */
-export type FromWorker =
-  | { type: 'started'; view: WorkerView }
-  | { type: 'start-failed'; message: string }
-  | { type: 'log'; line: string }
-  | { type: 'update'; counters: CounterCall[]; view: WorkerView }
+/** What a worker report says besides its own news: the counters bumped since the last one, and the view after them. */
+export interface Report {
+  counters: CounterCall[];
+  view: WorkerView;
+}
+
+/** A report's own news. */
+export type News =
+  | { type: 'started' }
+  /** Counters only. */
+  | { type: 'update' }
   /** Items up to `upTo` are on disk; `refused`: the store refused at least one of the batch that ends there. */
-  | { type: 'synced'; upTo: number; refused: boolean; view: WorkerView }
-  | { type: 'failed'; message: string; view: WorkerView }
-  | { type: 'stopped'; view: WorkerView };
+  | { type: 'synced'; upTo: number; refused: boolean }
+  | { type: 'failed'; message: string }
+  | { type: 'stopped' };
+
+/** The worker to the sink's thread. */
+export type FromWorker = { type: 'start-failed'; message: string } | { type: 'log'; line: string } | (Report & News);
 
 export interface WorkerSetup {
   options: InfluxSinkOptions;
