@@ -1,4 +1,4 @@
-import { readFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Subject } from 'rxjs';
@@ -40,7 +40,7 @@ export class AlarmBook {
   private readonly eventSubject = new Subject<AlarmEvent>();
   readonly events$ = this.eventSubject.asObservable();
   private writeTimer?: NodeJS.Timeout;
-  /** The newest write, which runs after those before it. */
+  /** The write in flight: writes go one at a time, so an older state never lands after a newer one. */
   private writing?: Promise<void>;
 
   constructor(
@@ -149,21 +149,40 @@ export class AlarmBook {
     return out;
   }
 
-  /** Writes the alarms now, after any write in flight, and waits for it (at stop). */
+  /** Writes the alarms now, synchronously, after any write in flight (at stop). */
   async close(): Promise<void> {
     clearTimeout(this.writeTimer);
-    if (this.options.file) this.write(this.options.file);
+    this.writeTimer = undefined;
     await this.writing;
+    this.flush();
   }
 
-  /**
-   * Writes the alarms off the event thread but for the JSON, so a busy alarm book does not stall
-   * ingest; one write at a time, so an older state never lands after a newer one.
-   */
-  private write(file: string): void {
+  /** Writes the alarms now, synchronously. */
+  flush(): void {
+    clearTimeout(this.writeTimer);
     this.writeTimer = undefined;
-    const text = JSON.stringify({ version: FILE_VERSION, alarms: [...this.conditions.values()] });
-    const write = (this.writing ?? Promise.resolve())
+    const file = this.options.file;
+    if (!file) return;
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(`${file}.tmp`, this.serialised());
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.log.error({ file, err: String(err) }, 'alarm state not written');
+    }
+  }
+
+  private serialised(): string {
+    return JSON.stringify({ version: FILE_VERSION, alarms: [...this.conditions.values()] });
+  }
+
+  /** The timer's write: off the event thread but for the JSON, so a busy alarm book does not stall ingest. */
+  private writeLater(): void {
+    this.writeTimer = undefined;
+    const file = this.options.file!;
+    const text = this.serialised();
+    const previous = this.writing ?? Promise.resolve();
+    const write = previous
       .then(async () => {
         await mkdir(dirname(file), { recursive: true });
         await writeFile(`${file}.tmp`, text);
@@ -191,9 +210,8 @@ export class AlarmBook {
   }
 
   private changed(): void {
-    const file = this.options.file;
-    if (!file || this.writeTimer) return;
-    this.writeTimer = setTimeout(() => this.write(file), this.options.writeDelayMs ?? 1000);
+    if (!this.options.file || this.writeTimer) return;
+    this.writeTimer = setTimeout(() => this.writeLater(), this.options.writeDelayMs ?? 1000);
     this.writeTimer.unref();
   }
 }

@@ -76,7 +76,7 @@ t.test('retained alarms are written and read back; a damaged file is set aside',
   const first = book(file).book;
   first.apply(transition('raised'));
   first.acknowledge('d1', 'r', 'op', 'seen');
-  await first.close();
+  first.flush();
   const again = book(file).book;
   t.match(again.load(), [{ device: 'd1', rule: 'r', active: true, acked: true, comment: 'seen' }]);
 
