@@ -98,6 +98,9 @@ export class BusPoller {
   private async open(): Promise<boolean> {
     await this.close();
     const client = new ModbusRTU();
+    // A port that vanishes mid-write (EIO) is emitted as 'error' on the client: without a listener
+    // that ends the process. The failed request makes the poll loop reopen the bus.
+    client.on('error', (err: unknown) => this.log.debug({ bus: this.bus.name, err: String(err) }, 'Modbus bus error'));
     try {
       const { rtu, tcp } = this.bus;
       if (rtu)
