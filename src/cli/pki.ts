@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPCUACertificateManager } from 'node-opcua';
+import { OPCUACertificateManager } from '../servers/opcua/ua.js';
 import { describeCertificate, pkiFolder } from '../servers/opcua/security.js';
 import type { Io } from './commands.js';
 

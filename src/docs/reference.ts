@@ -12,7 +12,7 @@ import { GATEWAY_VARIABLES, SINK_VARIABLES } from '../servers/opcua/gateway-node
 import { RULE_VARIABLES } from '../servers/opcua/rule-nodes.js';
 import type { StatusVariable } from '../servers/opcua/status-nodes.js';
 import { METHODS, type MethodInfo } from '../servers/opcua/methods.js';
-import { DataType, type EUInformation } from 'node-opcua';
+import { DataType, type EUInformation } from '../servers/opcua/ua.js';
 
 interface JsonSchema {
   type?: string;

@@ -10,7 +10,7 @@ import {
   type UAExclusiveLimitAlarmEx,
   type UAObject,
   type UAVariable,
-} from 'node-opcua';
+} from './ua.js';
 import { retained, type AlarmCondition, type AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { RuleSpec } from '../../cep/rules/language.js';

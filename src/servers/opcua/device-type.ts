@@ -1,3 +1,4 @@
+import type { DataType as UADataType } from 'node-opcua';
 import {
   DataType,
   standardUnits,
@@ -8,7 +9,7 @@ import {
   type UAObject,
   type UAObjectType,
   type UAVariable,
-} from 'node-opcua';
+} from './ua.js';
 import type { DeviceState } from '../../state/device-state.js';
 import { EVENTS_WITH_HISTORY } from './history.js';
 import { addEngineeringUnits, setUnknown, type Scalar } from './status-nodes.js';
@@ -36,7 +37,7 @@ export interface DeviceView {
 export interface DeviceVariable {
   /** Browse path below the device object, e.g. `Model/Name`. */
   path: string;
-  dataType: DataType.String | DataType.Double | DataType.Boolean | DataType.DateTime;
+  dataType: UADataType.String | UADataType.Double | UADataType.Boolean | UADataType.DateTime;
   description: string;
   /** AnalogItemType with this EURange; anything else is a BaseDataVariable. */
   range?: 'unit' | 'anomaly';
@@ -116,7 +117,7 @@ export const DEVICE_VARIABLES: readonly DeviceVariable[] = [
 /** One Double per class under `Scores`, named by the class label. */
 export const SCORE_VARIABLE = {
   path: 'Scores/<label>',
-  dataType: DataType.Double as const,
+  dataType: DataType.Double as UADataType.Double,
   range: 'unit' as const,
   description: 'Score of each class, 0..1',
 };

@@ -1,4 +1,4 @@
-import { DataType, standardUnits, makeEUInformation, type Namespace, type UAObject } from 'node-opcua';
+import { DataType, standardUnits, makeEUInformation, type Namespace, type UAObject } from './ua.js';
 import { StatusNodes, type StatusVariable } from './status-nodes.js';
 
 export const GATEWAY_OBJECT = 'Gateway';

@@ -1,4 +1,4 @@
-import { MonitoredItem, Subscription } from 'node-opcua';
+import { MonitoredItem, Subscription } from './ua.js';
 
 interface Item {
   $subscription?: Harvesting;

@@ -15,9 +15,9 @@ import {
   type SimpleAttributeOperand,
   type UAObject,
   type UAVariable,
-} from 'node-opcua';
+} from './ua.js';
 // node-opcua re-exports these structures as types only; their classes live here.
-import { HistoryEvent, HistoryEventFieldList } from 'node-opcua-types';
+import { HistoryEvent, HistoryEventFieldList } from './ua.js';
 import { retained, type AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { HistoryField, HistoryQuery, HistorySource, HistoryValue } from '../../state/history.js';

@@ -1,4 +1,4 @@
-import { MonitoredItem, StatusCodes, type UAVariable } from 'node-opcua';
+import { MonitoredItem, StatusCodes, type UAVariable } from './ua.js';
 import { sameValue, type Scalar, type ScalarType } from './status-nodes.js';
 
 /** The members of node-opcua 2.182's MonitoredItem this module reads or wraps. */

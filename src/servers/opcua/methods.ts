@@ -1,3 +1,4 @@
+import type { DataType as UADataType } from 'node-opcua';
 import {
   DataType,
   StatusCodes,
@@ -7,11 +8,11 @@ import {
   type Namespace,
   type StatusCode,
   type UAObject,
-} from 'node-opcua';
+} from './ua.js';
 import { ConfigError } from '../../core/errors.js';
 import { AlarmCommandError } from '../../state/alarm-book.js';
 
-type ArgType = DataType.String | DataType.UInt32;
+type ArgType = UADataType.String | UADataType.UInt32;
 
 interface Argument {
   name: string;

@@ -1,4 +1,4 @@
-import { DataType, type Namespace, type UAObject } from 'node-opcua';
+import { DataType, type Namespace, type UAObject } from './ua.js';
 import type { RuleStatus } from '../../cep/rules/engine.js';
 import { StatusNodes, type StatusVariable } from './status-nodes.js';
 

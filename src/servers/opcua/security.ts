@@ -12,7 +12,7 @@ import {
   type NodeId,
   type StatusCode,
   type UserManagerOptions,
-} from 'node-opcua';
+} from './ua.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { hashPassword, randomPassword, verifyPassword } from '../../core/password.js';

@@ -1,7 +1,8 @@
-import { DataType, StatusCodes, type EUInformation, type Namespace, type UAObject, type UAVariable } from 'node-opcua';
+import type { DataType as UADataType } from 'node-opcua';
+import { DataType, StatusCodes, type EUInformation, type Namespace, type UAObject, type UAVariable } from './ua.js';
 
 export type Scalar = string | number | boolean | Date;
-export type ScalarType = DataType.String | DataType.Double | DataType.UInt32 | DataType.Boolean | DataType.DateTime;
+export type ScalarType = UADataType.String | UADataType.Double | UADataType.UInt32 | UADataType.Boolean | UADataType.DateTime;
 
 const EMPTY: Record<ScalarType, Scalar> = {
   [DataType.String]: '',
