@@ -12,6 +12,7 @@
 // BENCH_E2E_LATENCY_RATES (1000,10000), BENCH_E2E_MODBUS_SAMPLES (500), BENCH_E2E_OPCUA_SAMPLES (100),
 // BENCH_E2E_SOAK_MINUTES (0: after the steps, hold 10k ev/s that long and sample RSS),
 // BENCH_E2E_WARMUP_SECONDS (3: background load before the latency probes start).
+// After the scenarios, the Modbus floor (bare-limit.js bridge) with the same probe and load.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -338,6 +339,52 @@ async function bareLimit(influx?: InfluxServer): Promise<{ steps: Step[]; subscr
   }
 }
 
+/**
+ * The floor of the Modbus latency on this machine: broker, JSON.parse and a register write in one
+ * process (bare-limit.js bridge), probed as the gateway is, with the same background load.
+ */
+async function modbusFloor(): Promise<{ rate: number; modbus: Latency }[]> {
+  const [mqttPort, modbusPort] = [await freePort(), await freePort()];
+  const script = join(import.meta.dirname, 'e2e', 'bare-limit.js');
+  const bridge = spawn(process.execPath, [script, 'bridge', String(mqttPort), String(modbusPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  console.log('\n## Modbus floor: broker, JSON.parse and a register write in one process, the same probe and load');
+  const out: { rate: number; modbus: Latency }[] = [];
+  try {
+    await new Promise((r) => bridge.stdout.once('data', r));
+    for (const rate of LATENCY_RATES) {
+      void runFlood({
+        port: mqttPort,
+        connections: CONNECTIONS,
+        devices: 1000,
+        rate,
+        seconds: 3600,
+        payloads: 'contract',
+        queueBytes: QUEUE_BYTES,
+        skip: RESERVED,
+      });
+      await sleep(WARMUP_SECONDS * 1000);
+      const modbus = await modbusLatency({
+        mqttPort,
+        modbusPort,
+        device: `d${PROBE_DEVICE}`,
+        address: 2 * PROBE_DEVICE,
+        samples: MODBUS_SAMPLES,
+      });
+      out.push({ rate, modbus });
+      console.log(
+        `latency at ${fmt(rate)} ev/s: Modbus p50/p99 ${fmt(modbus.p50, 1)}/${fmt(modbus.p99, 1)} ms (max ${fmt(modbus.max)}, ${modbus.timeouts} timeouts)`,
+      );
+      await stopAllFloods();
+      await sleep(2000);
+    }
+  } finally {
+    await terminate(bridge);
+  }
+  return out;
+}
+
 const sustained = (steps: Step[]): number => Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.rate));
 const highestProcessed = (steps: Step[]): number => Math.max(0, ...steps.map((s) => s.processed));
 
@@ -373,6 +420,7 @@ async function main(): Promise<void> {
   console.log(`# bench:e2e — steps of ${STEP_SECONDS} s, rates ${RATES.join(', ')}; scenarios ${SCENARIOS.join(', ')}`);
   const results: ScenarioResult[] = [];
   for (const name of SCENARIOS) results.push(await scenario(name));
+  const floor = await modbusFloor();
   const bare = await bareLimit();
   let bareInflux: { steps: Step[] } | undefined;
   if (results.some((r) => r.influx)) {
@@ -384,6 +432,7 @@ async function main(): Promise<void> {
     }
   }
   report(results, bare, bareInflux);
+  for (const f of floor) console.log(`Modbus floor at ${fmt(f.rate)} ev/s: p50/p99 ${fmt(f.modbus.p50, 1)}/${fmt(f.modbus.p99, 1)} ms`);
   if (results.some((r) => r.steps.some((s) => s.verify && !s.verify.ok))) process.exitCode = 1;
 }
 

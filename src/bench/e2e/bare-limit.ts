@@ -4,17 +4,24 @@
 // InfluxDB URL the subscriber also writes every event to it, as line protocol in batches with one
 // write in flight and no buffer on disk: the most the gateway could store on the same two cores.
 //
+// The bridge is the floor of the Modbus latency: the broker embedded as in the gateway, and in the
+// same process each event's anomaly written as float32 to its device's two holding registers, served
+// with the gateway's own PDU code; no validation, rule, state or OPC UA.
+//
 //   node bare-limit.js broker <port>                         prints "ready"
+//   node bare-limit.js bridge <port> <modbus port>          prints "ready"
 //   node bare-limit.js subscriber <port> [<influx url> <db>] prints {"processed": n} every 200 ms
 //                                                            (with InfluxDB: events written)
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import { LineWriter } from '../../sinks/influx/line-writer.js';
 import { inferenceLine } from '../../sinks/influx/points.js';
+import { exceptionPdu, handlePdu, EXCEPTION } from '../../servers/modbus-tcp/pdu.js';
 
 const [role, portText, influxUrl, database] = process.argv.slice(2);
+const modbusPortText = influxUrl;
 const BATCH = 5000;
 const port = Number(portText);
 
@@ -22,6 +29,40 @@ if (role === 'broker') {
   const broker = await Aedes.createBroker();
   const server = createServer(broker.handle);
   server.listen(port, '127.0.0.1', () => console.log('ready'));
+} else if (role === 'bridge') {
+  const registers = new Uint16Array(65536);
+  const f32 = Buffer.alloc(4);
+  const broker = await Aedes.createBroker();
+  broker.on('publish', (packet) => {
+    const device = /^tinyml\/d(\d+)\/inference$/.exec(packet.topic)?.[1];
+    if (device === undefined) return;
+    const event = JSON.parse(packet.payload.toString()) as InferenceEvent;
+    if (typeof event.anomaly !== 'number') return;
+    f32.writeFloatBE(event.anomaly);
+    registers[2 * Number(device)] = f32.readUInt16BE(0);
+    registers[2 * Number(device) + 1] = f32.readUInt16BE(2);
+  });
+  createServer(broker.handle).listen(port, '127.0.0.1');
+  const target = {
+    readBits: () => EXCEPTION.illegalFunction,
+    readRegisters: (_table: string, address: number, count: number) => [...registers.subarray(address, address + count)],
+    write: () => EXCEPTION.illegalFunction,
+  };
+  const serve = (socket: Socket): void => {
+    socket.setNoDelay(true);
+    socket.on('data', (frame: Buffer) => {
+      // The probe sends one request at a time: a chunk is one frame.
+      const pdu = frame.subarray(7);
+      const response = frame.length > 7 ? handlePdu(pdu, target) : exceptionPdu(0, EXCEPTION.illegalValue);
+      const out = Buffer.alloc(7 + response.length);
+      frame.copy(out, 0, 0, 4);
+      out.writeUInt16BE(response.length + 1, 4);
+      out[6] = frame[6] ?? 0;
+      response.copy(out, 7);
+      socket.write(out);
+    });
+  };
+  createServer(serve).listen(Number(modbusPortText), '127.0.0.1', () => console.log('ready'));
 } else if (role === 'subscriber') {
   const client = await connectAsync(`mqtt://127.0.0.1:${port}`, { clean: true, reconnectPeriod: 0 });
   let processed = 0;

@@ -11,7 +11,7 @@ import {
   type UAObject,
   type UAVariable,
 } from './ua.js';
-import { retained, type AlarmCondition, type AlarmEvent } from '../../core/alarm.js';
+import { asEvent, retained, type AlarmCondition, type AlarmEvent } from '../../core/alarm.js';
 import type { Logger } from '../../core/logger.js';
 import type { RuleSpec } from '../../cep/rules/language.js';
 import { AlarmCommandError, type AlarmBook } from '../../state/alarm-book.js';
@@ -57,8 +57,14 @@ export class AlarmConditions {
   private readonly held = new Map<string, Held>();
   /** The same, by the condition's full node id (what a method call names). */
   private readonly byNodeId = new Map<string, Held>();
-  /** Changes of conditions not created yet, in order, by condition node id. */
-  private readonly waiting = new Map<string, { device: UAObject; events: AlarmEvent[] }>();
+  /**
+   * Conditions not created yet, by condition node id: with their changes in order once watched,
+   * or, noted while nobody watched, to be created from the book's state.
+   */
+  private readonly waiting = new Map<
+    string,
+    { device: UAObject; events: AlarmEvent[]; fromBook: boolean; of: { device: string; rule: string } }
+  >();
   private draining?: NodeJS.Immediate;
 
   constructor(
@@ -66,8 +72,14 @@ export class AlarmConditions {
     private readonly book: AlarmBook,
     private readonly kindOf: (rule: string) => AlarmKind,
     private readonly log: Logger,
+    /** Whether any client watches events now. */
+    private readonly watched: () => boolean,
   ) {
-    ns.addressSpace.addMethodCallInterceptor((_context, object, method) => this.check(object?.nodeId.toString(), method.browseName.name));
+    ns.addressSpace.addMethodCallInterceptor((_context, object, method) => {
+      // A refresh must find every retained condition, including those nobody has seen yet.
+      if (method.browseName.name === 'ConditionRefresh' || method.browseName.name === 'ConditionRefresh2') this.createWaiting();
+      return this.check(object?.nodeId.toString(), method.browseName.name);
+    });
   }
 
   /**
@@ -85,26 +97,48 @@ export class AlarmConditions {
   }
 
   /**
-   * Applies one change of the book to the device's condition. A condition that does not exist yet
-   * is created in a later turn of the event loop, one per turn, and then takes its changes in
-   * order: creating one takes node-opcua milliseconds, and an alarm storm (every device at once)
-   * must not hold MQTT, Modbus and OPC UA still for the sum of them.
+   * Applies one change of the book to the device's condition. A condition is a node-opcua subtree
+   * of some fifty nodes (3–4 ms and 80–90 KB each), so it exists only once a client can see it:
+   * while no client watches events, a change only notes the condition as waiting, and the book,
+   * the truth, gives its state when it is created. That happens when a client starts watching
+   * events, calls ConditionRefresh, or reaches below the device (`createFor`). Once watched, a
+   * condition that does not exist yet is created in a later turn of the event loop, one per turn,
+   * and then takes its changes in order: an alarm storm (every device at once) must not hold MQTT,
+   * Modbus and OPC UA still for the sum of them.
    */
   apply(device: UAObject, e: AlarmEvent): void {
     const id = conditionNodeId(e.device, e.rule);
+    if (this.held.has(id)) return this.change(device, e);
     const queued = this.waiting.get(id);
     if (queued) {
-      queued.events.push(e);
+      if (!queued.fromBook) queued.events.push(e);
       return;
     }
-    if (this.held.has(id)) return this.change(device, e);
-    this.waiting.set(id, { device, events: [e] });
-    this.draining ??= setImmediate(() => this.createNext());
+    const watched = this.watched();
+    this.waiting.set(id, { device, events: watched ? [e] : [], fromBook: !watched, of: { device: e.device, rule: e.rule } });
+    if (watched) this.drain();
   }
 
-  /** Creates every waiting condition now (at start, before clients connect). */
+  /** How many conditions exist as nodes. */
+  get created(): number {
+    return this.held.size;
+  }
+
+  /** A client started watching events: the waiting conditions are created, one per turn. */
+  watchStarted(): void {
+    if (this.waiting.size > 0) this.drain();
+  }
+
+  /** Creates every waiting condition now (before a ConditionRefresh answers). */
   createWaiting(): void {
     while (this.waiting.size > 0) this.createOne();
+  }
+
+  /** Creates the device's waiting conditions now (a client reached below the device); true if any. */
+  createFor(device: string): boolean {
+    const ids = [...this.waiting].filter(([, q]) => q.of.device === device).map(([id]) => id);
+    for (const id of ids) this.createOne(id);
+    return ids.length > 0;
   }
 
   dispose(): void {
@@ -113,21 +147,30 @@ export class AlarmConditions {
     this.waiting.clear();
   }
 
+  private drain(): void {
+    this.draining ??= setImmediate(() => this.createNext());
+  }
+
   private createNext(): void {
     this.draining = undefined;
     this.createOne();
-    if (this.waiting.size > 0) this.draining = setImmediate(() => this.createNext());
+    if (this.waiting.size > 0) this.drain();
   }
 
-  private createOne(): void {
-    const [id, queued] = this.waiting.entries().next().value ?? [];
+  private createOne(which?: string): void {
+    const [id, queued] = which === undefined ? (this.waiting.entries().next().value ?? []) : [which, this.waiting.get(which)];
     if (id === undefined || !queued) return;
     this.waiting.delete(id);
     try {
-      for (const e of queued.events) this.change(queued.device, e);
+      if (queued.fromBook) {
+        const now = this.book.get(queued.of.device, queued.of.rule);
+        if (now) this.change(queued.device, asEvent(now));
+      } else for (const e of queued.events) this.change(queued.device, e);
     } catch (err) {
-      const e = queued.events[0]!;
-      this.log.error({ device: e.device, rule: e.rule, err: err instanceof Error ? err.stack : String(err) }, 'OPC UA alarm update failed');
+      this.log.error(
+        { device: queued.of.device, rule: queued.of.rule, err: err instanceof Error ? err.stack : String(err) },
+        'OPC UA alarm update failed',
+      );
     }
   }
 
@@ -164,7 +207,7 @@ export class AlarmConditions {
 
   /** The device's object is being deleted, and its conditions with it. */
   forget(device: string): void {
-    for (const [id, queued] of this.waiting) if (queued.events[0]?.device === device) this.waiting.delete(id);
+    for (const [id, queued] of this.waiting) if (queued.of.device === device) this.waiting.delete(id);
     for (const [id, held] of this.held) {
       if (held.device !== device) continue;
       this.held.delete(id);

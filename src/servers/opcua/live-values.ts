@@ -6,6 +6,7 @@ interface Item {
   node?: unknown;
   samplingInterval: number;
   _value_changed_callback: unknown;
+  _on_opcua_event_received_callback: unknown;
   __start_sampling(recordInitialValue: boolean): void;
   _stop_sampling(): void;
 }
@@ -84,9 +85,23 @@ export class LiveVariable {
 
 let installed = false;
 
+/** Event monitored items sampling now, in this process; and who hears when the first one starts. */
+const eventItems = new Set<Item>();
+const eventWatchStarts = new Set<() => void>();
+
+/** Whether any client watches events (an event monitored item on any node). */
+export const eventsWatched = (): boolean => eventItems.size > 0;
+
+/** Calls `started` each time a client starts watching events while none did; returns the unsubscribe. */
+export function onEventWatchStart(started: () => void): () => void {
+  eventWatchStarts.add(started);
+  return () => eventWatchStarts.delete(started);
+}
+
 /**
  * Tells each live variable when an exception-based monitored item starts or stops watching it
- * (its `value_changed` listener comes and goes in node-opcua's __start_sampling / _stop_sampling).
+ * (its `value_changed` listener comes and goes in node-opcua's __start_sampling / _stop_sampling),
+ * and the alarm conditions when a client starts watching events.
  * Installed once per process, after checking the wrapped members exist in this node-opcua.
  */
 export function trackWatchers(): void {
@@ -101,9 +116,14 @@ export function trackWatchers(): void {
   proto.__start_sampling = function (this: Item, recordInitialValue: boolean) {
     start.call(this, recordInitialValue);
     if (this._value_changed_callback && this.node) live.get(this.node)?.watch(this, true);
+    if (this._on_opcua_event_received_callback && !eventItems.has(this)) {
+      eventItems.add(this);
+      if (eventItems.size === 1) for (const started of eventWatchStarts) started();
+    }
   };
   proto._stop_sampling = function (this: Item) {
     if (this.node) live.get(this.node)?.watch(this, false);
+    eventItems.delete(this);
     stop.call(this);
   };
 }

@@ -34,7 +34,7 @@ import { EVENTS_WITH_HISTORY, HISTORIZED, installEventHistory, installValueHisto
 import { MAX_HISTORY_ROWS, type HistorySource } from '../../state/history.js';
 import { RuleNodes, RULES_FOLDER } from './rule-nodes.js';
 import { harvestQueuedItemsOnly } from './harvest.js';
-import { trackWatchers } from './live-values.js';
+import { eventsWatched, onEventWatchStart, trackWatchers } from './live-values.js';
 import { HandshakeGuard, type HandshakeRefusal } from './handshake-guard.js';
 import { clientCertificateManager, endpointSecurity, loadUsers, mayCall, roleOf, userManager } from './security.js';
 
@@ -102,6 +102,7 @@ export class OpcuaServerPart implements Part {
   private readonly devices = new Map<string, DeviceNodes>();
   private readonly subscriptions: Subscription[] = [];
   private refreshTimer?: NodeJS.Timeout;
+  private stopWatching?: () => void;
   private ranges?: { of: DeviceConfig[]; byId: Map<string, DeviceView['anomalyRange']> };
 
   constructor(
@@ -155,7 +156,11 @@ export class OpcuaServerPart implements Part {
       mayCall(roleOf(context, security.anonymousRole), { name: method.browseName.name ?? '', ours: method.nodeId.namespace === ns.index }),
     );
     this.ns = ns;
-    buildDevicesOnFirstUse(ns, DEVICES_FOLDER, (device) => this.devices.get(device));
+    buildDevicesOnFirstUse(ns, DEVICES_FOLDER, (device) => {
+      const nodes = this.devices.get(device);
+      // A node id below a built device may be a condition nobody has seen yet.
+      return nodes && { build: () => (nodes.build() ? (this.conditions?.createFor(device), true) : false) };
+    });
     this.deviceType = addDeviceType(ns);
     const objects = addressSpace.rootFolder.objects;
     this.devicesFolder = ns.addObject({
@@ -181,14 +186,14 @@ export class OpcuaServerPart implements Part {
       }),
     );
     this.addGatewayObject(ns, objects);
-    this.conditions = new AlarmConditions(ns, this.options.alarms, this.kindOf, this.log);
+    this.conditions = new AlarmConditions(ns, this.options.alarms, this.kindOf, this.log, eventsWatched);
+    this.stopWatching = onEventWatchStart(() => this.conditions?.watchStarted());
     installEventHistory(this.devicesFolder, undefined, this.options.history, this.kindOf, this.log);
     // The devices known at start in one model change, not one each (a tenth of a 1,000-device start).
     inModelChange(ns, () => {
       for (const d of this.state.all()) this.sync(d);
     });
     for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
-    this.conditions.createWaiting();
     this.subscriptions.push(
       this.state.changes$.subscribe((change) =>
         change.kind === 'device-removed' ? this.removeDevice(change.device.id) : this.sync(change.device),
@@ -209,6 +214,11 @@ export class OpcuaServerPart implements Part {
     return [...this.devices.values()].filter((d) => d.isBuilt).map((d) => d.id);
   }
 
+  /** How many alarm conditions exist as nodes: the ones a client could have seen so far. */
+  conditionsCreated(): number {
+    return this.conditions?.created ?? 0;
+  }
+
   /** A device variable by browse path below the device (`AnomalyScore`, `Model/Name`, `Scores/<label>`). */
   deviceVariable(device: string, path: string): UAVariable | undefined {
     return this.devices.get(device)?.variable(path);
@@ -222,6 +232,7 @@ export class OpcuaServerPart implements Part {
     clearInterval(this.refreshTimer);
     for (const nodes of this.devices.values()) nodes.dispose();
     this.conditions?.dispose();
+    this.stopWatching?.();
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.guard?.dispose();
     await this.server?.shutdown(0);
@@ -271,6 +282,7 @@ export class OpcuaServerPart implements Part {
       },
       this.methodFailed,
     );
+    this.conditions?.createFor(id);
   }
 
   private applyAlarm(e: AlarmEvent): void {
