@@ -136,6 +136,7 @@ export class AlarmConditions {
 
   /** Creates the device's waiting conditions now (a client reached below the device); true if any. */
   createFor(device: string): boolean {
+    if (this.waiting.size === 0) return false;
     const ids = [...this.waiting].filter(([, q]) => q.of.device === device).map(([id]) => id);
     for (const id of ids) this.createOne(id);
     return ids.length > 0;

@@ -23,7 +23,7 @@ import type { RuleSpec } from '../../cep/rules/language.js';
 import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf, type AlarmKind } from './alarm-conditions.js';
-import { buildDevicesOnFirstUse } from './lazy-devices.js';
+import { buildDevicesOnFirstUse, buildOnBrowse } from './lazy-devices.js';
 import { initializeOverlapped } from './overlapped-init.js';
 import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
 import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
@@ -261,6 +261,8 @@ export class OpcuaServerPart implements Part {
     if (nodes) return nodes;
     const view = (): DeviceView => this.view(this.state.get(id) ?? newDevice(id, false, [], this.options.clock.now()));
     nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id, view, (built) => this.completeDevice(ns, built)));
+    // A browse of the device, or a path through it, may name a condition nobody has seen yet.
+    buildOnBrowse(nodes.object, () => this.conditions?.createFor(id));
     installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
     this.devices.set(id, nodes);
     return nodes;
@@ -282,7 +284,6 @@ export class OpcuaServerPart implements Part {
       },
       this.methodFailed,
     );
-    this.conditions?.createFor(id);
   }
 
   private applyAlarm(e: AlarmEvent): void {
