@@ -1,5 +1,6 @@
 import t from 'tap';
-import { contentOffset, lineBody, lineMs, timestampNs } from '../../src/sinks/influx/line-protocol.js';
+import { topClass, type InferenceEvent } from '../../src/normalise/inference-event.js';
+import { contentOffset, lineBody, lineMs, timestampNs, type Point } from '../../src/sinks/influx/line-protocol.js';
 import { alarmLine, inferenceLine } from '../../src/sinks/influx/points.js';
 
 t.test('keys, tag values and strings are escaped; NaN and missing fields are left out', async (t) => {
@@ -51,4 +52,55 @@ t.test('an inference event becomes one line with its seq as the offset', async (
   };
   t.equal(alarmLine(alarm), alarmLine({ ...alarm }), 'the same transition gives the same line (and timestamp)');
   t.not(alarmLine(alarm), alarmLine({ ...alarm, state: 'acknowledged' }), 'a different transition in the same ms gets another offset');
+});
+
+/** The inference line through the generic Point path: what the direct writer must match. */
+function viaPoint(e: InferenceEvent): string | undefined {
+  const top = topClass(e);
+  const fields: Point['fields'] = {
+    label: top.label,
+    confidence: top.confidence,
+    anomaly: e.anomaly,
+    seq: e.seq,
+    dsp_ms: e.timing?.dsp_ms,
+    inference_ms: e.timing?.inference_ms,
+  };
+  for (const [label, score] of Object.entries(e.scores ?? {})) fields[`score_${label}`] = score;
+  for (const [name, value] of Object.entries(e.values ?? {})) fields[`value_${name}`] = value;
+  const body = lineBody({
+    measurement: 'inference',
+    tags: { device: e.device, model: e.model.name, model_version: e.model.version },
+    fields,
+  });
+  return body === undefined ? undefined : `${body} ${timestampNs(e.ts, e.seq ?? contentOffset(body))}`;
+}
+
+t.test('the direct inference line is the generic one, escaping, odd values and cached keys included', async (t) => {
+  const model = { name: 'motor', version: '2.3.1' };
+  const events: InferenceEvent[] = [
+    { device: 'd1', ts: 1, model, anomaly: 0.5 },
+    {
+      device: 'd1',
+      ts: 2,
+      seq: 3,
+      model: { name: 'motor', version: '2.4.0' },
+      label: 'wear',
+      scores: { wear: 0.7, '1': 0.2, normal: 0.1 },
+    },
+    {
+      device: 'a b,c=d',
+      ts: 3,
+      model: { name: 'm x', version: 'v=1' },
+      label: 'say "hi"\\\nbye',
+      anomaly: NaN,
+      values: { 'temp c': 21.5, inf: Infinity },
+    },
+    { device: 'd2', ts: 4, model, timing: { inference_ms: 2 }, values: { rpm: 1500 } },
+    { device: 'd2', ts: 5, model, values: { nan: NaN } },
+    { device: 'd1', ts: 6, seq: 0, model, scores: { 'wear,x': 0.6, normal: 0.4 }, timing: { dsp_ms: 1.25 } },
+    { device: 'd1', ts: 7, model, label: 'normal', scores: { wear: 0.6, normal: 0.4 } },
+  ];
+  // Twice: the second round meets every tag set and key in the caches.
+  for (const round of [1, 2]) for (const e of events) t.equal(inferenceLine(e), viaPoint(e), `round ${round}: ${JSON.stringify(e)}`);
+  t.equal(inferenceLine({ device: 'd2', ts: 5, model, values: { nan: NaN } }), undefined, 'no storable field: no line');
 });

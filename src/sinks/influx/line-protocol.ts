@@ -8,10 +8,10 @@ export interface Point {
 
 const NEEDS_ESCAPE = /[\\,= \n]/;
 /** Most keys and values need no escaping: testing first is most of a line's cost saved. */
-const escapeKey = (s: string): string => (NEEDS_ESCAPE.test(s) ? s.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, ' ') : s);
+export const escapeKey = (s: string): string => (NEEDS_ESCAPE.test(s) ? s.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, ' ') : s);
 const escapeMeasurement = (s: string): string => s.replace(/[\\, ]/g, (c) => `\\${c}`);
 const NEEDS_QUOTING = /[\\"\n]/;
-const quote = (s: string): string => `"${NEEDS_QUOTING.test(s) ? s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : s}"`;
+export const quote = (s: string): string => `"${NEEDS_QUOTING.test(s) ? s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : s}"`;
 
 function fieldValue(v: number | string | boolean): string | undefined {
   if (typeof v === 'string') return quote(v);

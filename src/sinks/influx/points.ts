@@ -1,7 +1,7 @@
 import type { AlarmEvent } from '../../core/alarm.js';
 import type { DerivedEvent } from '../../core/rule-output.js';
 import { topClass, type InferenceEvent } from '../../normalise/inference-event.js';
-import { contentOffset, lineBody, timestampNs, type Point } from './line-protocol.js';
+import { contentOffset, escapeKey, lineBody, quote, timestampNs, type Point } from './line-protocol.js';
 
 /** The gateway's own figures, written as measurement `gateway` every few seconds. */
 export interface GatewayStats {
@@ -17,21 +17,64 @@ function line(p: Point, ms: number, seq?: number): string | undefined {
   return `${body} ${timestampNs(ms, seq ?? contentOffset(body))}`;
 }
 
-/** Measurement `inference`: tags device, model, model_version; the MCU's sequence number orders one millisecond. */
+/** Escaped tag sets and field keys met before: the same devices, models and labels come again and again. */
+const tagSets = new Map<string, { model: string; version: string; prefix: string }>();
+const scoreKeys = new Map<string, string>();
+const valueKeys = new Map<string, string>();
+/** A cache past this many entries starts again, so unknown devices or labels cannot grow it. */
+const CACHE_MAX = 10_000;
+
+function remembered(cache: Map<string, string>, key: string, prefix: string): string {
+  let escaped = cache.get(key);
+  if (escaped === undefined) {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    escaped = escapeKey(`${prefix}${key}`);
+    cache.set(key, escaped);
+  }
+  return escaped;
+}
+
+/** `inference` and its tags device, model, model_version, as lineBody writes them. */
+function inferenceTags(e: InferenceEvent): string {
+  const { name, version } = e.model;
+  const known = tagSets.get(e.device);
+  if (known !== undefined && known.model === name && known.version === version) return known.prefix;
+  let prefix = 'inference';
+  if (e.device) prefix += `,device=${escapeKey(e.device)}`;
+  if (name) prefix += `,model=${escapeKey(name)}`;
+  if (version) prefix += `,model_version=${escapeKey(version)}`;
+  if (tagSets.size >= CACHE_MAX) tagSets.clear();
+  tagSets.set(e.device, { model: name, version, prefix });
+  return prefix;
+}
+
+/** `fields` with one more numeric field; a missing value, NaN or Infinity (line protocol has neither) adds nothing. */
+const withNumber = (fields: string, key: string, v: number | undefined): string =>
+  v === undefined || !Number.isFinite(v) ? fields : fields === '' ? `${key}=${v}` : `${fields},${key}=${v}`;
+
+/**
+ * Measurement `inference`: tags device, model, model_version; the MCU's sequence number orders one
+ * millisecond. Written straight to a string, with escaped keys cached: this runs for every event,
+ * and the generic path through a Point object cost three times as much. Same line as lineBody.
+ */
 export function inferenceLine(e: InferenceEvent): string | undefined {
   const top = topClass(e);
-  const fields: Point['fields'] = {
-    label: top.label,
-    confidence: top.confidence,
-    anomaly: e.anomaly,
-    seq: e.seq,
-    dsp_ms: e.timing?.dsp_ms,
-    inference_ms: e.timing?.inference_ms,
-  };
-  for (const [label, score] of Object.entries(e.scores ?? {})) fields[`score_${label}`] = score;
-  for (const [name, value] of Object.entries(e.values ?? {})) fields[`value_${name}`] = value;
-  const tags = { device: e.device, model: e.model.name, model_version: e.model.version };
-  return line({ measurement: 'inference', tags, fields }, e.ts, e.seq);
+  let fields = top.label === undefined ? '' : `label=${quote(top.label)}`;
+  fields = withNumber(fields, 'confidence', top.confidence);
+  fields = withNumber(fields, 'anomaly', e.anomaly);
+  fields = withNumber(fields, 'seq', e.seq);
+  const timing = e.timing;
+  if (timing !== undefined) {
+    fields = withNumber(fields, 'dsp_ms', timing.dsp_ms);
+    fields = withNumber(fields, 'inference_ms', timing.inference_ms);
+  }
+  const scores = e.scores;
+  for (const label in scores) fields = withNumber(fields, remembered(scoreKeys, label, 'score_'), scores[label]);
+  const values = e.values;
+  for (const name in values) fields = withNumber(fields, remembered(valueKeys, name, 'value_'), values[name]);
+  if (fields === '') return undefined;
+  const body = `${inferenceTags(e)} ${fields}`;
+  return `${body} ${timestampNs(e.ts, e.seq ?? contentOffset(body))}`;
 }
 
 /** Measurement `derived`: a rule's derived event; tags device, rule, name; the signal's state and value plus its fields. */
