@@ -2,6 +2,7 @@ import { mkdir, open, truncate, unlink, type FileHandle } from 'node:fs/promises
 import type { Logger } from '../../../core/logger.js';
 import { encodeRecord, scanRecords } from './record.js';
 import { FullEpisode } from './full-episode.js';
+import { TailCache } from './tail-cache.js';
 import type { FullPolicy, PointBatch, PointStore, StoreDepth, StoreEvents, StorePosition } from './point-store.js';
 import { listSegments, readCursor, scanSegment, segmentPath, syncDirectory, writeCursor } from './segment-files.js';
 
@@ -30,6 +31,8 @@ interface Waiter {
 }
 
 const CURSOR_SAVE_MS = 1000;
+/** Lines of the newest records kept in memory for a reader that keeps up: a few batches' worth. */
+const TAIL_CACHE_BYTES = 4 * 1024 * 1024;
 
 /**
  * The InfluxDB sink's write-ahead log: points appended to segment files, fsynced in groups, read
@@ -41,6 +44,9 @@ export class WriteAheadLog implements PointStore {
   private writer?: FileHandle;
   private reader?: { id: number; fh: FileHandle };
   private pending: Buffer[] = [];
+  /** The lines of `pending`, for the tail cache once they are written. */
+  private pendingLines: string[] = [];
+  private readonly tail = new TailCache(TAIL_CACHE_BYTES);
   private pendingBytes = 0;
   /** Records taken from `pending` by the write in progress. */
   private writing = { records: 0, bytes: 0 };
@@ -109,6 +115,7 @@ export class WriteAheadLog implements PointStore {
     const record = encodeRecord(line);
     if (!this.makeRoom(record.length)) return false;
     this.pending.push(record);
+    this.pendingLines.push(line);
     this.pendingBytes += record.length;
     this.appended++;
     if (this.options.fsync === 'batch') this.flushing ??= this.writeLoop();
@@ -130,6 +137,8 @@ export class WriteAheadLog implements PointStore {
     const segment = this.segments.find((s) => s.id === this.cursor.segment);
     if (!segment || this.cursor.offset >= segment.bytes) return undefined;
     const from = { ...this.cursor };
+    const cached = this.tail.read(from, max);
+    if (cached) return { lines: cached.lines, from, to: cached.to };
     const fh = await this.readerFor(segment.id);
     let size = Math.min(segment.bytes - from.offset, Math.max(64 * 1024, max * 512));
     for (;;) {
@@ -151,6 +160,7 @@ export class WriteAheadLog implements PointStore {
     this.cursor = { ...batch.to };
     this.cursorRecords += batch.lines.length;
     this.skipConsumed();
+    this.tail.committed(this.cursor);
     this.cursorTimer ??= setTimeout(() => void this.saveCursor(), CURSOR_SAVE_MS);
     this.episode.settle(this.totalBytes(), this.options.maxBytes);
   }
@@ -274,12 +284,14 @@ export class WriteAheadLog implements PointStore {
 
   private async writeOnce(): Promise<void> {
     const records = this.pending;
+    const lines = this.pendingLines;
     const upTo = this.appended;
     this.writing = { records: records.length, bytes: this.pendingBytes };
     this.pending = [];
+    this.pendingLines = [];
     this.pendingBytes = 0;
     try {
-      for (let from = 0; from < records.length; ) from = await this.writeIntoSegment(records, from);
+      for (let from = 0; from < records.length; ) from = await this.writeIntoSegment(records, lines, from);
     } catch (err) {
       this.fail(err as Error);
       return;
@@ -297,7 +309,7 @@ export class WriteAheadLog implements PointStore {
   }
 
   /** Writes records from `from` on into the current segment (a new one when it is full); returns where it stopped. */
-  private async writeIntoSegment(records: Buffer[], from: number): Promise<number> {
+  private async writeIntoSegment(records: Buffer[], lines: string[], from: number): Promise<number> {
     let current = this.segments.at(-1);
     const limit = this.options.segmentBytes;
     if (!current || (current.bytes > 0 && current.bytes + records[from]!.length > limit)) {
@@ -311,8 +323,15 @@ export class WriteAheadLog implements PointStore {
       bytes += records[to]!.length;
       to++;
     }
-    await this.writer!.writev(records.slice(from, to));
+    const written = records.slice(from, to);
+    await this.writer!.writev(written);
     await this.writer!.datasync();
+    this.tail.wrote(
+      current.id,
+      current.bytes,
+      lines.slice(from, to),
+      written.map((r) => r.length),
+    );
     current.bytes += bytes;
     current.records += to - from;
     this.diskBytes += bytes;
