@@ -280,14 +280,16 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    for (const part of this.parts) part.begin?.();
     for (const part of this.parts) {
       try {
         await part.start();
       } catch (err) {
         const error = new StartError(part.name, err);
         this.log.error({ part: part.name, err: error.message }, 'start failed');
-        // The failed part may hold half of what it opened (timers, a broker without a listener).
+        // The failed part may hold half of what it opened (timers, a broker without a listener), a begun one a worker.
         this.started.push(part);
+        for (const p of this.parts) if (p.begin && !this.started.includes(p)) this.started.push(p);
         await this.stopParts();
         throw error;
       }

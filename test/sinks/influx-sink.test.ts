@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { createServer, type Socket } from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
@@ -225,4 +226,17 @@ t.test('stop() keeps its deadline when InfluxDB accepts connections but never an
       );
     else t.same(h.counts.dropped, { shutdown: 1 }, 'without the disk buffer, what is left is counted');
   }
+});
+
+t.test('a sink begun and never started (the gateway failed first) stops at once, its worker gone', async (t) => {
+  const h = harness(t, 'http://127.0.0.1:9');
+  h.sink.begin();
+  const exits: number[] = [];
+  const worker = (h.sink as unknown as { worker: Worker }).worker;
+  worker.once('exit', (code) => exits.push(code));
+  await h.sink.stop(1000);
+  t.equal(exits.length, 1, 'the worker exited');
+  t.equal(h.sink.problem(), undefined, 'a stop asked for is not a failure');
+  h.events.next(h.event(1));
+  t.equal(h.sink.pending(), 0, 'and it takes nothing');
 });

@@ -8,6 +8,7 @@ import type { InferenceEvent } from '../../normalise/inference-event.js';
 import type { SinkCounters } from './forwarder.js';
 import type { InfluxSinkOptions, SinkStatus } from './influx-writer.js';
 import type { GatewayStats } from './points.js';
+import { EventPacker } from './event-pack.js';
 import type { SinkItem } from './sink-items.js';
 import type { CounterCall, FromWorker, ToWorker, WorkerSetup, WorkerView } from './worker-messages.js';
 
@@ -33,6 +34,9 @@ const MAX_BATCH = 512;
 // The worker's module sits beside this one, as .ts under the test runner and .js once built.
 const WORKER_URL = new URL(`./influx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
+/** The worker's nursery, in MiB (see spawn). */
+const WORKER_YOUNG_MB = 8;
+
 /**
  * The InfluxDB sink as the event thread sees it: it hands items over in batches, once per turn of
  * the event loop, to a worker thread that makes the line protocol, keeps the write-ahead log and
@@ -43,13 +47,16 @@ export class InfluxSink implements Part {
   readonly name = 'influx';
   private worker?: Worker;
   private subscription?: Subscription;
-  private batch: SinkItem[] = [];
+  /** Handed over in the next message: events packed apart, as they are most of it. */
+  private readonly events = new EventPacker();
+  private others: SinkItem[] = [];
   private flushQueued = false;
   private handedOver = 0;
   private synced = 0;
   private waiters: Waiter[] = [];
   private failure?: Error;
   private stopped?: () => void;
+  private starting?: Promise<void>;
   private view: WorkerView;
 
   constructor(
@@ -62,10 +69,29 @@ export class InfluxSink implements Part {
     this.view = { status: { state: 'connected', bufferedPoints: 0, bufferedBytes: 0, oldestPointAgeSeconds: 0, buffer }, hasRoom: true };
   }
 
-  /** Starts the worker and opens the buffer (a restart finds what the last run left) but never waits for InfluxDB. */
+  /** Starts the worker, which loads and opens the buffer on the other core while the other parts start. */
+  begin(): void {
+    if (this.starting) return;
+    this.starting = this.spawn();
+    // Seen by start(); a gateway that fails before reaching it stops this part instead.
+    this.starting.catch(() => undefined);
+  }
+
+  /** Waits for the worker to have opened the buffer (a restart finds what the last run left) but never for InfluxDB. */
   async start(): Promise<void> {
+    this.begin();
+    await this.starting;
+    this.subscribe();
+  }
+
+  private async spawn(): Promise<void> {
     const setup: WorkerSetup = { options: this.options, logLevel: this.log.level };
-    const worker = new Worker(WORKER_URL, { workerData: setup, name: 'influx' });
+    const worker = new Worker(WORKER_URL, {
+      workerData: setup,
+      name: 'influx',
+      // Its garbage is short-lived lines: a small nursery cut the gateway's peak RSS by 20–50 MB at no measured throughput cost.
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+    });
     this.worker = worker;
     const started = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
@@ -83,13 +109,23 @@ export class InfluxSink implements Part {
       });
     });
     await started;
+  }
+
+  private subscribe(): void {
     const { events$, alarms$, derived$, stats$ } = this.streams;
-    this.subscription = merge(
-      events$.pipe(map((value): SinkItem => ({ kind: 'inference', value }))),
+    this.subscription = events$.subscribe((e) => {
+      this.events.add(e);
+      this.took();
+    });
+    const others = merge(
       alarms$.pipe(map((value): SinkItem => ({ kind: 'alarm', value }))),
       (derived$ ?? EMPTY).pipe(map((value): SinkItem => ({ kind: 'derived', value }))),
       (stats$ ?? EMPTY).pipe(map((value): SinkItem => ({ kind: 'gateway', value }))),
-    ).subscribe((item) => this.take(item));
+    ).subscribe((item) => {
+      this.others.push(item);
+      this.took();
+    });
+    this.subscription.add(others);
   }
 
   /** Stops taking input and sends what it can until `deadlineMs`; the disk buffer keeps the rest for the next start. */
@@ -97,6 +133,12 @@ export class InfluxSink implements Part {
     this.subscription?.unsubscribe();
     const worker = this.worker;
     if (!worker || this.stopped) return;
+    if (!this.subscription) {
+      // Begun, never started: nothing was handed over, and the worker may still be opening the buffer.
+      this.stopped = () => undefined;
+      await worker.terminate();
+      return;
+    }
     this.flush();
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
     worker.once('exit', () => this.stopped?.());
@@ -110,7 +152,7 @@ export class InfluxSink implements Part {
   }
 
   status(): SinkStatus {
-    const handedOver = this.batch.length;
+    const handedOver = this.events.size + this.others.length;
     const s = this.view.status;
     return handedOver === 0 ? s : { ...s, bufferedPoints: s.bufferedPoints + handedOver };
   }
@@ -132,10 +174,9 @@ export class InfluxSink implements Part {
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.handedOver, resolve, reject }));
   }
 
-  private take(item: SinkItem): void {
-    this.batch.push(item);
+  private took(): void {
     this.handedOver++;
-    if (this.batch.length >= MAX_BATCH) this.flush();
+    if (this.events.size + this.others.length >= MAX_BATCH) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(() => {
@@ -146,10 +187,11 @@ export class InfluxSink implements Part {
   }
 
   private flush(): void {
-    if (this.batch.length === 0 || this.failure) return;
-    const items = this.batch;
-    this.batch = [];
-    this.send({ type: 'items', items, upTo: this.handedOver });
+    if (this.events.size + this.others.length === 0 || this.failure) return;
+    const events = this.events.take();
+    const others = this.others;
+    this.others = [];
+    this.worker?.postMessage({ type: 'items', events, others, upTo: this.handedOver } satisfies ToWorker, [events.numbers.buffer]);
   }
 
   private send(message: ToWorker): void {

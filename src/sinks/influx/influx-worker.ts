@@ -2,9 +2,17 @@
 // back) and the HTTP writes run here, so the thread that takes events only hands them over.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
+import { lowerThreadPriority } from '../../core/thread-priority.js';
+import { EventUnpacker } from './event-pack.js';
 import { InfluxWriter } from './influx-writer.js';
+import { inferenceLine } from './points.js';
+import { pointLine } from './sink-items.js';
 import type { SinkCounters } from './forwarder.js';
 import type { CounterCall, FromWorker, News, ToWorker, WorkerSetup, WorkerView } from './worker-messages.js';
+
+// History is background work: when both cores are busy, the thread serving OPC UA, Modbus and MQTT goes first.
+const NICE_STEPS = 5;
+lowerThreadPriority(NICE_STEPS);
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -32,6 +40,7 @@ const counters: SinkCounters = {
 };
 
 const writer = new InfluxWriter(setup.options, counters, log);
+const events = new EventUnpacker();
 
 /** News with the counters bumped since the last report and the view after them. */
 function report(news: News): void {
@@ -47,7 +56,10 @@ port.on('message', (message: ToWorker) => {
     return;
   }
   let refused = false;
-  for (const item of message.items) if (!writer.add(item)) refused = true;
+  events.each(message.events, (e) => {
+    if (!writer.addLine(inferenceLine(e))) refused = true;
+  });
+  for (const item of message.others) if (!writer.addLine(pointLine(item))) refused = true;
   writer.durable().then(
     () => report({ type: 'synced', upTo: message.upTo, refused }),
     (err: Error) => {

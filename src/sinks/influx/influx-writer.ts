@@ -5,7 +5,6 @@ import { WriteAheadLog } from './buffer/write-ahead-log.js';
 import { Forwarder, type ForwarderOptions, type SinkCounters, type SinkState } from './forwarder.js';
 import { influxClient, prepareDatabase, type RetentionPolicySettings } from './influx-admin.js';
 import { LineWriter, type InfluxEndpoint } from './line-writer.js';
-import { pointLine, type SinkItem } from './sink-items.js';
 
 export interface InfluxSinkOptions extends ForwarderOptions, Omit<InfluxEndpoint, 'retentionPolicy'> {
   createDatabase: boolean;
@@ -69,10 +68,9 @@ export class InfluxWriter {
     this.forwarder.start();
   }
 
-  /** Takes one item; false when the store refused its point (a full buffer that refuses the newest). */
-  add(item: SinkItem): boolean {
+  /** Takes one point's line (undefined: the item had no storable field); false when the store refused it (a full buffer that refuses the newest). */
+  addLine(line: string | undefined): boolean {
     if (!this.taking) return false;
-    const line = pointLine(item);
     if (line === undefined) return true;
     if (!this.store.append(line)) return false;
     this.forwarder.appended(line);

@@ -1,8 +1,9 @@
 import type { InfluxSinkOptions, SinkStatus } from './influx-writer.js';
+import type { PackedEvents } from './event-pack.js';
 import type { SinkItem } from './sink-items.js';
 
 /** The sink's thread to its worker. `upTo` counts items handed over since start, the batch included. */
-export type ToWorker = { type: 'items'; items: SinkItem[]; upTo: number } | { type: 'stop'; deadlineMs: number };
+export type ToWorker = { type: 'items'; events: PackedEvents; others: SinkItem[]; upTo: number } | { type: 'stop'; deadlineMs: number };
 
 /** A counter the worker bumped, replayed on the sink's thread where the metrics live. */
 export type CounterCall =
