@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20
+#!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { checkCommand, modbusMapCommand, runCommand, type Io } from './cli/commands.js';
 import { replayCommand } from './cli/replay.js';

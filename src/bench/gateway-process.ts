@@ -7,15 +7,6 @@ import { stringify } from 'yaml';
 /** The built CLI, also when this file runs from src/ (the soak test under tap). */
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
-/**
- * The V8 flags on the CLI's `#!` line (heap sizing: see docs/performance.md), so a gateway spawned
- * as `node MAIN` runs as the installed `tinyml-gateway` does.
- */
-export function nodeFlags(main = MAIN): string[] {
-  const first = readFileSync(main, 'utf8').split('\n', 1)[0] ?? '';
-  return first.startsWith('#!') ? first.split(/\s+/).filter((w) => w.startsWith('--')) : [];
-}
-
 /** `tinyml-gateway run` in its own process, as a benchmark or the soak drives it: logs kept, figures read from outside. */
 export class GatewayProcess {
   readonly logs: Record<string, unknown>[] = [];
@@ -40,9 +31,7 @@ export class GatewayProcess {
 
   /** Starts the process and resolves once it logged `gateway started` (rejects if it exits first). */
   async start(timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, [...nodeFlags(), MAIN, 'run', '--config', this.configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, [MAIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let buffered = '';
@@ -76,9 +65,7 @@ export class GatewayProcess {
    */
   async startUntilReady(listening: number[], timeoutMs = 120_000): Promise<number> {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [...nodeFlags(), MAIN, 'run', '--config', this.configFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(process.execPath, [MAIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';

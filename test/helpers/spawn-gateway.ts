@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { waitFor } from './ports.js';
 import { keepLogLines } from './test-log.js';
-import { MAIN, nodeFlags } from '../../src/bench/gateway-process.js';
 
-export { MAIN };
+export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
 export function runCli(
   args: string[],
@@ -36,10 +35,7 @@ export interface GatewayProcess {
 
 /** `tinyml-gateway run` as a real process; its JSON log lines are parsed as they arrive. */
 export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
-  const child = spawn(process.execPath, [...nodeFlags(MAIN), MAIN, 'run', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, [MAIN, 'run', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const raw: string[] = [];
   let buffered = '';
