@@ -152,7 +152,7 @@ export class InfluxSink implements Part {
   }
 
   status(): SinkStatus {
-    const handedOver = this.events.size + this.others.length;
+    const handedOver = this.waiting;
     const s = this.view.status;
     return handedOver === 0 ? s : { ...s, bufferedPoints: s.bufferedPoints + handedOver };
   }
@@ -174,9 +174,14 @@ export class InfluxSink implements Part {
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.handedOver, resolve, reject }));
   }
 
+  /** Items taken and not yet handed over. */
+  private get waiting(): number {
+    return this.events.size + this.others.length;
+  }
+
   private took(): void {
     this.handedOver++;
-    if (this.events.size + this.others.length >= MAX_BATCH) this.flush();
+    if (this.waiting >= MAX_BATCH) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(() => {
@@ -187,15 +192,15 @@ export class InfluxSink implements Part {
   }
 
   private flush(): void {
-    if (this.events.size + this.others.length === 0 || this.failure) return;
+    if (this.waiting === 0 || this.failure) return;
     const events = this.events.take();
     const others = this.others;
     this.others = [];
-    this.worker?.postMessage({ type: 'items', events, others, upTo: this.handedOver } satisfies ToWorker, [events.numbers.buffer]);
+    this.send({ type: 'items', events, others, upTo: this.handedOver }, [events.numbers.buffer]);
   }
 
-  private send(message: ToWorker): void {
-    this.worker?.postMessage(message);
+  private send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker?.postMessage(message, transfer);
   }
 
   private received(m: FromWorker): void {
