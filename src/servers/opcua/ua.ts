@@ -4,9 +4,10 @@
 import { createRequire } from 'node:module';
 import type * as UA from 'node-opcua';
 import type * as UATypes from 'node-opcua-types';
+import { withoutPkcs1Probe } from './pkcs1-probe.js';
 
 const load = createRequire(import.meta.url);
-const ua = load('node-opcua') as typeof UA;
+const ua = withoutPkcs1Probe(() => load('node-opcua') as typeof UA);
 
 export const {
   AccessLevelFlag,
