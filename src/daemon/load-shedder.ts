@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Clock } from '../core/clock.js';
 import type { Part } from '../core/part.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -22,28 +22,49 @@ const CALM_TO_END = 10;
 /** Slow intervals in a row that start one: a GC pause or a burst is absorbed by socket buffers, not shed. */
 const SLOW_TO_START = 3;
 
+/**
+ * Share of an interval the event loop must be busy (not waiting for input) to be behind. A loop
+ * that has fallen behind always finds frames waiting in its sockets, so it never waits; one that
+ * is late but still waits part of the time was held up by something else (the machine did not run
+ * it: other processes on both cores, a virtual machine's stolen time) and has caught up by itself.
+ */
+const BEHIND_UTILIZATION = 0.9;
+
 const RESOLUTION_MS = 10;
 
+/** The event loop over one interval. */
+export interface LoopSample {
+  /** How late the loop ran on average, ms. */
+  delayMs: number;
+  /** Share of the interval the loop was busy rather than waiting for input, 0–1. */
+  utilization: number;
+}
+
 /**
- * How late (ms) the event loop ran, on average, since the last call: node's own sampler, 10 ms
- * resolution. The mean lateness is how long a turn of the loop takes, so how long a request waits
- * for its turn. Not the worst: a single stall (a full GC, a large InfluxDB batch) is not a loop
- * that has fallen behind, and taking it for one would shed below what the gateway can take.
+ * The event loop since the last call, from node's own samplers. `delayMs` is the mean lateness
+ * (10 ms resolution): how long a turn of the loop takes, so how long a request waits for its turn.
+ * Not the worst: a single stall (a full GC, a large InfluxDB batch) is not a loop that has fallen
+ * behind, and taking it for one would shed below what the gateway can take.
  */
-export function loopDelaySampler(): () => number {
+export function loopSampler(): () => LoopSample {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  let busy = performance.eventLoopUtilization();
   return () => {
-    const late = histogram.count > 0 ? Math.max(histogram.mean / 1e6 - RESOLUTION_MS, 0) : 0;
+    const delayMs = histogram.count > 0 ? Math.max(histogram.mean / 1e6 - RESOLUTION_MS, 0) : 0;
     histogram.reset();
-    return late;
+    const u = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(u, busy).utilization;
+    busy = u;
+    return { delayMs, utilization };
   };
 }
 
 /**
  * Keeps the gateway responsive when more events arrive than it can take. When the gateway falls
  * behind, each turn of the event loop reads whole socket buffers of events, so the loop's delay
- * grows; while it stays at or above `maxDelay` and the time goes into events, frames that cannot
+ * grows and it never waits for input; while the delay stays at or above `maxDelay`, the loop stays
+ * busy and the time goes into events, frames that cannot
  * be back-pressured (MQTT QoS 0, serial lines) are admitted only up to a rate that is lowered
  * until the loop is quick again (multiplicative decrease, slow increase), and the rest shed and
  * counted. Frames that can be back-pressured (QoS 1, HTTP) are never shed here: QoS 1 waits for
@@ -52,7 +73,7 @@ export function loopDelaySampler(): () => number {
 export class LoadShedder implements Part {
   readonly name = 'intake';
   private timer?: NodeJS.Timeout;
-  private readDelay?: () => number;
+  private readLoop?: () => LoopSample;
   private shedding = false;
   private rate = Infinity;
   private best = 0;
@@ -70,14 +91,14 @@ export class LoadShedder implements Part {
     private readonly options: SheddingOptions,
     private readonly clock: Clock,
     private readonly shed: (source: string) => void,
-    private readonly sampler: () => () => number = loopDelaySampler,
+    private readonly sampler: () => () => LoopSample = loopSampler,
   ) {
     this.tickStart = clock.now();
   }
 
   async start(): Promise<void> {
     if (!this.options.enabled) return;
-    this.readDelay = this.sampler();
+    this.readLoop = this.sampler();
     this.timer = setInterval(() => this.tick(), this.options.interval);
     this.timer.unref();
   }
@@ -128,8 +149,9 @@ export class LoadShedder implements Part {
     const now = this.clock.now();
     const elapsed = Math.max(now - this.tickStart, 1);
     const admittedRate = (this.admittedThisTick * 1000) / elapsed;
-    this.delay = this.readDelay?.() ?? 0;
-    const slow = this.delay >= this.options.maxDelay && this.busyThisTick / elapsed >= EVENT_SHARE;
+    const loop = this.readLoop?.() ?? { delayMs: 0, utilization: 0 };
+    this.delay = loop.delayMs;
+    const slow = this.delay >= this.options.maxDelay && this.busyThisTick / elapsed >= EVENT_SHARE && loop.utilization >= BEHIND_UTILIZATION;
     this.slow = slow ? this.slow + 1 : 0;
     if (!this.shedding) {
       this.best = Math.max(this.best, admittedRate);

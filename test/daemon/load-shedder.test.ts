@@ -1,19 +1,22 @@
-import t from 'tap';
-import { LoadShedder } from '../../src/daemon/load-shedder.js';
+import t, { type Test } from 'tap';
+import { LoadShedder, loopSampler } from '../../src/daemon/load-shedder.js';
 
-/** A shedder on a hand-moved clock whose event loop is as slow as the test says. */
-function harness(maxDelay = 40) {
+/** A started shedder on a hand-moved clock whose event loop is as slow and as busy as the test says. */
+async function harness(t: Test, maxDelay = 40) {
   let now = 0;
   let delay = 0;
+  let utilization = 1;
   const shed: string[] = [];
   const s = new LoadShedder(
     { enabled: true, maxDelay, interval: 100 },
     { now: () => now },
     (source) => shed.push(source),
-    () => () => delay,
+    () => () => ({ delayMs: delay, utilization }),
   );
+  await s.start();
+  t.teardown(() => s.stop());
   /** One 100 ms interval: `offered` frames arrive evenly, each taking `costMs` of pipeline time when admitted. */
-  const interval = (offered: number, loopDelay: number, costMs = 0.05): number => {
+  const interval = (offered: number, loopDelay: number, costMs = 0.05, busy = 1): number => {
     let admitted = 0;
     for (let i = 0; i < offered; i++) {
       now += 100 / offered;
@@ -23,6 +26,7 @@ function harness(maxDelay = 40) {
       }
     }
     delay = loopDelay;
+    utilization = busy;
     s.tick();
     return admitted;
   };
@@ -30,9 +34,7 @@ function harness(maxDelay = 40) {
 }
 
 t.test('a loop slowed by events sheds until it is quick again, counts what it sheds, and recovers', async (t) => {
-  const h = harness();
-  await h.s.start();
-  t.teardown(() => h.s.stop());
+  const h = await harness(t);
   t.equal(h.interval(1000, 5), 1000, 'a quick loop takes everything');
   t.equal(h.interval(2000, 80), 2000, 'a slow interval is still taken whole');
   t.equal(h.interval(2000, 80), 2000, 'as is the next: a pause or a burst is not an overload');
@@ -57,14 +59,39 @@ t.test('a loop slowed by events sheds until it is quick again, counts what it sh
 });
 
 t.test('a loop slow for another reason (start-up, a full GC, a browse) sheds nothing', async (t) => {
-  const h = harness();
+  const h = await harness(t);
   for (let i = 0; i < 5; i++) t.equal(h.interval(100, 300, 0.01), 100);
   t.notOk(h.s.overloaded, 'few events on a slow loop are not an overload');
   t.same(h.shed, []);
 });
 
+t.test('a loop that is late but still waits for input (the machine held it up, not the events) sheds nothing', async (t) => {
+  const h = await harness(t);
+  for (let i = 0; i < 5; i++) t.equal(h.interval(2000, 80, 0.05, 0.7), 2000);
+  t.notOk(h.s.overloaded, 'late, busy with events, but idle 30% of the time: not behind');
+  t.equal(h.interval(2000, 80, 0.05, 0.95), 2000, 'busy all the time: the first slow interval');
+  t.equal(h.interval(2000, 80, 0.05, 0.95), 2000);
+  t.equal(h.interval(2000, 80, 0.05, 0.95), 2000, 'the third in a row');
+  t.ok(h.s.overloaded, 'is an overload');
+  t.same(h.shed, []);
+});
+
+t.test('the loop sampler reads node: no delay and a utilization between 0 and 1 on an idle loop', async (t) => {
+  const read = loopSampler();
+  await new Promise((r) => setTimeout(r, 60));
+  const idle = read();
+  t.ok(idle.delayMs < 20, `delay ${idle.delayMs} ms`);
+  t.ok(idle.utilization >= 0 && idle.utilization < 0.5, `utilization ${idle.utilization}`);
+  const end = Date.now() + 60;
+  while (Date.now() < end) {
+    // a busy loop: nothing else runs
+  }
+  await new Promise((r) => setImmediate(r));
+  t.ok(read().utilization > 0.8, 'a loop kept busy reads as busy');
+});
+
 t.test('never below a tenth of the best rate seen, so events keep flowing while reading alone slows the loop', async (t) => {
-  const h = harness();
+  const h = await harness(t);
   h.interval(4000, 5);
   for (let i = 0; i < 30; i++) h.interval(20_000, 200, 0.02);
   const admitted = h.interval(20_000, 200, 0.02);
