@@ -78,8 +78,11 @@ export class DeviceStateStore {
     d.anomaly = event.anomaly;
     if (event.scores !== undefined) d.scores = event.scores;
     const now = this.clock.now();
-    if (d.model?.name !== event.model.name || d.model.version !== event.model.version) d.modelSince = now;
-    d.model = event.model;
+    if (d.model?.name !== event.model.name || d.model.version !== event.model.version) {
+      d.modelSince = now;
+      // The device's own copy, replaced only on a change: the event's object would otherwise stay alive per event.
+      d.model = { name: event.model.name, version: event.model.version };
+    }
     if (event.timing?.dsp_ms !== undefined) d.dspMs = event.timing.dsp_ms;
     if (event.timing?.inference_ms !== undefined) d.inferenceMs = event.timing.inference_ms;
     d.seq = event.seq;

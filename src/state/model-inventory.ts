@@ -13,6 +13,8 @@ interface DeviceModels {
   current?: { name: string; version: string };
   /** By `name@version`. */
   seen: Map<string, VersionRecord & { name: string }>;
+  /** The record of `current`, in `seen`. */
+  currentRecord?: VersionRecord & { name: string };
 }
 
 export interface FleetModel {
@@ -56,6 +58,18 @@ export class ModelInventory {
   }
 
   observe(device: string, model: { name: string; version: string }, at: number): void {
+    // Nearly every event comes from a device on the model it ran before: count it without building
+    // the record's key, and keep the device's own copy rather than the event's object.
+    const r = this.devices.get(device)?.currentRecord;
+    if (r !== undefined && r.name === model.name && r.version === model.version) {
+      r.lastSeen = at;
+      r.events++;
+      return;
+    }
+    this.observeChange(device, model, at);
+  }
+
+  private observeChange(device: string, model: { name: string; version: string }, at: number): void {
     const group = this.groupOf(device) ?? model.name;
     let d = this.devices.get(device);
     if (!d) {
@@ -63,12 +77,13 @@ export class ModelInventory {
       this.devices.set(device, d);
     }
     d.group = group;
-    d.current = model;
+    d.current = { name: model.name, version: model.version };
     const key = `${model.name}@${model.version}`;
     const r = d.seen.get(key) ?? { name: model.name, version: model.version, firstSeen: at, lastSeen: at, events: 0 };
     r.lastSeen = at;
     r.events++;
     d.seen.set(key, r);
+    d.currentRecord = r;
   }
 
   /** Every version a device has run, oldest first. */

@@ -30,6 +30,23 @@ t.test('versions per device and per fleet', async (t) => {
   ]);
 });
 
+t.test('a device that goes back to a version it ran counts on in that version\'s record', async (t) => {
+  const inv = new ModelInventory(60_000, 300);
+  inv.observe('a', M('1.0'), 10);
+  inv.observe('a', M('1.0'), 20);
+  inv.observe('a', M('1.1'), 30);
+  inv.observe('a', M('1.0'), 40);
+  inv.observe('a', M('1.0'), 50);
+  t.same(
+    inv.history('a').map((r) => [r.version, r.firstSeen, r.lastSeen, r.events]),
+    [
+      ['1.0', 10, 50, 4],
+      ['1.1', 30, 30, 1],
+    ],
+  );
+  t.match(inv.groups(), [{ group: 'motor-ad', versions: { '1.0': 1 } }], 'current is 1.0 again');
+});
+
 t.test('a group on mixed versions longer than allowed: alarms on the lagging devices, cleared once they catch up', async (t) => {
   const inv = new ModelInventory(60_000, 300);
   inv.configure((d) => (d.startsWith('l1-') ? 'line-1' : undefined), 60_000, 300);
