@@ -7,6 +7,7 @@ import type { Logger } from '../../core/logger.js';
 import type { RawFrame } from '../../normalise/decode-mqtt.js';
 import { INFERENCE_TOPIC, type IngestGate, type MqttTransport } from './transport.js';
 import type { MqttAccess, MqttIdentity, MqttRefusal } from './mqtt-access.js';
+import { ReadBudget } from './read-budget.js';
 
 /**
  * aedes on a TCP listener: MCUs and Node-RED connect to it directly.
@@ -26,6 +27,7 @@ export class EmbeddedBroker implements MqttTransport {
   private gate?: IngestGate;
   /** Every TCP connection, MQTT session or not: aedes only closes clients that sent CONNECT. */
   private readonly sockets = new Set<Socket>();
+  private readonly readBudget = new ReadBudget();
 
   private readonly identities = new WeakMap<object, MqttIdentity>();
 
@@ -89,6 +91,7 @@ export class EmbeddedBroker implements MqttTransport {
     const server = createServer({ noDelay: true }, broker.handle);
     server.on('connection', (socket) => {
       this.sockets.add(socket);
+      this.readBudget.attach(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.server = server;
