@@ -44,17 +44,28 @@ export interface LoopSample {
  * The event loop since the last call, from node's own samplers. `delayMs` is the mean lateness
  * (10 ms resolution): how long a turn of the loop takes, so how long a request waits for its turn.
  * Not the worst: a single stall (a full GC, a large InfluxDB batch) is not a loop that has fallen
- * behind, and taking it for one would shed below what the gateway can take.
+ * behind, and taking it for one would shed below what the gateway can take. The histogram is never
+ * reset: node records a delay only from the second sample after a reset, so a loop whose turns
+ * take longer than the interval between two reads would read as never late.
  */
 export function loopSampler(): () => LoopSample {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  let count = 0;
+  let sum = 0;
+  let at = performance.now();
   let busy = performance.eventLoopUtilization();
   return () => {
-    const delayMs = histogram.count > 0 ? Math.max(histogram.mean / 1e6 - RESOLUTION_MS, 0) : 0;
-    histogram.reset();
+    const now = performance.now();
+    const c = histogram.count;
+    const s = c > 0 ? histogram.mean * c : 0;
+    // No turn of the loop ended in the interval: it was late by about all of it.
+    const delayMs = c > count ? Math.max((s - sum) / (c - count) / 1e6 - RESOLUTION_MS, 0) : Math.max(now - at - RESOLUTION_MS, 0);
     const u = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(u, busy).utilization;
+    count = c;
+    sum = s;
+    at = now;
     busy = u;
     return { delayMs, utilization };
   };

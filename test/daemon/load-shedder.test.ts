@@ -90,6 +90,34 @@ t.test('the loop sampler reads node: no delay and a utilization between 0 and 1 
   t.ok(read().utilization > 0.8, 'a loop kept busy reads as busy');
 });
 
+t.test('a loop whose every turn takes longer than the interval between reads reads as that late', async (t) => {
+  const read = loopSampler();
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(read().delayMs), 100);
+  t.teardown(() => clearInterval(timer));
+  await new Promise((r) => setTimeout(r, 250));
+  read();
+  samples.length = 0;
+  // Turns of 250 ms, as when whole socket buffers of events are read in each.
+  await new Promise<void>((resolve) => {
+    let turns = 0;
+    const turn = (): void => {
+      const end = Date.now() + 250;
+      while (Date.now() < end) {
+        // one long turn
+      }
+      if (++turns < 8) setImmediate(turn);
+      else resolve();
+    };
+    setImmediate(turn);
+  });
+  t.ok(samples.length >= 4, `${samples.length} reads during the slow turns`);
+  t.ok(
+    samples.slice(1).every((d) => d >= 100),
+    `every read after the first is at least 100 ms late: ${samples.map((d) => Math.round(d)).join(', ')}`,
+  );
+});
+
 t.test('never below a tenth of the best rate seen, so events keep flowing while reading alone slows the loop', async (t) => {
   const h = await harness(t);
   h.interval(4000, 5);
