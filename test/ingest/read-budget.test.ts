@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { ReadBudget } from '../../src/ingest/mqtt/read-budget.js';
+import { connectPacket, publishPacket } from '../../src/bench/mqtt-flood.js';
 import { freePort } from '../helpers/ports.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -53,27 +54,6 @@ t.test('a socket closed while its read waits is not woken', async (t) => {
   await nextTurn();
   t.equal(woken, 0);
 });
-
-/** MQTT 3.1.1 by hand: CONNECT, then QoS 0 PUBLISH packets. */
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
-const str = (s: string) => [s.length >> 8, s.length & 0xff, ...Buffer.from(s)];
-const connectPacket = (clientId: string) => {
-  const body = [...str('MQTT'), 4, 0x02, 0, 60, ...str(clientId)];
-  return Buffer.from([0x10, ...remainingLength(body.length), ...body]);
-};
-const publishPacket = (topic: string, payload: string) => {
-  const body = [...str(topic), ...Buffer.from(payload)];
-  return Buffer.from([0x30, ...remainingLength(body.length), ...body]);
-};
 
 t.test('with real aedes and one read per turn, a flood of publishes arrives whole and in order', async (t) => {
   const broker = await Aedes.createBroker();
