@@ -101,7 +101,9 @@ export const configSchema = z
             enabled: z.boolean().default(true).describe('Shed events that cannot be back-pressured (MQTT QoS 0, serial) while overloaded'),
             maxDelay: duration
               .default(20)
-              .describe('A mean event-loop delay at or above this, three intervals in a row, the loop never waiting for input and the time spent on events, is an overload'),
+              .describe(
+                'A mean event-loop delay at or above this, three intervals in a row, the loop never waiting for input and the time spent on events, is an overload',
+              ),
             interval: duration.default(100).describe('How often the event loop is looked at'),
           })
           .prefault({})

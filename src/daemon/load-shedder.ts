@@ -162,7 +162,8 @@ export class LoadShedder implements Part {
     const admittedRate = (this.admittedThisTick * 1000) / elapsed;
     const loop = this.readLoop?.() ?? { delayMs: 0, utilization: 0 };
     this.delay = loop.delayMs;
-    const slow = this.delay >= this.options.maxDelay && this.busyThisTick / elapsed >= EVENT_SHARE && loop.utilization >= BEHIND_UTILIZATION;
+    const slow =
+      this.delay >= this.options.maxDelay && this.busyThisTick / elapsed >= EVENT_SHARE && loop.utilization >= BEHIND_UTILIZATION;
     this.slow = slow ? this.slow + 1 : 0;
     if (!this.shedding) {
       this.best = Math.max(this.best, admittedRate);

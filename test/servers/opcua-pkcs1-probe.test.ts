@@ -26,10 +26,11 @@ t.test('loading node-opcua generates no 4096-bit probe key, and WebCrypto is lef
   t.equal(subtle.generateKey, counting, 'generateKey is the one installed before the load');
 
   const pair = await withoutPkcs1Probe(() =>
-    subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, [
-      'sign',
-      'verify',
-    ]),
+    subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    ),
   );
   t.ok('privateKey' in pair, 'any other key request inside the guard is served');
 });

@@ -30,7 +30,7 @@ t.test('versions per device and per fleet', async (t) => {
   ]);
 });
 
-t.test('a device that goes back to a version it ran counts on in that version\'s record', async (t) => {
+t.test("a device that goes back to a version it ran counts on in that version's record", async (t) => {
   const inv = new ModelInventory(60_000, 300);
   inv.observe('a', M('1.0'), 10);
   inv.observe('a', M('1.0'), 20);
