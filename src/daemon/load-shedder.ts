@@ -75,8 +75,8 @@ export function loopSampler(): () => LoopSample {
  * Keeps the gateway responsive when more events arrive than it can take. When the gateway falls
  * behind, each turn of the event loop reads whole socket buffers of events, so the loop's delay
  * grows and it never waits for input; while the delay stays at or above `maxDelay`, the loop stays
- * busy and the time goes into events, frames that cannot
- * be back-pressured (MQTT QoS 0, serial lines) are admitted only up to a rate that is lowered
+ * busy and the time goes into events, frames that cannot be back-pressured (MQTT QoS 0, serial
+ * lines) are admitted only up to a rate that is lowered
  * until the loop is quick again (multiplicative decrease, slow increase), and the rest shed and
  * counted. Frames that can be back-pressured (QoS 1, HTTP) are never shed here: QoS 1 waits for
  * its PUBACK in the socket, HTTP gets 503 with Retry-After. `admit` costs a comparison per frame.

@@ -9,12 +9,10 @@ export interface VersionRecord {
 
 interface DeviceModels {
   group: string;
-  /** The model name and version of the newest event. */
-  current?: { name: string; version: string };
   /** By `name@version`. */
   seen: Map<string, VersionRecord & { name: string }>;
-  /** The record of `current`, in `seen`. */
-  currentRecord?: VersionRecord & { name: string };
+  /** The record in `seen` of the model name and version of the newest event. */
+  current?: VersionRecord & { name: string };
 }
 
 export interface FleetModel {
@@ -59,8 +57,8 @@ export class ModelInventory {
 
   observe(device: string, model: { name: string; version: string }, at: number): void {
     // Nearly every event comes from a device on the model it ran before: count it without building
-    // the record's key, and keep the device's own copy rather than the event's object.
-    const r = this.devices.get(device)?.currentRecord;
+    // the record's key.
+    const r = this.devices.get(device)?.current;
     if (r !== undefined && r.name === model.name && r.version === model.version) {
       r.lastSeen = at;
       r.events++;
@@ -77,13 +75,12 @@ export class ModelInventory {
       this.devices.set(device, d);
     }
     d.group = group;
-    d.current = { name: model.name, version: model.version };
     const key = `${model.name}@${model.version}`;
     const r = d.seen.get(key) ?? { name: model.name, version: model.version, firstSeen: at, lastSeen: at, events: 0 };
     r.lastSeen = at;
     r.events++;
     d.seen.set(key, r);
-    d.currentRecord = r;
+    d.current = r;
   }
 
   /** Every version a device has run, oldest first. */
