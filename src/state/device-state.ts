@@ -73,10 +73,12 @@ export class DeviceStateStore {
   applyEvent(event: InferenceEvent): void {
     const d = this.devices.get(event.device) ?? this.add(newDevice(event.device, false, [], this.clock.now()));
     const top = topClass(event);
-    d.label = top.label;
+    // Equal text keeps the device's string, and scores go into the device's own record: anything
+    // of the event held until the device's next one outlives a young-generation collection.
+    if (d.label !== top.label) d.label = top.label;
     d.confidence = top.confidence;
     d.anomaly = event.anomaly;
-    if (event.scores !== undefined) d.scores = event.scores;
+    if (event.scores !== undefined) d.scores = ownScores(d.scores, event.scores);
     const now = this.clock.now();
     if (d.model?.name !== event.model.name || d.model.version !== event.model.version) {
       d.modelSince = now;
@@ -150,6 +152,23 @@ export class DeviceStateStore {
     this.changeSubject.next({ kind: 'device-added', device: d });
     return d;
   }
+}
+
+/** `next` in `mine` when both have the same classes (updated in place), else a copy of it. */
+function ownScores(mine: Record<string, number> | undefined, next: Record<string, number>): Record<string, number> {
+  if (mine === undefined || !sameKeys(mine, next)) return { ...next };
+  for (const label in next) mine[label] = next[label]!;
+  return mine;
+}
+
+function sameKeys(a: Record<string, number>, b: Record<string, number>): boolean {
+  let n = 0;
+  for (const key in b) {
+    if (!Object.hasOwn(a, key)) return false;
+    n++;
+  }
+  for (const _ in a) n--;
+  return n === 0;
 }
 
 /** A device's state before anything is known of it. */

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { TestScheduler } from 'rxjs/testing';
-import { map, type Observable } from 'rxjs';
+import { map, Subject, type Observable } from 'rxjs';
 import { persistence, type PersistenceOptions, type PersistenceWindow } from '../../src/cep/operators/persistence.js';
 import type { LevelChange } from '../../src/cep/operators/hysteresis.js';
 import type { InferenceEvent } from '../../src/normalise/inference-event.js';
@@ -111,4 +111,26 @@ t.test('state handed back in continues where it was', async (t) => {
     expectObservable(short(cold('h|', values).pipe(anomalyPersistence(options, state)))).toBe('a|', { a: 'Ar' });
   });
   t.equal(state.get('A')?.active, true);
+});
+
+t.test('a window holds the newest event only while raised, and a clear on eviction carries it', async (t) => {
+  const state = new Map<string, PersistenceWindow<InferenceEvent>>();
+  const out: LevelChange<InferenceEvent>[] = [];
+  const input = new Subject<InferenceEvent>();
+  input.pipe(persistence(options, state, { maxKeys: 1, overflow: 'evict-oldest' })).subscribe((a) => out.push(a));
+  const late = { ...values.h!, ts: 9 };
+  input.next(values.h!);
+  input.next(values.l!);
+  t.same(state.get('A')?.last, undefined, 'a low window keeps no event alive');
+  input.next(values.h!);
+  t.equal(state.get('A')?.last, values.h, 'raised: the newest event is kept');
+  input.next(late);
+  input.next(values.l!);
+  t.equal(state.get('A')?.last, values.l);
+  input.next(values.H!);
+  t.match(out, [
+    { key: 'A', state: 'raised', event: { ts: 1 } },
+    { key: 'A', state: 'cleared', value: 0, event: { ts: 2 }, evicted: 'overflow' },
+  ]);
+  t.equal(out.length, 2);
 });

@@ -19,8 +19,12 @@ export interface PersistenceWindow<T> {
   hits: number;
   belowStreak: number;
   active: boolean;
-  /** The key's newest event: what a clear caused by forgetting the key refers to. */
-  last: T;
+  /**
+   * The key's newest event while raised: what a clear caused by forgetting the key refers to.
+   * Not kept while the window is low, where no clear can follow: held until the key's next
+   * event, every event outlived a young-generation collection and filled the old one.
+   */
+  last?: T;
 }
 
 /**
@@ -37,9 +41,9 @@ export function persistence<T>(
   return keyedStep<T, PersistenceWindow<T>, LevelChange<T>>(
     {
       keyOf: o.keyOf,
-      init: (e) => ({ ring: new Array<boolean>(o.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false, last: e }),
+      init: () => ({ ring: new Array<boolean>(o.m).fill(false), next: 0, hits: 0, belowStreak: 0, active: false }),
       step: (w, event, key) => step(o, w, event, key),
-      evicted: (w, key, reason) => (w.active ? { key, state: 'cleared', value: 0, event: w.last, evicted: reason } : undefined),
+      evicted: (w, key, reason) => (w.active ? { key, state: 'cleared', value: 0, event: w.last!, evicted: reason } : undefined),
     },
     shared,
     limits,
@@ -47,7 +51,12 @@ export function persistence<T>(
 }
 
 function step<T>(o: PersistenceOptions<T>, w: PersistenceWindow<T>, event: T, key: string): LevelChange<T> | undefined {
-  w.last = event;
+  const change = advance(o, w, event, key);
+  w.last = w.active ? event : undefined;
+  return change;
+}
+
+function advance<T>(o: PersistenceOptions<T>, w: PersistenceWindow<T>, event: T, key: string): LevelChange<T> | undefined {
   const value = o.readingOf(event);
   if (value === undefined) return undefined;
   const hit = value >= o.threshold;
