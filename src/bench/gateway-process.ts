@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { stringify } from 'yaml';
 
-/** The built CLI, also when this file runs from src/ (the soak test under tap). */
+/**
+ * The built CLI, also when this file runs from src/ (the soak test under tap). It is run as a
+ * program, as `tinyml-gateway` is installed: its first line sets node's memory flags.
+ */
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
 /** `tinyml-gateway run` in its own process, as a benchmark or the soak drives it: logs kept, figures read from outside. */
@@ -31,7 +34,7 @@ export class GatewayProcess {
 
   /** Starts the process and resolves once it logged `gateway started` (rejects if it exits first). */
   async start(timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, [MAIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(MAIN, ['run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let buffered = '';
@@ -65,7 +68,7 @@ export class GatewayProcess {
    */
   async startUntilReady(listening: number[], timeoutMs = 120_000): Promise<number> {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [MAIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(MAIN, ['run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createServer } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, spawnGateway, writeConfig } from '../helpers/spawn-gateway.js';
 import { testConfig } from '../helpers/gateway-config.js';
@@ -158,4 +159,17 @@ t.test('a part that cannot start is named and the process exits non-zero', async
     [],
     'stdout is JSON lines only, node-opcua output included',
   );
+});
+
+t.test('the installed CLI runs as a program with its memory setting', async (t) => {
+  const main = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
+  t.ok(statSync(main).mode & 0o111, 'dist/main.js is executable');
+  t.match(execFileSync(main, ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/, 'through its own first line');
+  // The same first line in front of a probe: what node runs with when started that way.
+  const probe = join(tempDir(t, 'shebang-'), 'probe.cjs');
+  const shebang = readFileSync(main, 'utf8').split('\n')[0]!;
+  writeFileSync(probe, `${shebang}\nconsole.log(JSON.stringify({ flags: process.execArgv, arenas: process.env.MALLOC_ARENA_MAX }));\n`, {
+    mode: 0o755,
+  });
+  t.same(JSON.parse(execFileSync(probe, { encoding: 'utf8' })), { flags: [], arenas: '2' });
 });
