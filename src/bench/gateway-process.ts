@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 
 /**
  * The built CLI, also when this file runs from src/ (the soak test under tap). It is run as a
- * program, as `tinyml-gateway` is installed: its first line sets node's memory flags.
+ * program, as `tinyml-gateway` is installed: its first line sets how the process allocates memory.
  */
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
