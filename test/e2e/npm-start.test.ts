@@ -11,7 +11,7 @@ t.setTimeout(120_000);
 
 t.test('what `npm start` runs: the default config and 8 simulated MCUs raise an alarm within 60 s', async (t) => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
-  const args = pkg.scripts.start.replace(/^node dist\/main\.js run /, '').split(' ');
+  const args = pkg.scripts.start.replace(/^\.\/dist\/main\.js run /, '').split(' ');
   t.match(args, ['--config', 'gateway-config/gateway.yaml', '--simulate', '8']);
 
   // The shipped file, moved to free ports and a temp data dir so it can run beside anything.
