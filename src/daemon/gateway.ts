@@ -47,6 +47,8 @@ export interface GatewayDeps {
   env?: NodeJS.ProcessEnv;
   /** Reads the config again (SIGHUP, the OPC UA ReloadRules method); throws ConfigError when it is wrong. */
   readConfig?: () => GatewayConfig;
+  /** Runs background work on a later turn of the event loop (setImmediate); a test may hold it. */
+  nextTurn?: (run: () => void) => void;
 }
 
 /** A part that only runs code at start/stop (state, CEP), so the start order reads as the spec. */
@@ -155,6 +157,7 @@ export class Gateway {
           history,
           reloadRules: () => this.reloadFromSource(),
           registry: this.registry,
+          nextTurn: deps.nextTurn,
         },
         this.state,
         child('opcua'),

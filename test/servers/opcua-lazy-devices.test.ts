@@ -99,3 +99,52 @@ t.test('an alarm on a device no client has reached raises its condition without 
   );
   t.equal(await readValue(opc.session, `ns=${opc.ns};s=Devices/press-02/AlarmActive`), true);
 });
+
+t.test('device objects are made after the server listens; whatever names a device first makes its object at once', async (t) => {
+  const devices = ['press-01', 'press-02', 'press-03', 'press-04'].map((id) => ({ id, labels: LABELS }));
+  // The turns that would make the objects in the background are held: only use makes them.
+  const held: (() => void)[] = [];
+  const { gateway, config, ports } = await runningGateway(
+    t,
+    { devices, modbus: { enabled: false } },
+    {},
+    { nextTurn: (run) => held.push(run) },
+  );
+  const opcua = gateway.opcua!;
+  t.same(opcua.deviceObjects(), [], 'no object before its turn');
+  t.equal(held.length, 1, 'one turn waits');
+
+  await postEvents(ports.http, [inferenceEvent('press-01', 0.21, 1)]);
+  t.same(opcua.deviceObjects(), ['press-01'], 'an event makes its device object');
+
+  const opc = await opcuaSession(ports.opcua, config.gateway.dataDir);
+  t.teardown(() => opc.close());
+  const name = async (nodeId: string) => (await opc.session.read({ nodeId, attributeId: AttributeIds.BrowseName })).value.value?.name;
+  t.equal(await name(`ns=${opc.ns};s=Devices/press-02`), 'press-02', 'a device object read by node id');
+  t.equal(await name(`ns=${opc.ns};s=Devices/press-03/Label`), 'Label', 'a variable below a device not made yet');
+  t.same(opcua.deviceObjects(), ['press-01', 'press-02', 'press-03']);
+  t.same(opcua.builtDevices(), ['press-03'], 'naming the object alone builds no variables');
+  t.same(
+    (await organized(opc.session, `ns=${opc.ns};s=Devices`)).sort(),
+    ['press-01', 'press-02', 'press-03', 'press-04'],
+    'a browse of the folder lists all',
+  );
+  t.equal(await name(`ns=${opc.ns};s=Devices/press-09`), undefined, 'an unknown device is still unknown');
+
+  for (const run of held.splice(0)) run();
+  t.same(opcua.deviceObjects().sort(), ['press-01', 'press-02', 'press-03', 'press-04'], 'a held turn then finds nothing left to make');
+  t.equal(held.length, 0, 'and asks for no other');
+});
+
+t.test('without a client, every device object is made within a few turns after start, a hundred per turn', async (t) => {
+  const devices = Array.from({ length: 250 }, (_, i) => ({ id: `m-${String(i).padStart(3, '0')}` }));
+  let turns = 0;
+  const nextTurn = (run: () => void) => {
+    turns++;
+    setImmediate(run);
+  };
+  const { gateway } = await runningGateway(t, { devices, modbus: { enabled: false } }, {}, { nextTurn });
+  await waitFor(() => gateway.opcua!.deviceObjects().length === 250 || undefined, 'every device object');
+  t.equal(turns, 3, '100, 100, then 50');
+  t.same(gateway.opcua!.builtDevices(), [], 'and no variables');
+});

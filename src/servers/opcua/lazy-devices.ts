@@ -1,25 +1,28 @@
 import type { Namespace, NodeId } from 'node-opcua';
 
-/** A device's nodes, to build on first use; undefined when the id is not a device. */
-export type DeviceBuilder = (device: string) => { build(): boolean } | undefined;
+/**
+ * Makes a device's nodes findable on first use: its object (`below` false) or, besides, everything
+ * below it. False when the id is not a device, or the nodes are being built.
+ */
+export type DeviceBuilder = (device: string, below: boolean) => boolean;
 
 interface NodeIndex {
   findNode2(nodeId: NodeId): unknown;
 }
 
 /** The device a node id of ours belongs to: `<folder>/<device>` or anything below it. */
-function deviceOf(nodeId: NodeId, prefix: string): string | undefined {
+function deviceOf(nodeId: NodeId, prefix: string): { device: string; below: boolean } | undefined {
   const value = nodeId.value;
   if (typeof value !== 'string' || !value.startsWith(prefix)) return undefined;
   const end = value.indexOf('/', prefix.length);
-  return value.slice(prefix.length, end < 0 ? undefined : end);
+  return { device: value.slice(prefix.length, end < 0 ? undefined : end), below: end >= 0 };
 }
 
 let adding = 0;
 
 /**
- * Runs `add`, which creates nodes of ours below a device (an alarm condition): node-opcua looks up
- * each new node id first, and that miss must not build the device.
+ * Runs `add`, which creates nodes of ours for a device (its object, an alarm condition): node-opcua
+ * looks up each new node id first, and that miss must not build the device.
  */
 export function addingBelowDevice<T>(add: () => T): T {
   adding++;
@@ -31,9 +34,9 @@ export function addingBelowDevice<T>(add: () => T): T {
 }
 
 /**
- * A service that names a node below a device by node id (Read, CreateMonitoredItems, HistoryRead,
- * Call) finds it in the namespace's node index: a miss there builds the device and looks again.
- * (Browse and TranslateBrowsePath start at the device object: see `buildOnBrowse`.)
+ * A service that names a device or a node below it by node id (Read, CreateMonitoredItems,
+ * HistoryRead, Call) finds it in the namespace's node index: a miss there builds the device and
+ * looks again. (Browse and TranslateBrowsePath start at an object: see `buildOnBrowse`.)
  */
 export function buildDevicesOnFirstUse(ns: Namespace, folder: string, devices: DeviceBuilder): void {
   const prefix = `${folder}/`;
@@ -43,8 +46,8 @@ export function buildDevicesOnFirstUse(ns: Namespace, folder: string, devices: D
   index.findNode2 = (nodeId: NodeId): unknown => {
     const found = find(nodeId);
     if (found || adding > 0) return found;
-    const device = deviceOf(nodeId, prefix);
-    return device !== undefined && devices(device)?.build() ? find(nodeId) : null;
+    const of = deviceOf(nodeId, prefix);
+    return of !== undefined && devices(of.device, of.below) ? find(nodeId) : null;
   };
 }
 
@@ -54,8 +57,8 @@ interface Browsable {
 }
 
 /**
- * Browsing a device object, or translating a path through it, builds the device first. Browsing
- * the Devices folder does not: it reads only the device objects, which always exist.
+ * Browsing an object, or translating a path through it, runs `build` first: a device object builds
+ * its variables, the Devices folder every device object not made yet.
  */
 export function buildOnBrowse(object: object, build: () => void): void {
   const node = object as Browsable;

@@ -23,7 +23,7 @@ import type { RuleSpec } from '../../cep/rules/language.js';
 import { asEvent, type AlarmEvent } from '../../core/alarm.js';
 import type { AlarmBook } from '../../state/alarm-book.js';
 import { AlarmConditions, alarmKindOf, type AlarmKind } from './alarm-conditions.js';
-import { buildDevicesOnFirstUse, buildOnBrowse } from './lazy-devices.js';
+import { addingBelowDevice, buildDevicesOnFirstUse, buildOnBrowse } from './lazy-devices.js';
 import { initializeOverlapped } from './overlapped-init.js';
 import { addDeviceType, DeviceNodes, DEVICES_FOLDER, NAMESPACE_URI, type DeviceView } from './device-type.js';
 import { GATEWAY_OBJECT, GatewayNodes, type GatewayStatus } from './gateway-nodes.js';
@@ -60,10 +60,15 @@ export interface OpcuaOptions {
   reloadRules: () => Promise<SwapReport | undefined>;
   /** The device registry the ApproveDevice and RevokeDevice methods act on. */
   registry?: DeviceRegistry;
+  /** Runs background work on a later turn of the event loop (setImmediate); a test may hold it. */
+  nextTurn?: (run: () => void) => void;
 }
 
 /** How often Online, InferenceRate, Rules and Gateway are sampled (they change without an event). */
 const REFRESH_MS = 1000;
+
+/** Device objects made per turn of the event loop after start: some 15 ms of a 2-core gateway's thread. */
+const OBJECTS_PER_TURN = 100;
 
 // Children of string node ids read as paths (`s=Devices/press-01/Model/Name`), not `…-Model-Name`.
 NamespaceOptions.nodeIdNameSeparator = '/';
@@ -100,6 +105,8 @@ export class OpcuaServerPart implements Part {
   private gateway?: GatewayNodes;
   private rules?: RuleNodes;
   private readonly devices = new Map<string, DeviceNodes>();
+  /** Devices known at start whose object is not made yet, and the turn that makes the next ones. */
+  private unmade: string[] = [];
   private readonly subscriptions: Subscription[] = [];
   private refreshTimer?: NodeJS.Timeout;
   private stopWatching?: () => void;
@@ -156,10 +163,11 @@ export class OpcuaServerPart implements Part {
       mayCall(roleOf(context, security.anonymousRole), { name: method.browseName.name ?? '', ours: method.nodeId.namespace === ns.index }),
     );
     this.ns = ns;
-    buildDevicesOnFirstUse(ns, DEVICES_FOLDER, (device) => {
-      const nodes = this.devices.get(device);
+    buildDevicesOnFirstUse(ns, DEVICES_FOLDER, (device, below) => {
+      const nodes = this.known(device);
+      if (!nodes || !below) return nodes !== undefined;
       // A node id below a built device may be a condition nobody has seen yet.
-      return nodes && { build: () => (nodes.build() ? (this.conditions?.createFor(device), true) : false) };
+      return nodes.build() ? (this.conditions?.createFor(device), true) : false;
     });
     this.deviceType = addDeviceType(ns);
     const objects = addressSpace.rootFolder.objects;
@@ -189,11 +197,11 @@ export class OpcuaServerPart implements Part {
     this.conditions = new AlarmConditions(ns, this.options.alarms, this.kindOf, this.log, eventsWatched);
     this.stopWatching = onEventWatchStart(() => this.conditions?.watchStarted());
     installEventHistory(this.devicesFolder, undefined, this.options.history, this.kindOf, this.log);
-    // The devices known at start in one model change, not one each (a tenth of a 1,000-device start).
+    buildOnBrowse(this.devicesFolder, () => this.makeObjects(this.unmade.length));
+    this.unmade = this.state.all().map((d) => d.id);
     inModelChange(ns, () => {
-      for (const d of this.state.all()) this.sync(d);
+      for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     });
-    for (const c of this.options.alarms.list()) this.applyAlarm(asEvent(c));
     this.subscriptions.push(
       this.state.changes$.subscribe((change) =>
         change.kind === 'device-removed' ? this.removeDevice(change.device.id) : this.sync(change.device),
@@ -201,12 +209,52 @@ export class OpcuaServerPart implements Part {
       this.options.alarms.events$.subscribe((e) => this.applyAlarm(e)),
     );
     await server.start();
+    this.makeObjectsLater();
     this.guard = new HandshakeGuard(limits, this.options.refused ?? (() => undefined), this.options.clock, this.log);
     this.guard.install(server);
     this.refresh();
     this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
     this.refreshTimer.unref();
     this.log.info({ endpoint: this.endpointUrl() }, 'OPC UA server listening');
+  }
+
+  /**
+   * The objects of the devices known at start are made after the server listens, a few per turn,
+   * so that start and ready do not grow with devices (a 10,000-device start spent 1.5 s here).
+   * Until a device's turn comes, whatever names it makes its object at once: an event, an alarm,
+   * a node id below Devices, and a browse of the Devices folder (which makes all of them).
+   */
+  private makeObjectsLater(): void {
+    if (this.unmade.length === 0) return;
+    (this.options.nextTurn ?? setImmediate)(() => {
+      this.makeObjects(OBJECTS_PER_TURN);
+      this.makeObjectsLater();
+    });
+  }
+
+  /** The next `count` device objects not made yet, in one model change. */
+  private makeObjects(count: number): void {
+    const ns = this.ns;
+    if (!ns || this.unmade.length === 0) return;
+    // Taken first: making an object may browse the folder, which must not make these again.
+    const ids = this.unmade.splice(0, count);
+    inModelChange(ns, () => {
+      for (const id of ids) this.known(id);
+    });
+  }
+
+  /** A known device's nodes: its object is made now if its turn has not come yet. */
+  private known(id: string): DeviceNodes | undefined {
+    const made = this.devices.get(id);
+    if (made) return made;
+    const d = this.state.get(id);
+    if (d) this.sync(d);
+    return this.devices.get(id);
+  }
+
+  /** Devices whose object exists: every known device soon after start (see makeObjectsLater). */
+  deviceObjects(): string[] {
+    return [...this.devices.keys()];
   }
 
   /** Devices whose variables exist: the ones a client (or an alarm) has reached so far. */
@@ -221,7 +269,7 @@ export class OpcuaServerPart implements Part {
 
   /** A device variable by browse path below the device (`AnomalyScore`, `Model/Name`, `Scores/<label>`). */
   deviceVariable(device: string, path: string): UAVariable | undefined {
-    return this.devices.get(device)?.variable(path);
+    return this.known(device)?.variable(path);
   }
 
   endpointUrl(): string | undefined {
@@ -230,6 +278,7 @@ export class OpcuaServerPart implements Part {
 
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    this.unmade = [];
     for (const nodes of this.devices.values()) nodes.dispose();
     this.conditions?.dispose();
     this.stopWatching?.();
@@ -260,7 +309,9 @@ export class OpcuaServerPart implements Part {
     let nodes = this.devices.get(id);
     if (nodes) return nodes;
     const view = (): DeviceView => this.view(this.state.get(id) ?? newDevice(id, false, [], this.options.clock.now()));
-    nodes = inModelChange(ns, () => new DeviceNodes(ns, type, folder, id, view, (built) => this.completeDevice(ns, built)));
+    nodes = inModelChange(ns, () =>
+      addingBelowDevice(() => new DeviceNodes(ns, type, folder, id, view, (built) => this.completeDevice(ns, built))),
+    );
     // A browse of the device, or a path through it, may name a condition nobody has seen yet.
     buildOnBrowse(nodes.object, () => this.conditions?.createFor(id));
     installEventHistory(nodes.object, id, this.options.history, this.kindOf, this.log);
