@@ -5,11 +5,9 @@
 import { parseArgs } from 'node:util';
 import { checkCommand, modbusMapCommand, runCommand, type Io } from './cli/commands.js';
 import { replayCommand } from './cli/replay.js';
-import { pkiCommand } from './cli/pki.js';
 import { loadConfig } from './config/load.js';
 import { hashPassword } from './core/password.js';
 import { createLogger } from './core/logger.js';
-import { FLEET_DEFAULTS, SimulatedFleet } from './sim/fleet.js';
 import { VERSION } from './daemon/version.js';
 
 const USAGE = `tinyml-gateway ${VERSION}
@@ -83,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
     case 'pki': {
       const dataDir = values['data-dir'] ?? (values.config ? loadConfig(values.config).gateway.dataDir : undefined);
       if (!dataDir) throw new Error('pki needs --config FILE or --data-dir DIR');
+      // Not imported above: it loads node-opcua, which `run` loads beside the config (cli/commands.ts).
+      const { pkiCommand } = await import('./cli/pki.js');
       return pkiCommand(positionals[0], positionals[1], dataDir, io);
     }
     case 'hash-password': {
@@ -116,6 +116,7 @@ async function simulate(
   num: (v: string | undefined, n: string) => number | undefined,
 ): Promise<number> {
   if (!values.broker) throw new Error('simulate needs --broker URL (e.g. mqtt://127.0.0.1:1883)');
+  const { FLEET_DEFAULTS, SimulatedFleet } = await import('./sim/fleet.js');
   const log = createLogger('info');
   const fleet = new SimulatedFleet(
     {

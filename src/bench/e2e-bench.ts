@@ -12,13 +12,14 @@
 // BENCH_E2E_LATENCY_RATES (1000,10000), BENCH_E2E_MODBUS_SAMPLES (500), BENCH_E2E_OPCUA_SAMPLES (100),
 // BENCH_E2E_SOAK_MINUTES (0: after the steps, hold 10k ev/s that long and sample RSS),
 // BENCH_E2E_WARMUP_SECONDS (3: background load before the latency probes start).
-// After the scenarios, the Modbus floor (bare-limit.js bridge) with the same probe and load.
+// After the scenarios, the Modbus floor (bare-limit.js bridge) with the same probe and load, and the
+// start floor (e2e/opcua-start.js: node-opcua's server alone), three starts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, median, terminate } from './bench-util.js';
-import { cpuSecondsOf, GatewayProcess, metricSum, rssMbOf } from './gateway-process.js';
+import { accepts, cpuSecondsOf, GatewayProcess, metricSum, rssMbOf } from './gateway-process.js';
 import { runFlood, stopAllFloods } from './mqtt-flood.js';
 import { startInfluxd, type InfluxServer } from './influxd.js';
 import { modbusLatency, opcuaLatency, type Latency } from './e2e/probes.js';
@@ -365,6 +366,29 @@ async function bareLimit(influx?: InfluxServer): Promise<{ steps: Step[]; subscr
  * The floor of the Modbus latency on this machine: broker, JSON.parse and a register write in one
  * process (bare-limit.js bridge), probed as the gateway is, with the same background load.
  */
+/** Seconds from spawn to a port accepting, for node-opcua's server alone: the floor of start → ready. */
+async function startFloor(runs = 3): Promise<number[]> {
+  const script = join(import.meta.dirname, 'e2e', 'opcua-start.js');
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-ua-'));
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [script, String(port), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      while (!(await accepts(port))) {
+        if (child.exitCode !== null) throw new Error(`opcua-start exited ${child.exitCode}`);
+        await sleep(20);
+      }
+      out.push((performance.now() - t0) / 1000);
+    } finally {
+      await terminate(child);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
 async function modbusFloor(): Promise<{ rate: number; modbus: Latency }[]> {
   const [mqttPort, modbusPort] = [await freePort(), await freePort()];
   const script = join(import.meta.dirname, 'e2e', 'bare-limit.js');
@@ -443,6 +467,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const name of SCENARIOS) results.push(await scenario(name));
   const floor = await modbusFloor();
+  const starts = await startFloor();
   const bare = await bareLimit();
   let bareInflux: { steps: Step[] } | undefined;
   if (results.some((r) => r.influx)) {
@@ -455,6 +480,9 @@ async function main(): Promise<void> {
   }
   report(results, bare, bareInflux);
   for (const f of floor) console.log(`Modbus floor at ${fmt(f.rate)} ev/s: p50/p99 ${fmt(f.modbus.p50, 1)}/${fmt(f.modbus.p99, 1)} ms`);
+  console.log(
+    `start floor (node-opcua's server alone): ready in ${fmt(median(starts), 2)} s (median of ${starts.map((s) => fmt(s, 2)).join(', ')})`,
+  );
   if (results.some((r) => r.steps.some((s) => s.verify && !s.verify.ok))) process.exitCode = 1;
 }
 

@@ -162,7 +162,8 @@ export function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether something accepts a TCP connection on the loopback `port` now. */
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

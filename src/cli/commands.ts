@@ -1,10 +1,11 @@
 import { config as rxjsConfig } from 'rxjs';
 import { exposureWarnings, loadConfig } from '../config/load.js';
+import { loadConfigAside, type LoadedConfig } from '../config/load-aside.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { AddressSpace } from '../servers/modbus-tcp/address-space.js';
 import { formatMap, MAP_FORMATS, type MapFormat } from '../servers/modbus-tcp/map-table.js';
-import { FLEET_DEFAULTS, SimulatedFleet } from '../sim/fleet.js';
+import type { SimulatedFleet } from '../sim/fleet.js';
 import type { Gateway } from '../daemon/gateway.js';
 
 export interface Io {
@@ -50,25 +51,30 @@ export interface RunOptions {
 
 /** `run`: starts the daemon, wires signals, resolves with the exit code when it stops. */
 export async function runCommand(o: RunOptions, io: Io): Promise<number> {
-  let config;
+  const loading = loadConfigAside(o.configFile, { dataDir: o.dataDir });
+  // Loaded here so that check and modbus-map do not pay for node-opcua's start-up, and while the
+  // config is parsed beside: the two are most of a start.
+  const gatewayModule = import('../daemon/gateway.js');
+  let loaded: LoadedConfig;
   try {
-    config = loadConfig(o.configFile, { dataDir: o.dataDir });
+    loaded = await loading;
   } catch (err) {
+    gatewayModule.catch(() => undefined);
     if (err instanceof ConfigError) {
       for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
       return 1;
     }
     throw err;
   }
+  const { config, warnings } = loaded;
   // Everything the daemon writes (data dir, PKI, buffers) is for its own user only.
   process.umask(0o077);
   const log = createLogger(config.gateway.logLevel);
-  for (const w of exposureWarnings(o.configFile, config)) log.warn({ key: w.path, line: w.line }, `open to the network: ${w.message}`);
+  for (const w of warnings) log.warn({ key: w.path, line: w.line }, `open to the network: ${w.message}`);
   // An error thrown inside a subscriber would otherwise be rethrown asynchronously and end the process.
   rxjsConfig.onUnhandledError = (err: unknown) =>
     log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error in a stream');
-  // Loaded here so that check and modbus-map do not pay for node-opcua's start-up.
-  const { Gateway } = await import('../daemon/gateway.js');
+  const { Gateway } = await gatewayModule;
   const gateway = new Gateway(config, { log, readConfig: () => loadConfig(o.configFile, { dataDir: o.dataDir }) });
   try {
     await gateway.start();
@@ -104,6 +110,8 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
 
 async function startFleet(o: RunOptions, gateway: Gateway, log: ReturnType<typeof createLogger>): Promise<SimulatedFleet> {
   const port = gateway.mqtt.transport.port() ?? 1883;
+  // Loaded only with --simulate: it brings mqtt.js, which a gateway on its embedded broker never needs.
+  const { FLEET_DEFAULTS, SimulatedFleet } = await import('../sim/fleet.js');
   const fleet = new SimulatedFleet(
     {
       ...FLEET_DEFAULTS,

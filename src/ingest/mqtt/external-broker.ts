@@ -1,4 +1,4 @@
-import { connect, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { Observable } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
@@ -33,6 +33,8 @@ export class ExternalBroker implements MqttTransport {
   ) {}
 
   async start(): Promise<void> {
+    // Imported here: a gateway on its embedded broker (the default) does not load mqtt.js at all.
+    const { connect } = await import('mqtt');
     const client = connect(this.options.url, {
       clientId: this.options.clientId,
       reconnectPeriod: 1000,
