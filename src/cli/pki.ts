@@ -1,41 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { OPCUACertificateManager } from '../servers/opcua/ua.js';
-import { describeCertificate, pkiFolder } from '../servers/opcua/security.js';
+import { listClientCertificates, pkiFolder } from '../servers/opcua/security.js';
 import type { Io } from './commands.js';
 
-interface Listed {
-  status: 'trusted' | 'rejected';
-  file: string;
-  der: Buffer;
-  thumbprint: string;
-  subject: string;
-  applicationUri?: string;
-  validTo: string;
-}
-
-/** PEM or DER on disk → DER. */
-function readDer(file: string): Buffer {
-  const raw = readFileSync(file);
-  const pem = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(raw.toString('latin1'));
-  return pem ? Buffer.from(pem[1]!.replace(/\s+/g, ''), 'base64') : raw;
-}
-
-function listFolder(folder: string, status: Listed['status']): Listed[] {
-  if (!existsSync(folder)) return [];
-  return readdirSync(folder)
-    .filter((f) => /\.(pem|der|crt)$/i.test(f))
-    .map((f) => {
-      const der = readDer(join(folder, f));
-      return { status, file: join(folder, f), der, ...describeCertificate(der) };
-    });
-}
-
-/** Client certificates the server trusts and those it turned away, from `<dataDir>/pki/server`. */
-export function listClientCertificates(dataDir: string): Listed[] {
-  const root = pkiFolder(dataDir);
-  return [...listFolder(join(root, 'trusted', 'certs'), 'trusted'), ...listFolder(join(root, 'rejected'), 'rejected')];
-}
+export { listClientCertificates };
 
 /**
  * `tinyml-gateway pki list|trust|reject`: manages which client certificates the OPC UA server

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import {
@@ -152,6 +152,39 @@ export function describeCertificate(der: Buffer): { thumbprint: string; subject:
   };
 }
 
+export interface ClientCertificate {
+  status: 'trusted' | 'rejected';
+  file: string;
+  der: Buffer;
+  thumbprint: string;
+  subject: string;
+  applicationUri?: string;
+  validTo: string;
+}
+
+/** PEM or DER on disk → DER. */
+function readDer(file: string): Buffer {
+  const raw = readFileSync(file);
+  const pem = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(raw.toString('latin1'));
+  return pem ? Buffer.from(pem[1]!.replace(/\s+/g, ''), 'base64') : raw;
+}
+
+function listFolder(folder: string, status: ClientCertificate['status']): ClientCertificate[] {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((f) => /\.(pem|der|crt)$/i.test(f))
+    .map((f) => {
+      const der = readDer(join(folder, f));
+      return { status, file: join(folder, f), der, ...describeCertificate(der) };
+    });
+}
+
+/** Client certificates the server trusts and those it turned away, from `<dataDir>/pki/server`. */
+export function listClientCertificates(dataDir: string): ClientCertificate[] {
+  const root = pkiFolder(dataDir);
+  return [...listFolder(join(root, 'trusted', 'certs'), 'trusted'), ...listFolder(join(root, 'rejected'), 'rejected')];
+}
+
 /**
  * The manager that checks client certificates, with one log line naming each one it turns away
  * (what an integrator needs to run `tinyml-gateway pki trust <thumbprint>`).
@@ -171,15 +204,32 @@ export function clientCertificateManager(dataDir: string, autoAccept: boolean, l
     }
     log.warn({ ...who, status: status.name, trustWith: 'tinyml-gateway pki trust <thumbprint>' }, 'OPC UA client certificate rejected');
   };
+  const checked = (chain: Buffer | Buffer[]): Promise<StatusCode | undefined> =>
+    new Promise((resolve, reject) => check(chain, (err, status) => (err ? reject(err) : resolve(status))));
+  const trustedOnDisk = (chain: Buffer | Buffer[]): boolean => {
+    const first = Array.isArray(chain) ? chain[0] : chain;
+    try {
+      const thumbprint = first && describeCertificate(first).thumbprint;
+      return listFolder(join(pkiFolder(dataDir), 'trusted', 'certs'), 'trusted').some((c) => c.thumbprint === thumbprint);
+    } catch {
+      return false;
+    }
+  };
+  const checkedOnDisk = async (chain: Buffer | Buffer[]): Promise<StatusCode | undefined> => {
+    const status = await checked(chain);
+    if (!status?.equals(StatusCodes.BadCertificateUntrusted) || !trustedOnDisk(chain)) return status;
+    // node-opcua's index follows the folders through a file watcher, which misses a certificate
+    // trusted right after the server wrote it to rejected/ (gone before the watcher saw it arrive,
+    // so it never sees it leave): the index then rejects it until a restart. The folders are the truth.
+    await manager.reloadCertificates();
+    return checked(chain);
+  };
   // node-opcua calls it both with a callback and as a promise.
   const wrapped = (chain: Buffer | Buffer[], callback?: Callback): Promise<StatusCode | undefined> | undefined => {
-    const done = new Promise<StatusCode | undefined>((resolve, reject) =>
-      check(chain, (err, status) => {
-        report(chain, status);
-        if (err) reject(err);
-        else resolve(status);
-      }),
-    );
+    const done = checkedOnDisk(chain).then((status) => {
+      report(chain, status);
+      return status;
+    });
     if (!callback) return done;
     done.then(
       (status) => callback(null, status),
