@@ -362,10 +362,6 @@ async function bareLimit(influx?: InfluxServer): Promise<{ steps: Step[]; subscr
   }
 }
 
-/**
- * The floor of the Modbus latency on this machine: broker, JSON.parse and a register write in one
- * process (bare-limit.js bridge), probed as the gateway is, with the same background load.
- */
 /** Seconds from spawn to a port accepting, for node-opcua's server alone: the floor of start → ready. */
 async function startFloor(runs = 3): Promise<number[]> {
   const script = join(import.meta.dirname, 'e2e', 'opcua-start.js');
@@ -389,6 +385,10 @@ async function startFloor(runs = 3): Promise<number[]> {
   return out;
 }
 
+/**
+ * The floor of the Modbus latency on this machine: broker, JSON.parse and a register write in one
+ * process (bare-limit.js bridge), probed as the gateway is, with the same background load.
+ */
 async function modbusFloor(): Promise<{ rate: number; modbus: Latency }[]> {
   const [mqttPort, modbusPort] = [await freePort(), await freePort()];
   const script = join(import.meta.dirname, 'e2e', 'bare-limit.js');

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdirSync, readFileSync, renameSync, readdirSync } from 'node:fs';
+import { mkdirSync, renameSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPCUACertificateManager, StatusCodes } from 'node-opcua';
-import { clientCertificateManager, pkiFolder } from '../../src/servers/opcua/security.js';
+import { clientCertificateManager, pkiFolder, readDer } from '../../src/servers/opcua/security.js';
 import { testLogger } from '../helpers/test-log.js';
 
 t.setTimeout(60_000);
@@ -24,8 +24,7 @@ t.test('a certificate moved to trusted/ on disk is accepted even when the watche
     startDate: new Date(),
     validity: 30,
   });
-  const pem = readFileSync(join(dir, 'client', 'own', 'certs', 'self_signed_certificate.pem'), 'latin1');
-  const der = Buffer.from(/-----BEGIN CERTIFICATE-----([\s\S]+?)-----END/.exec(pem)![1]!.replace(/\s+/g, ''), 'base64');
+  const der = readDer(join(dir, 'client', 'own', 'certs', 'self_signed_certificate.pem'));
   await client.dispose();
 
   const manager = clientCertificateManager(dir, false, testLogger());

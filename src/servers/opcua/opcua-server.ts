@@ -105,7 +105,7 @@ export class OpcuaServerPart implements Part {
   private gateway?: GatewayNodes;
   private rules?: RuleNodes;
   private readonly devices = new Map<string, DeviceNodes>();
-  /** Devices known at start whose object is not made yet, and the turn that makes the next ones. */
+  /** Devices known at start whose object is not made yet (see makeObjectsLater). */
   private unmade: string[] = [];
   private readonly subscriptions: Subscription[] = [];
   private refreshTimer?: NodeJS.Timeout;

@@ -163,7 +163,7 @@ export interface ClientCertificate {
 }
 
 /** PEM or DER on disk → DER. */
-function readDer(file: string): Buffer {
+export function readDer(file: string): Buffer {
   const raw = readFileSync(file);
   const pem = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(raw.toString('latin1'));
   return pem ? Buffer.from(pem[1]!.replace(/\s+/g, ''), 'base64') : raw;
@@ -210,7 +210,7 @@ export function clientCertificateManager(dataDir: string, autoAccept: boolean, l
     const first = Array.isArray(chain) ? chain[0] : chain;
     try {
       const thumbprint = first && describeCertificate(first).thumbprint;
-      return listFolder(join(pkiFolder(dataDir), 'trusted', 'certs'), 'trusted').some((c) => c.thumbprint === thumbprint);
+      return listClientCertificates(dataDir).some((c) => c.status === 'trusted' && c.thumbprint === thumbprint);
     } catch {
       return false;
     }
