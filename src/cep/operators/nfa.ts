@@ -1,0 +1,343 @@
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { QuietKeys, type Seen } from './quiet-keys.js';
+
+/** How a step's first event follows the previous step's last: Flink's next, followedBy, followedByAny. */
+export type Contiguity = 'next' | 'followedBy' | 'followedByAny';
+/** How a looping step's events follow each other: Flink's consecutive(), the default, allowCombinations(). */
+export type LoopContiguity = 'consecutive' | 'relaxed' | 'combinations';
+
+/** After a match, which partial matches are discarded (Flink's AfterMatchSkipStrategy). */
+export type SkipStrategy =
+  | { to: 'noSkip' | 'skipToNext' | 'skipPastLastEvent' }
+  | { to: 'skipToFirst' | 'skipToLast'; step: string };
+
+/** The events a partial match took so far, by step: what a condition on earlier steps reads. */
+export interface Taken<T> {
+  all(step: string): T[];
+  first(step: string): T | undefined;
+  last(step: string): T | undefined;
+}
+
+export interface NfaStep<T> {
+  name: string;
+  where: (event: T, taken: Taken<T>) => boolean;
+  /** How the step follows the one before it; default followedBy. Ignored on the first step. */
+  contiguity?: Contiguity;
+  /** Events the step takes: default 1..1; oneOrMore is max Infinity; min 0 is optional with min 1. */
+  min?: number;
+  max?: number;
+  /** The step may take no event at all (Flink's optional(): times(2, 4).optional() is 0, 2, 3 or 4). */
+  optional?: boolean;
+  /** Between the events of a looping step; default relaxed. */
+  loop?: LoopContiguity;
+  /** A looping step keeps every event it can take instead of also letting the next step have it. */
+  greedy?: boolean;
+  /** A looping step takes no more events from the first one for which this holds. */
+  until?: (event: T, taken: Taken<T>) => boolean;
+  /** A negative step: notNext (contiguity next) or notFollowedBy (otherwise) of events matching `where`. */
+  negative?: boolean;
+  /** The step's first event at most this long after the previous step's last. */
+  withinMs?: number;
+}
+
+export interface NfaOptions<T> {
+  keyOf: (event: T) => string;
+  /** Event time, ms. */
+  timeOf: (event: T) => number;
+  /** The whole match within this long of its first event; needed when the pattern ends with a negative step. */
+  withinMs?: number;
+  skip?: SkipStrategy;
+  /** Partial matches kept per key; past it the oldest go, counted by `onOverflow`. */
+  maxPartials?: number;
+  onOverflow?: (key: string, dropped: number) => void;
+  /** An event older than its key's newest by more than `withinMs` is late: ignored, counted here. */
+  onLate?: (key: string, event: T) => void;
+  /** Scheduler time ends the partial matches of keys that go quiet for `withinMs`. */
+  scheduler?: SchedulerLike;
+  /** Per-key state and deadlines, carried across re-subscription (rule hot swap). */
+  shared?: { keys: Map<string, KeyRuns<T>>; deadlines: Seen<undefined> };
+}
+
+export type NfaOutput<T> =
+  | { type: 'match'; key: string; start: number; end: number; events: Record<string, T[]> }
+  | { type: 'timeout'; key: string; start: number; events: Record<string, T[]>; waitingFor: string };
+
+/** One taken event; partial matches that share a prefix share its links (the shared buffer). */
+interface Link<T> {
+  event: T;
+  step: number;
+  seq: number;
+  prev: Link<T> | undefined;
+}
+
+/** A partial match: waiting for step `step` (count 0), or inside looping step `step` having taken `count`. */
+interface Run<T> {
+  step: number;
+  count: number;
+  link: Link<T>;
+  start: number;
+  startSeq: number;
+  lastTs: number;
+  /** A greedy loop this waiting run defers to: while it can take an event, this run cannot. */
+  guard?: Run<T>;
+  /** notNext conditions the very next event must not meet; notFollowedBy conditions no event may meet. */
+  notNext?: Step<T>[];
+  notAfter?: Step<T>[];
+  dead?: boolean;
+}
+
+export interface KeyRuns<T> {
+  runs: Run<T>[];
+  seq: number;
+  newest: number;
+}
+
+type Step<T> = Required<Pick<NfaStep<T>, 'name' | 'where' | 'contiguity' | 'min' | 'max' | 'optional' | 'loop' | 'greedy' | 'negative'>> &
+  Pick<NfaStep<T>, 'until' | 'withinMs'>;
+
+class TakenView<T> implements Taken<T> {
+  constructor(
+    private readonly index: Map<string, number>,
+    public link: Link<T> | undefined,
+  ) {}
+  all(step: string): T[] {
+    const i = this.index.get(step);
+    const out: T[] = [];
+    for (let l = this.link; l; l = l.prev) if (l.step === i) out.push(l.event);
+    return out.reverse();
+  }
+  first(step: string): T | undefined {
+    return this.all(step)[0];
+  }
+  last(step: string): T | undefined {
+    const i = this.index.get(step);
+    for (let l = this.link; l; l = l.prev) if (l.step === i) return l.event;
+    return undefined;
+  }
+}
+
+function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
+  if (steps.length === 0) throw new RangeError('a pattern needs at least one step');
+  const out = steps.map(
+    (s): Step<T> => ({
+      name: s.name,
+      where: s.where,
+      contiguity: s.contiguity ?? 'followedBy',
+      min: Math.max(s.min ?? 1, 1),
+      max: s.max ?? Math.max(s.min ?? 1, 1),
+      optional: (s.optional ?? false) || s.min === 0,
+      loop: s.loop ?? 'relaxed',
+      greedy: s.greedy ?? false,
+      negative: s.negative ?? false,
+      until: s.until,
+      withinMs: s.withinMs,
+    }),
+  );
+  const names = new Set(out.map((s) => s.name));
+  if (names.size !== out.length) throw new RangeError('step names must be unique');
+  out.forEach((s, i) => {
+    if (s.max < Math.max(1, s.min)) throw new RangeError(`step ${s.name}: max must be ≥ min and ≥ 1`);
+    if (i === 0 && (s.optional || s.negative)) throw new RangeError('the first step cannot be optional or negative');
+    if (s.negative && (s.min !== 1 || s.max !== 1 || s.optional)) throw new RangeError(`step ${s.name}: a negative step takes no quantifier`);
+    if (s.negative && out[i - 1]!.optional) throw new RangeError(`step ${s.name}: a negative step cannot follow an optional one`);
+    if (s.negative && i === out.length - 1 && (s.contiguity === 'next' || o.withinMs === undefined))
+      throw new RangeError('a pattern can end with notFollowedBy only, and only with within');
+  });
+  if (o.skip && (o.skip.to === 'skipToFirst' || o.skip.to === 'skipToLast') && !names.has(o.skip.step))
+    throw new RangeError(`skip strategy names an unknown step ${o.skip.step}`);
+  return out;
+}
+
+/**
+ * A pattern as an NFA per key, with Flink CEP's semantics: many partial matches per key (bounded),
+ * contiguity per step, quantifiers with greedy / consecutive / combinations loops, `until`,
+ * negative steps inside the sequence, conditions on the events taken by earlier steps, `within`
+ * on the whole match and per step, after-match skip strategies, and timed-out partial matches as
+ * their own output. Events are taken in arrival order (see docs/rules.md); partial matches that
+ * share a prefix share its links. A throwing condition errors the stream.
+ */
+export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunction<T, NfaOutput<T>> {
+  const steps = normalise(definition, o);
+  const last = steps.length;
+  const index = new Map(steps.map((s, i) => [s.name, i]));
+  const view = new TakenView<T>(index, undefined);
+  const scheduler = o.scheduler ?? asyncScheduler;
+  const cap = o.maxPartials ?? 10_000;
+  const skip: SkipStrategy = o.skip ?? { to: 'noSkip' };
+  const within = o.withinMs ?? Infinity;
+
+  const events = (link: Link<T> | undefined): Record<string, T[]> => {
+    const out: Record<string, T[]> = Object.fromEntries(steps.filter((s) => !s.negative).map((s) => [s.name, [] as T[]]));
+    const taken: Link<T>[] = [];
+    for (let l = link; l; l = l.prev) taken.push(l);
+    for (let i = taken.length - 1; i >= 0; i--) out[steps[taken[i]!.step]!.name]!.push(taken[i]!.event);
+    return out;
+  };
+  const waitingFor = (r: Run<T>): string => steps[Math.min(r.count > 0 && r.count >= steps[r.step]!.min ? r.step + 1 : r.step, last - 1)]!.name;
+  const holds = (test: (e: T, t: Taken<T>) => boolean, e: T, link: Link<T> | undefined): boolean => {
+    view.link = link;
+    return test(e, view);
+  };
+  const loopTakes = (r: Run<T>, e: T): boolean => {
+    const s = steps[r.step]!;
+    return r.count < s.max && !(s.until && holds(s.until, e, r.link)) && holds(s.where, e, r.link);
+  };
+
+  return (source) =>
+    new Observable<NfaOutput<T>>((subscriber) => {
+      const keys = o.shared?.keys ?? new Map<string, KeyRuns<T>>();
+      const flush = (key: string, state: KeyRuns<T>, due: (r: Run<T>) => boolean): Run<T>[] => {
+        const kept: Run<T>[] = [];
+        const told = new Set<Link<T>>();
+        for (const r of state.runs) {
+          if (!due(r)) {
+            kept.push(r);
+            continue;
+          }
+          r.dead = true;
+          if (told.has(r.link)) continue;
+          told.add(r.link);
+          if (r.step === last) subscriber.next({ type: 'match', key, start: r.start, end: r.start + within, events: events(r.link) });
+          else subscriber.next({ type: 'timeout', key, start: r.start, events: events(r.link), waitingFor: waitingFor(r) });
+        }
+        return kept;
+      };
+      const deadlines = new QuietKeys<undefined>(
+        scheduler,
+        o.withinMs,
+        (key) => {
+          const state = keys.get(key);
+          if (!state) return;
+          keys.delete(key);
+          flush(key, state, () => true);
+        },
+        o.shared?.deadlines,
+      );
+
+      /** Emits the event's matches oldest first, each discarding what its skip strategy names. */
+      const prune = (runs: Run<T>[], matches: Run<T>[], key: string, ts: number): Run<T>[] => {
+        matches.sort((a, b) => a.startSeq - b.startSeq);
+        let kept = runs;
+        const discarded = new Set<Run<T>>();
+        for (const m of matches) {
+          if (discarded.has(m)) continue;
+          subscriber.next({ type: 'match', key, start: m.start, end: ts, events: events(m.link) });
+          const until = skipTarget(m);
+          if (until <= m.startSeq) continue;
+          const inRange = (r: Run<T>): boolean => r.startSeq >= m.startSeq && r.startSeq < until;
+          for (const other of matches) if (inRange(other)) discarded.add(other);
+          kept = kept.filter((r) => {
+            if (!inRange(r)) return true;
+            r.dead = true;
+            return false;
+          });
+        }
+        return kept;
+      };
+      const skipTarget = (m: Run<T>): number => {
+        if (skip.to === 'noSkip') return -Infinity;
+        if (skip.to === 'skipToNext') return m.startSeq + 1;
+        if (skip.to === 'skipPastLastEvent') return m.link.seq + 1;
+        if (!('step' in skip)) return -Infinity;
+        const i = index.get(skip.step);
+        let first: number | undefined;
+        let lastSeq: number | undefined;
+        for (let l: Link<T> | undefined = m.link; l; l = l.prev) {
+          if (l.step !== i) continue;
+          first = l.seq;
+          lastSeq ??= l.seq;
+        }
+        // Flink: no event of the named step is NO_SKIP.
+        return (skip.to === 'skipToFirst' ? first : lastSeq) ?? -Infinity;
+      };
+
+      const subscription = source.subscribe({
+        next(event) {
+          try {
+            const key = o.keyOf(event);
+            const ts = o.timeOf(event);
+            let state = keys.get(key);
+            if (!state) keys.set(key, (state = { runs: [], seq: 0, newest: ts }));
+            if (ts < state.newest - within) return o.onLate?.(key, event);
+            state.newest = Math.max(state.newest, ts);
+            const seq = state.seq++;
+            // Partial matches past their time, then the event through every one left.
+            state.runs = flush(
+              key,
+              state,
+              (r) => ts - r.start > within || (r.count === 0 && r.step < last && (steps[r.step]!.withinMs ?? Infinity) < ts - r.lastTs),
+            );
+            const next: Run<T>[] = [];
+            const matches: Run<T>[] = [];
+            const proceed = (from: Run<T>, link: Link<T>, step: number, guard: Run<T> | undefined, extra: Partial<Run<T>>): void => {
+              const base: Run<T> = { ...from, step, count: 0, link, lastTs: ts, guard, ...extra };
+              if (step === last) return void (base.notAfter ? next.push(base) : matches.push(base));
+              const s = steps[step]!;
+              if (s.negative) {
+                const add = s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), s] } : { notAfter: [...(extra.notAfter ?? []), s] };
+                return proceed(from, link, step + 1, guard, { ...extra, ...add });
+              }
+              next.push(base);
+              if (s.optional) proceed(from, link, step + 1, guard, extra);
+            };
+            const take = (r: Run<T>, step: number, count: number): void => {
+              const link: Link<T> = { event, step, seq, prev: r.link };
+              const s = steps[step]!;
+              const fresh = { start: r.start, startSeq: r.startSeq, link, lastTs: ts, step, count: count + 1 };
+              let loop: Run<T> | undefined;
+              if (count + 1 < s.max) next.push((loop = fresh));
+              if (count + 1 >= s.min) proceed(fresh, link, step + 1, s.greedy ? loop : undefined, {});
+            };
+            for (const r of state.runs) {
+              if (r.step === last) {
+                // Complete but for a final notFollowedBy: only its time can end it now.
+                if (!r.notAfter!.some((n) => holds(n.where, event, r.link))) next.push(r);
+                continue;
+              }
+              const s = steps[r.step]!;
+              if (r.count > 0) {
+                const takes = loopTakes(r, event);
+                const stopped = s.until !== undefined && holds(s.until, event, r.link);
+                if (takes) take(r, r.step, r.count);
+                if (!stopped && ((!takes && s.loop !== 'consecutive') || (takes && s.loop === 'combinations'))) next.push(r);
+                continue;
+              }
+              if (r.notNext?.some((n) => holds(n.where, event, r.link))) continue;
+              const blocked = r.guard !== undefined && !r.guard.dead && loopTakes(r.guard, event);
+              if (blocked) continue;
+              const takes = holds(s.where, event, r.link);
+              if (takes) take(r, r.step, 0);
+              const forbidden = r.notAfter?.some((n) => holds(n.where, event, r.link)) ?? false;
+              const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
+              if (stays && !forbidden) next.push(r.notNext ? { ...r, notNext: undefined, guard: undefined } : r);
+            }
+            if (holds(steps[0]!.where, event, undefined)) {
+              const start: Run<T> = { step: 0, count: 0, link: undefined as never, start: ts, startSeq: seq, lastTs: ts };
+              take(start, 0, 0);
+            }
+            const alive = new Set(next);
+            for (const r of state.runs) if (!alive.has(r)) r.dead = true;
+            state.runs = prune(next, matches, key, ts);
+            if (state.runs.length > cap) {
+              const dropped = state.runs.length - cap;
+              for (const r of state.runs.splice(0, dropped)) r.dead = true;
+              o.onOverflow?.(key, dropped);
+            }
+            if (state.runs.length === 0) {
+              keys.delete(key);
+              deadlines.forget(key);
+            } else deadlines.touch(key, undefined);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        deadlines.dispose();
+      };
+    });
+}
