@@ -1,8 +1,8 @@
 import t from 'tap';
-import { map, Subject, type Observable } from 'rxjs';
-import { nfa, type KeyRuns, type NfaOutput, type NfaStep } from '../../src/cep/operators/nfa.js';
+import { map, Subject } from 'rxjs';
+import { nfa, type KeyRuns, type NfaStep } from '../../src/cep/operators/nfa.js';
 import type { Seen } from '../../src/cep/operators/quiet-keys.js';
-import { bug, marbleScheduler, operatorContract, type Reading } from '../helpers/operator-contract.js';
+import { bug, marbleScheduler, operatorContract, showMatches, type Reading } from '../helpers/operator-contract.js';
 
 const values: Record<string, Reading> = {
   a: { k: 'A', v: 'a' },
@@ -14,17 +14,7 @@ const values: Record<string, Reading> = {
 const is = (v: string) => (r: Reading) => r.v === v;
 const step = (v: string, more: Partial<NfaStep<Reading>> = {}): NfaStep<Reading> => ({ name: v, where: is(v), ...more });
 const base = (withinMs = 5) => ({ keyOf: (r: Reading) => r.k, timeOf: (r: Reading) => r.t ?? 0, withinMs });
-/** "<m|t><key>:<values taken>". */
-const show = (o: Observable<NfaOutput<Reading>>) =>
-  o.pipe(
-    map(
-      (m) =>
-        `${m.type === 'match' ? 'm' : 't'}${m.key}:${Object.values(m.events)
-          .flat()
-          .map((r) => r.v)
-          .join('')}`,
-    ),
-  );
+const show = showMatches;
 const timed = (s: { now(): number }) => map((r: Reading) => ({ ...r, t: r.t ?? s.now() }));
 
 operatorContract(

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { map, type Observable } from 'rxjs';
-import { allOf, seq, type PatternOutput, type PatternStep } from '../../src/cep/operators/pattern.js';
-import { bug, marbleScheduler, operatorContract, type Reading } from '../helpers/operator-contract.js';
+import { map } from 'rxjs';
+import { allOf, seq, type PatternStep } from '../../src/cep/operators/pattern.js';
+import { bug, marbleScheduler, operatorContract, showMatches, type Reading } from '../helpers/operator-contract.js';
 
 /** a/b/c: key A with value a/b/c; B: key B with value b; x: key A with value x (matches no step). */
 const values: Record<string, Reading> = {
@@ -16,17 +16,7 @@ const is = (v: string) => (r: Reading) => r.v === v;
 const step = (v: string, more: Partial<PatternStep<Reading>> = {}): PatternStep<Reading> => ({ name: v, where: is(v), ...more });
 /** Event time is the marble frame, so `within` is in frames. */
 const base = (withinMs = 5) => ({ keyOf: (r: Reading) => r.k, timeOf: (r: Reading) => r.t ?? 0, withinMs });
-/** Outputs shown as "<m|t><key>:<values taken>", e.g. "mA:ab". */
-const show = (o: Observable<PatternOutput<Reading>>) =>
-  o.pipe(
-    map(
-      (m) =>
-        `${m.type === 'match' ? 'm' : 't'}${m.key}:${Object.values(m.events)
-          .flat()
-          .map((r) => r.v)
-          .join('')}`,
-    ),
-  );
+const show = showMatches;
 
 function timed(s: { now(): number }) {
   return map((r: Reading) => ({ ...r, t: s.now() }));

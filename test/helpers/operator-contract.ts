@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import type { OperatorFunction } from 'rxjs';
+import { map, type Observable, type OperatorFunction } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 
 /** A marble value: key, value, event time (ms; defaults to the frame it is emitted at). */
@@ -42,3 +42,17 @@ export function operatorContract(
 export const bug = (): never => {
   throw new Error('callback bug');
 };
+
+/** A pattern's matches and timeouts shown as "<m|t><key>:<values taken>", e.g. "mA:ab". */
+export const showMatches = (
+  o: Observable<{ type: 'match' | 'timeout'; key: string; events: Record<string, Reading[]> }>,
+): Observable<string> =>
+  o.pipe(
+    map(
+      (m) =>
+        `${m.type === 'match' ? 'm' : 't'}${m.key}:${Object.values(m.events)
+          .flat()
+          .map((r) => r.v)
+          .join('')}`,
+    ),
+  );

@@ -281,7 +281,8 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
               next.push(base);
               if (s.optional) proceed(from, link, step + 1, guard, extra);
             };
-            const take = (r: Run<T>, step: number, count: number): void => {
+            /** The event taken as the `count + 1`th of `step` into the partial match `r` (a new one when it has no link). */
+            const take = (r: Pick<Run<T>, 'start' | 'startSeq'> & { link?: Link<T> }, step: number, count: number): void => {
               const link: Link<T> = { event, step, seq, prev: r.link };
               const s = steps[step]!;
               const fresh = { start: r.start, startSeq: r.startSeq, link, lastTs: ts, step, count: count + 1 };
@@ -312,10 +313,7 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
               const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
               if (stays && !forbidden) next.push(r.notNext ? { ...r, notNext: undefined, guard: undefined } : r);
             }
-            if (holds(steps[0]!.where, event, undefined)) {
-              const start: Run<T> = { step: 0, count: 0, link: undefined as never, start: ts, startSeq: seq, lastTs: ts };
-              take(start, 0, 0);
-            }
+            if (holds(steps[0]!.where, event, undefined)) take({ start: ts, startSeq: seq }, 0, 0);
             const alive = new Set(next);
             for (const r of state.runs) if (!alive.has(r)) r.dead = true;
             state.runs = prune(next, matches, key, ts);
