@@ -70,7 +70,9 @@ t.test('nfa: out-of-order input is taken in arrival order; an event older than w
       b: { k: 'A', v: 'b', t: 8 },
       o: { k: 'A', v: 'b', t: 2 },
     };
-    const out = cold('aob|', input).pipe(nfa([step('a'), step('b')], { ...base(5), scheduler: s, onLate: (k, r) => late.push(`${k}${r.t}`) }));
+    const out = cold('aob|', input).pipe(
+      nfa([step('a'), step('b')], { ...base(5), scheduler: s, onLate: (k, r) => late.push(`${k}${r.t}`) }),
+    );
     expectObservable(show(out)).toBe('--m|', { m: 'mA:ab' });
   });
   t.same(late, ['A2']);

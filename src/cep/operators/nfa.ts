@@ -7,9 +7,7 @@ export type Contiguity = 'next' | 'followedBy' | 'followedByAny';
 export type LoopContiguity = 'consecutive' | 'relaxed' | 'combinations';
 
 /** After a match, which partial matches are discarded (Flink's AfterMatchSkipStrategy). */
-export type SkipStrategy =
-  | { to: 'noSkip' | 'skipToNext' | 'skipPastLastEvent' }
-  | { to: 'skipToFirst' | 'skipToLast'; step: string };
+export type SkipStrategy = { to: 'noSkip' | 'skipToNext' | 'skipPastLastEvent' } | { to: 'skipToFirst' | 'skipToLast'; step: string };
 
 /** The events a partial match took so far, by step: what a condition on earlier steps reads. */
 export interface Taken<T> {
@@ -138,7 +136,8 @@ function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
   out.forEach((s, i) => {
     if (s.max < Math.max(1, s.min)) throw new RangeError(`step ${s.name}: max must be ≥ min and ≥ 1`);
     if (i === 0 && (s.optional || s.negative)) throw new RangeError('the first step cannot be optional or negative');
-    if (s.negative && (s.min !== 1 || s.max !== 1 || s.optional)) throw new RangeError(`step ${s.name}: a negative step takes no quantifier`);
+    if (s.negative && (s.min !== 1 || s.max !== 1 || s.optional))
+      throw new RangeError(`step ${s.name}: a negative step takes no quantifier`);
     if (s.negative && out[i - 1]!.optional) throw new RangeError(`step ${s.name}: a negative step cannot follow an optional one`);
     if (s.negative && i === out.length - 1 && (s.contiguity === 'next' || o.withinMs === undefined))
       throw new RangeError('a pattern can end with notFollowedBy only, and only with within');
@@ -173,7 +172,8 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
     for (let i = taken.length - 1; i >= 0; i--) out[steps[taken[i]!.step]!.name]!.push(taken[i]!.event);
     return out;
   };
-  const waitingFor = (r: Run<T>): string => steps[Math.min(r.count > 0 && r.count >= steps[r.step]!.min ? r.step + 1 : r.step, last - 1)]!.name;
+  const waitingFor = (r: Run<T>): string =>
+    steps[Math.min(r.count > 0 && r.count >= steps[r.step]!.min ? r.step + 1 : r.step, last - 1)]!.name;
   const holds = (test: (e: T, t: Taken<T>) => boolean, e: T, link: Link<T> | undefined): boolean => {
     view.link = link;
     return test(e, view);
@@ -274,7 +274,8 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
               if (step === last) return void (base.notAfter ? next.push(base) : matches.push(base));
               const s = steps[step]!;
               if (s.negative) {
-                const add = s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), s] } : { notAfter: [...(extra.notAfter ?? []), s] };
+                const add =
+                  s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), s] } : { notAfter: [...(extra.notAfter ?? []), s] };
                 return proceed(from, link, step + 1, guard, { ...extra, ...add });
               }
               next.push(base);
