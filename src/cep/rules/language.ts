@@ -107,47 +107,46 @@ const eventFilter = z.strictObject({
 export type EventFilter = z.output<typeof eventFilter>;
 
 const stepCount = z.number().int().positive().max(1000);
-const patternStep = z
-  .strictObject({
-    name: z.string().min(1).max(64).describe('Step name, a key of the match'),
-    where: predicate.describe('Events this step takes (with `not`: events that must not come)'),
-    after: z
-      .enum(['next', 'followedBy', 'followedByAny'])
-      .optional()
-      .describe(
-        "How the step's first event follows the previous step: strictly next, the first match after, or any match after (default: the pattern's contiguity)",
-      ),
-    times: z
-      .union([stepCount, z.tuple([stepCount, stepCount])])
-      .optional()
-      .describe('Exactly this many events, or [least, most]'),
-    timesOrMore: stepCount.optional().describe('At least this many events'),
-    oneOrMore: z.boolean().optional().describe('One or more events'),
-    optional: z.boolean().optional().describe('The step may take no event at all'),
-    greedy: z.boolean().optional().describe('A looping step keeps every event it can take rather than letting the next step have it'),
-    loop: z
-      .enum(['relaxed', 'consecutive', 'combinations'])
-      .optional()
-      .describe("Between a looping step's events: skip others (default), fail on others, or also every combination"),
-    until: predicate.optional().describe('A looping step takes no more events from the first one for which this holds'),
-    not: z
-      .boolean()
-      .optional()
-      .describe('A negative step: no event matching `where` right after the previous step (after: next) or before the next step'),
-    within: duration.optional().describe("The step's first event at most this long after the previous step's last"),
-  })
-  .superRefine((s, ctx) => {
-    const quantifiers = (['times', 'timesOrMore', 'oneOrMore'] as const).filter((k) => s[k] !== undefined && s[k] !== false);
-    if (quantifiers.length > 1) ctx.addIssue({ code: 'custom', message: `give one of ${quantifiers.join(', ')}`, path: [quantifiers[1]!] });
-    if (Array.isArray(s.times) && s.times[1] < s.times[0])
-      ctx.addIssue({ code: 'custom', message: 'times: [least, most] needs most ≥ least', path: ['times'] });
-    const looping = quantifiers.length > 0;
-    for (const k of ['greedy', 'loop', 'until'] as const)
-      if (s[k] !== undefined && !looping)
-        ctx.addIssue({ code: 'custom', message: `${k} needs a looping step (times, timesOrMore, oneOrMore)`, path: [k] });
-    if (s.not && (looping || s.optional))
-      ctx.addIssue({ code: 'custom', message: 'a negative step takes no quantifier and is not optional', path: ['not'] });
-  });
+const patternStepFields = z.strictObject({
+  name: z.string().min(1).max(64).describe('Step name, a key of the match'),
+  where: predicate.describe('Events this step takes (with `not`: events that must not come)'),
+  after: z
+    .enum(['next', 'followedBy', 'followedByAny'])
+    .optional()
+    .describe(
+      "How the step's first event follows the previous step: strictly next, the first match after, or any match after (default: the pattern's contiguity)",
+    ),
+  times: z
+    .union([stepCount, z.tuple([stepCount, stepCount])])
+    .optional()
+    .describe('Exactly this many events, or [least, most]'),
+  timesOrMore: stepCount.optional().describe('At least this many events'),
+  oneOrMore: z.boolean().optional().describe('One or more events'),
+  optional: z.boolean().optional().describe('The step may take no event at all'),
+  greedy: z.boolean().optional().describe('A looping step keeps every event it can take rather than letting the next step have it'),
+  loop: z
+    .enum(['relaxed', 'consecutive', 'combinations'])
+    .optional()
+    .describe("Between a looping step's events: skip others (default), fail on others, or also every combination"),
+  until: predicate.optional().describe('A looping step takes no more events from the first one for which this holds'),
+  not: z
+    .boolean()
+    .optional()
+    .describe('A negative step: no event matching `where` right after the previous step (after: next) or before the next step'),
+  within: duration.optional().describe("The step's first event at most this long after the previous step's last"),
+});
+const patternStep = patternStepFields.superRefine((s, ctx) => {
+  const quantifiers = (['times', 'timesOrMore', 'oneOrMore'] as const).filter((k) => s[k] !== undefined && s[k] !== false);
+  if (quantifiers.length > 1) ctx.addIssue({ code: 'custom', message: `give one of ${quantifiers.join(', ')}`, path: [quantifiers[1]!] });
+  if (Array.isArray(s.times) && s.times[1] < s.times[0])
+    ctx.addIssue({ code: 'custom', message: 'times: [least, most] needs most ≥ least', path: ['times'] });
+  const looping = quantifiers.length > 0;
+  for (const k of ['greedy', 'loop', 'until'] as const)
+    if (s[k] !== undefined && !looping)
+      ctx.addIssue({ code: 'custom', message: `${k} needs a looping step (times, timesOrMore, oneOrMore)`, path: [k] });
+  if (s.not && (looping || s.optional))
+    ctx.addIssue({ code: 'custom', message: 'a negative step takes no quantifier and is not optional', path: ['not'] });
+});
 export type PatternStepConfig = z.output<typeof patternStep>;
 
 export const NO_OPERATOR = 'a stage needs an operator';
@@ -232,7 +231,7 @@ const stageSchema = z
       .strictObject({
         seq: z.array(patternStep).min(1).optional().describe('Steps in order'),
         and: z
-          .array(patternStep.pick({ name: true, where: true }))
+          .array(patternStepFields.pick({ name: true, where: true }))
           .min(2)
           .optional()
           .describe('Steps in any order'),
