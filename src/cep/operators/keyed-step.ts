@@ -11,7 +11,8 @@ export interface KeyedStep<T, S, R> {
   evicted?: (state: S, key: string, reason: EvictionReason) => R | undefined;
 }
 
-export type EvictionReason = 'overflow' | 'ttl' | 'dropped';
+/** `partials`: a pattern dropped a key's oldest partial match at its cap. */
+export type EvictionReason = 'overflow' | 'ttl' | 'dropped' | 'partials';
 
 /** Bounds on keyed state, so a flood of device ids cannot grow memory without end. */
 export interface KeyLimits {

@@ -135,7 +135,8 @@ function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
   if (names.size !== out.length) throw new RangeError('step names must be unique');
   out.forEach((s, i) => {
     if (s.max < Math.max(1, s.min)) throw new RangeError(`step ${s.name}: max must be ≥ min and ≥ 1`);
-    if (i === 0 && (s.optional || s.negative)) throw new RangeError('the first step cannot be optional or negative');
+    if (i === 0 && s.optional) throw new RangeError('the first step of a sequence cannot be optional');
+    if (i === 0 && s.negative) throw new RangeError('a sequence cannot begin with a negative step');
     if (s.negative && (s.min !== 1 || s.max !== 1 || s.optional))
       throw new RangeError(`step ${s.name}: a negative step takes no quantifier`);
     if (s.negative && out[i - 1]!.optional) throw new RangeError(`step ${s.name}: a negative step cannot follow an optional one`);

@@ -235,9 +235,25 @@ function stageBounds(stage: Stage, at: (...rest: (string | number)[]) => (string
   if (stage.window) return windowBounds(stage.window, at);
   const steps = stage.pattern?.seq ?? stage.pattern?.and ?? [];
   const kind = stage.pattern?.seq ? 'seq' : 'and';
-  if (stage.pattern?.seq?.[0]?.optional) {
+  const seqSteps = stage.pattern?.seq ?? [];
+  if (seqSteps[0]?.optional) {
     problems.push({ path: at('pattern', 'seq', 0, 'optional'), message: 'the first step of a sequence cannot be optional' });
   }
+  if (seqSteps[0]?.not) problems.push({ path: at('pattern', 'seq', 0, 'not'), message: 'a sequence cannot begin with a negative step' });
+  seqSteps.forEach((s, k) => {
+    if (k > 0 && s.not && seqSteps[k - 1]!.optional)
+      problems.push({ path: at('pattern', 'seq', k, 'not'), message: 'a negative step cannot follow an optional one' });
+  });
+  const final = seqSteps[seqSteps.length - 1];
+  if (seqSteps.length > 1 && final?.not && final.after === 'next')
+    problems.push({
+      path: at('pattern', 'seq', seqSteps.length - 1, 'after'),
+      message: 'a sequence can end with a negative step only as notFollowedBy (not after: next)',
+    });
+  const skip = stage.pattern?.skip;
+  const target = typeof skip === 'object' ? ('skipToFirst' in skip ? skip.skipToFirst : skip.skipToLast) : undefined;
+  if (target !== undefined && !seqSteps.some((s) => s.name === target))
+    problems.push({ path: at('pattern', 'skip'), message: `skip names step '${target}', which the sequence does not have` });
   steps.forEach((s, k) => {
     if (steps.findIndex((o) => o.name === s.name) < k)
       problems.push({

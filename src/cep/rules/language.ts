@@ -106,12 +106,46 @@ const eventFilter = z.strictObject({
 });
 export type EventFilter = z.output<typeof eventFilter>;
 
-const patternStep = z.strictObject({
+const stepCount = z.number().int().positive().max(1000);
+const patternStepFields = z.strictObject({
   name: z.string().min(1).max(64).describe('Step name, a key of the match'),
-  where: predicate.describe('Events this step takes'),
-  times: z.number().int().positive().max(1000).optional().describe('Exactly this many events'),
+  where: predicate.describe('Events this step takes (with `not`: events that must not come)'),
+  after: z
+    .enum(['next', 'followedBy', 'followedByAny'])
+    .optional()
+    .describe(
+      "How the step's first event follows the previous step: strictly next, the first match after, or any match after (default: the pattern's contiguity)",
+    ),
+  times: z
+    .union([stepCount, z.tuple([stepCount, stepCount])])
+    .optional()
+    .describe('Exactly this many events, or [least, most]'),
+  timesOrMore: stepCount.optional().describe('At least this many events'),
   oneOrMore: z.boolean().optional().describe('One or more events'),
-  optional: z.boolean().optional().describe('The step may be skipped'),
+  optional: z.boolean().optional().describe('The step may take no event at all'),
+  greedy: z.boolean().optional().describe('A looping step keeps every event it can take rather than letting the next step have it'),
+  loop: z
+    .enum(['relaxed', 'consecutive', 'combinations'])
+    .optional()
+    .describe("Between a looping step's events: skip others (default), fail on others, or also every combination"),
+  until: predicate.optional().describe('A looping step takes no more events from the first one for which this holds'),
+  not: z
+    .boolean()
+    .optional()
+    .describe('A negative step: no event matching `where` right after the previous step (after: next) or before the next step'),
+  within: duration.optional().describe("The step's first event at most this long after the previous step's last"),
+});
+const patternStep = patternStepFields.superRefine((s, ctx) => {
+  const quantifiers = (['times', 'timesOrMore', 'oneOrMore'] as const).filter((k) => s[k] !== undefined && s[k] !== false);
+  if (quantifiers.length > 1) ctx.addIssue({ code: 'custom', message: `give one of ${quantifiers.join(', ')}`, path: [quantifiers[1]!] });
+  if (Array.isArray(s.times) && s.times[1] < s.times[0])
+    ctx.addIssue({ code: 'custom', message: 'times: [least, most] needs most ≥ least', path: ['times'] });
+  const looping = quantifiers.length > 0;
+  for (const k of ['greedy', 'loop', 'until'] as const)
+    if (s[k] !== undefined && !looping)
+      ctx.addIssue({ code: 'custom', message: `${k} needs a looping step (times, timesOrMore, oneOrMore)`, path: [k] });
+  if (s.not && (looping || s.optional))
+    ctx.addIssue({ code: 'custom', message: 'a negative step takes no quantifier and is not optional', path: ['not'] });
 });
 export type PatternStepConfig = z.output<typeof patternStep>;
 
@@ -197,12 +231,32 @@ const stageSchema = z
       .strictObject({
         seq: z.array(patternStep).min(1).optional().describe('Steps in order'),
         and: z
-          .array(patternStep.pick({ name: true, where: true }))
+          .array(patternStepFields.pick({ name: true, where: true }))
           .min(2)
           .optional()
           .describe('Steps in any order'),
         within: duration.describe('The whole match within this time'),
-        contiguity: z.enum(['relaxed', 'strict']).default('relaxed').describe('Skip non-matching events, or fail on them'),
+        contiguity: z
+          .enum(['relaxed', 'strict'])
+          .default('relaxed')
+          .describe('Default `after` of the steps: followedBy (skip non-matching events) or next (fail on them)'),
+        skip: z
+          .union([
+            z.enum(['noSkip', 'skipToNext', 'skipPastLastEvent']),
+            z.strictObject({ skipToFirst: z.string().min(1).describe('Step name') }),
+            z.strictObject({ skipToLast: z.string().min(1).describe('Step name') }),
+          ])
+          .default('skipPastLastEvent')
+          .describe(
+            'After a match, which partial matches go: none, those that began with its first event, all that began inside it, or up to a step',
+          ),
+        maxPartials: z
+          .number()
+          .int()
+          .positive()
+          .max(100_000)
+          .default(1000)
+          .describe('Partial matches kept per key; past it the oldest go (counted)'),
         emit: z.enum(['match', 'timeout', 'both']).default('both').describe('Matches, timed-out partial matches, or both'),
       })
       .refine((p) => (p.seq === undefined) !== (p.and === undefined), { message: 'give exactly one of seq, and' })

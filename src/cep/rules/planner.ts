@@ -6,6 +6,7 @@ import { intervalJoin, latestJoin, type Joined } from '../operators/join.js';
 import type { EvictionReason, KeyLimits } from '../operators/keyed-step.js';
 import { mismatch } from '../operators/mismatch.js';
 import { debounceByKey, dedupe } from '../operators/noise.js';
+import { nfa, type NfaOutput, type NfaStep, type SkipStrategy } from '../operators/nfa.js';
 import { allOf, seq, type PatternOutput } from '../operators/pattern.js';
 import { persistence } from '../operators/persistence.js';
 import { trend } from '../operators/trend.js';
@@ -13,7 +14,7 @@ import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
 import { SlotMap, type DeviceTable } from './device-table.js';
-import type { RuleSpec, Stage } from './language.js';
+import type { PatternStepConfig, RuleSpec, Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
 import { numberReader, rowReader, stringReader, type FieldValue, type Row } from './row.js';
 
@@ -316,14 +317,15 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const p = stage.pattern;
     const o = patternOptions(p.within);
     const detect = p.seq
-      ? seq(
-          p.seq.map((step) => ({
-            name: step.name,
-            where: compilePredicate(step.where),
-            min: step.optional ? 0 : (step.times ?? 1),
-            max: step.oneOrMore ? Infinity : (step.times ?? 1),
-          })),
-          { ...o, contiguity: p.contiguity },
+      ? nfa(
+          p.seq.map((step) => nfaStep(step, p.contiguity)),
+          {
+            ...o,
+            skip: skipStrategy(p.skip),
+            maxPartials: p.maxPartials,
+            onOverflow: () => ctx.onEvict?.('partials'),
+            shared: { keys: state.of<string, never>(i, 'runs'), deadlines: o.shared.deadlines },
+          },
         )
       : allOf(
           p.and!.map((step) => ({ name: step.name, where: compilePredicate(step.where) })),
@@ -374,7 +376,40 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
   return undefined;
 }
 
-function patternSignal(m: PatternOutput<Row>, withinMs: number): Signal {
+/** A step of the rule language as an NFA step. */
+function nfaStep(step: PatternStepConfig, contiguity: 'relaxed' | 'strict'): NfaStep<Row> {
+  const where = compilePredicate(step.where);
+  const [min, max] = Array.isArray(step.times)
+    ? step.times
+    : step.times !== undefined
+      ? [step.times, step.times]
+      : step.timesOrMore !== undefined
+        ? [step.timesOrMore, Infinity]
+        : step.oneOrMore
+          ? [1, Infinity]
+          : [1, 1];
+  const until = step.until && compilePredicate(step.until);
+  return {
+    name: step.name,
+    where: (r) => where(r),
+    contiguity: step.after ?? (contiguity === 'strict' ? 'next' : 'followedBy'),
+    min,
+    max,
+    optional: step.optional ?? false,
+    greedy: step.greedy ?? false,
+    loop: step.loop ?? 'relaxed',
+    negative: step.not ?? false,
+    ...(until ? { until: (r: Row) => until(r) } : {}),
+    ...(step.within !== undefined ? { withinMs: step.within } : {}),
+  };
+}
+
+function skipStrategy(skip: NonNullable<Stage['pattern']>['skip']): SkipStrategy {
+  if (typeof skip === 'string') return { to: skip };
+  return 'skipToFirst' in skip ? { to: 'skipToFirst', step: skip.skipToFirst } : { to: 'skipToLast', step: skip.skipToLast };
+}
+
+function patternSignal(m: PatternOutput<Row> | NfaOutput<Row>, withinMs: number): Signal {
   const taken = Object.values(m.events).flat();
   const first = taken[0]!;
   const lastRow = taken[taken.length - 1]!;
