@@ -1,6 +1,6 @@
 import t from 'tap';
 import { map, Subject } from 'rxjs';
-import { nfa, type KeyRuns, type NfaStep } from '../../src/cep/operators/nfa.js';
+import { nfa, nfaAnyOf, type KeyRuns, type NfaStep } from '../../src/cep/operators/nfa.js';
 import type { Seen } from '../../src/cep/operators/quiet-keys.js';
 import { bug, marbleScheduler, operatorContract, showMatches, type Reading } from '../helpers/operator-contract.js';
 
@@ -32,6 +32,30 @@ t.test('nfa: single, many, keys independent, several partial matches per key at 
   });
 });
 
+t.test('nfa: each partial match times out at its own deadline, whatever else the key sends meanwhile', async (t) => {
+  const s = marbleScheduler(t);
+  s.run(({ cold, expectObservable }) => {
+    const out = cold('a-xa-x-x---|', values).pipe(timed(s), nfa([step('a'), step('b')], { ...base(4), scheduler: s }));
+    expectObservable(show(out)).toBe('----t--t---|', { t: 'tA:a' });
+  });
+});
+
+t.test('nfa: alternatives (or of sequences): each may begin a match; a match skips the partial matches of all of them', async (t) => {
+  const s = marbleScheduler(t);
+  s.run(({ cold, expectObservable }) => {
+    const alternatives = [
+      [step('a'), step('b')],
+      [step('b', { name: 'b2' }), step('a', { name: 'a2' })],
+    ];
+    const out = cold('ab-ba-a-x-b|', values).pipe(
+      timed(s),
+      nfaAnyOf(alternatives, { ...base(10), scheduler: s, skip: { to: 'skipPastLastEvent' } }),
+    );
+    // ab, then ba (the b that began it is past the first match), then ab again.
+    expectObservable(show(out)).toBe('-m--n-----m|', { m: 'mA:ab', n: 'mA:ba' });
+  });
+});
+
 t.test('nfa: a key that goes quiet times out by the scheduler, with what it had', async (t) => {
   const s = marbleScheduler(t);
   s.run(({ cold, expectObservable }) => {
@@ -40,16 +64,19 @@ t.test('nfa: a key that goes quiet times out by the scheduler, with what it had'
   });
 });
 
-t.test('nfa: a final notFollowedBy matches when the key stays quiet for within, not when the event comes', async (t) => {
-  const s = marbleScheduler(t);
-  s.run(({ cold, expectObservable }) => {
-    const steps = [step('a'), step('b', { negative: true })];
-    expectObservable(show(cold('a-x----|', values).pipe(timed(s), nfa(steps, { ...base(3), scheduler: s })))).toBe('-----m-|', {
-      m: 'mA:a',
+t.test(
+  'nfa: a final notFollowedBy matches when within has passed since the first event (other events do not delay it), not when the event comes',
+  async (t) => {
+    const s = marbleScheduler(t);
+    s.run(({ cold, expectObservable }) => {
+      const steps = [step('a'), step('b', { negative: true })];
+      expectObservable(show(cold('a-x----|', values).pipe(timed(s), nfa(steps, { ...base(3), scheduler: s })))).toBe('---m---|', {
+        m: 'mA:a',
+      });
+      expectObservable(show(cold('a-b----|', values).pipe(timed(s), nfa(steps, { ...base(3), scheduler: s })))).toBe('-------|');
     });
-    expectObservable(show(cold('a-b----|', values).pipe(timed(s), nfa(steps, { ...base(3), scheduler: s })))).toBe('-------|');
-  });
-});
+  },
+);
 
 t.test('nfa: out-of-order input is taken in arrival order; an event older than within behind its key is late', async (t) => {
   const s = marbleScheduler(t);

@@ -95,21 +95,20 @@ type Step<T> = Required<Pick<NfaStep<T>, 'name' | 'where' | 'contiguity' | 'min'
 
 class TakenView<T> implements Taken<T> {
   constructor(
-    private readonly index: Map<string, number>,
+    /** Step name by step index; a link chain lies in one alternative, so a name picks one step. */
+    private readonly names: readonly (string | undefined)[],
     public link: Link<T> | undefined,
   ) {}
   all(step: string): T[] {
-    const i = this.index.get(step);
     const out: T[] = [];
-    for (let l = this.link; l; l = l.prev) if (l.step === i) out.push(l.event);
+    for (let l = this.link; l; l = l.prev) if (this.names[l.step] === step) out.push(l.event);
     return out.reverse();
   }
   first(step: string): T | undefined {
     return this.all(step)[0];
   }
   last(step: string): T | undefined {
-    const i = this.index.get(step);
-    for (let l = this.link; l; l = l.prev) if (l.step === i) return l.event;
+    for (let l = this.link; l; l = l.prev) if (this.names[l.step] === step) return l.event;
     return undefined;
   }
 }
@@ -143,8 +142,6 @@ function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
     if (s.negative && i === out.length - 1 && (s.contiguity === 'next' || o.withinMs === undefined))
       throw new RangeError('a pattern can end with notFollowedBy only, and only with within');
   });
-  if (o.skip && (o.skip.to === 'skipToFirst' || o.skip.to === 'skipToLast') && !names.has(o.skip.step))
-    throw new RangeError(`skip strategy names an unknown step ${o.skip.step}`);
   return out;
 }
 
@@ -157,24 +154,49 @@ function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
  * share a prefix share its links. A throwing condition errors the stream.
  */
 export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunction<T, NfaOutput<T>> {
-  const steps = normalise(definition, o);
-  const last = steps.length;
-  const index = new Map(steps.map((s, i) => [s.name, i]));
-  const view = new TakenView<T>(index, undefined);
+  return nfaAnyOf([definition], o);
+}
+
+/**
+ * Alternatives (`or` of sequences) as one NFA: an event may begin a partial match of each, and a
+ * match of any discards partial matches of all of them by the skip strategy. The steps of all
+ * alternatives lie in one array, each alternative followed by an end slot (undefined) that a
+ * complete partial match points at.
+ */
+export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): OperatorFunction<T, NfaOutput<T>> {
+  if (alternatives.length === 0) throw new RangeError('a pattern needs at least one alternative');
+  const steps: (Step<T> | undefined)[] = [];
+  const firsts: number[] = [];
+  /** The first step and the end slot of each step's alternative. */
+  const startOf: number[] = [];
+  const endOf: number[] = [];
+  for (const alternative of alternatives) {
+    firsts.push(steps.length);
+    const normalised = normalise(alternative, o);
+    const end = steps.length + normalised.length;
+    const start = steps.length;
+    for (const s of [...normalised, undefined]) (steps.push(s), startOf.push(start), endOf.push(end));
+  }
+  const names = steps.map((s) => s?.name);
+  if (o.skip && 'step' in o.skip && !names.includes(o.skip.step))
+    throw new RangeError(`skip strategy names an unknown step ${o.skip.step}`);
+  const view = new TakenView<T>(names, undefined);
   const scheduler = o.scheduler ?? asyncScheduler;
   const cap = o.maxPartials ?? 10_000;
   const skip: SkipStrategy = o.skip ?? { to: 'noSkip' };
   const within = o.withinMs ?? Infinity;
 
   const events = (link: Link<T> | undefined): Record<string, T[]> => {
-    const out: Record<string, T[]> = Object.fromEntries(steps.filter((s) => !s.negative).map((s) => [s.name, [] as T[]]));
     const taken: Link<T>[] = [];
     for (let l = link; l; l = l.prev) taken.push(l);
+    const from = startOf[taken[0]?.step ?? 0]!;
+    const out: Record<string, T[]> = {};
+    for (let i = from; steps[i] !== undefined; i++) if (!steps[i]!.negative) out[steps[i]!.name] = [];
     for (let i = taken.length - 1; i >= 0; i--) out[steps[taken[i]!.step]!.name]!.push(taken[i]!.event);
     return out;
   };
   const waitingFor = (r: Run<T>): string =>
-    steps[Math.min(r.count > 0 && r.count >= steps[r.step]!.min ? r.step + 1 : r.step, last - 1)]!.name;
+    steps[Math.min(r.count > 0 && r.count >= steps[r.step]!.min ? r.step + 1 : r.step, endOf[r.step]! - 1)]!.name;
   const holds = (test: (e: T, t: Taken<T>) => boolean, e: T, link: Link<T> | undefined): boolean => {
     view.link = link;
     return test(e, view);
@@ -198,19 +220,32 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
           r.dead = true;
           if (told.has(r.link)) continue;
           told.add(r.link);
-          if (r.step === last) subscriber.next({ type: 'match', key, start: r.start, end: r.start + within, events: events(r.link) });
+          if (steps[r.step] === undefined)
+            subscriber.next({ type: 'match', key, start: r.start, end: r.start + within, events: events(r.link) });
           else subscriber.next({ type: 'timeout', key, start: r.start, events: events(r.link), waitingFor: waitingFor(r) });
         }
         return kept;
       };
+      /** Event time a partial match runs out at: the whole pattern's within, or the step it waits for. */
+      const dueAt = (r: Run<T>): number =>
+        Math.min(r.start + within, r.count === 0 ? r.lastTs + (steps[r.step]?.withinMs ?? Infinity) : Infinity);
+      /** One wake-up per key, at the earliest deadline of its partial matches (event time read as scheduler time from the newest event on). */
+      const arm = (key: string, state: KeyRuns<T>): void => {
+        let due = Infinity;
+        for (const r of state.runs) due = Math.min(due, dueAt(r));
+        if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest));
+        else deadlines.forget(key);
+      };
       const deadlines = new QuietKeys<undefined>(
         scheduler,
         o.withinMs,
-        (key) => {
+        (key, _none, at) => {
           const state = keys.get(key);
           if (!state) return;
-          keys.delete(key);
-          flush(key, state, () => true);
+          state.newest += scheduler.now() - at;
+          state.runs = flush(key, state, (r) => dueAt(r) <= state.newest);
+          if (state.runs.length === 0) keys.delete(key);
+          else arm(key, state);
         },
         o.shared?.deadlines,
       );
@@ -240,11 +275,10 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
         if (skip.to === 'skipToNext') return m.startSeq + 1;
         if (skip.to === 'skipPastLastEvent') return m.link.seq + 1;
         if (!('step' in skip)) return -Infinity;
-        const i = index.get(skip.step);
         let first: number | undefined;
         let lastSeq: number | undefined;
         for (let l: Link<T> | undefined = m.link; l; l = l.prev) {
-          if (l.step !== i) continue;
+          if (names[l.step] !== skip.step) continue;
           first = l.seq;
           lastSeq ??= l.seq;
         }
@@ -266,14 +300,14 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
             state.runs = flush(
               key,
               state,
-              (r) => ts - r.start > within || (r.count === 0 && r.step < last && (steps[r.step]!.withinMs ?? Infinity) < ts - r.lastTs),
+              (r) => ts - r.start > within || (r.count === 0 && (steps[r.step]?.withinMs ?? Infinity) < ts - r.lastTs),
             );
             const next: Run<T>[] = [];
             const matches: Run<T>[] = [];
             const proceed = (from: Run<T>, link: Link<T>, step: number, guard: Run<T> | undefined, extra: Partial<Run<T>>): void => {
               const base: Run<T> = { ...from, step, count: 0, link, lastTs: ts, guard, ...extra };
-              if (step === last) return void (base.notAfter ? next.push(base) : matches.push(base));
-              const s = steps[step]!;
+              const s = steps[step];
+              if (s === undefined) return void (base.notAfter ? next.push(base) : matches.push(base));
               if (s.negative) {
                 const add =
                   s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), s] } : { notAfter: [...(extra.notAfter ?? []), s] };
@@ -292,12 +326,12 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
               if (count + 1 >= s.min) proceed(fresh, link, step + 1, s.greedy ? loop : undefined, {});
             };
             for (const r of state.runs) {
-              if (r.step === last) {
+              const s = steps[r.step];
+              if (s === undefined) {
                 // Complete but for a final notFollowedBy: only its time can end it now.
                 if (!r.notAfter!.some((n) => holds(n.where, event, r.link))) next.push(r);
                 continue;
               }
-              const s = steps[r.step]!;
               if (r.count > 0) {
                 const takes = loopTakes(r, event);
                 const stopped = s.until !== undefined && holds(s.until, event, r.link);
@@ -314,7 +348,7 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
               const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
               if (stays && !forbidden) next.push(r.notNext ? { ...r, notNext: undefined, guard: undefined } : r);
             }
-            if (holds(steps[0]!.where, event, undefined)) take({ start: ts, startSeq: seq }, 0, 0);
+            for (const first of firsts) if (holds(steps[first]!.where, event, undefined)) take({ start: ts, startSeq: seq }, first, 0);
             const alive = new Set(next);
             for (const r of state.runs) if (!alive.has(r)) r.dead = true;
             state.runs = prune(next, matches, key, ts);
@@ -326,7 +360,7 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
             if (state.runs.length === 0) {
               keys.delete(key);
               deadlines.forget(key);
-            } else deadlines.touch(key, undefined);
+            } else arm(key, state);
           } catch (err) {
             subscriber.error(err);
           }

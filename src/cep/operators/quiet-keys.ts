@@ -40,10 +40,10 @@ export class QuietKeys<V> {
     return this.seen.size;
   }
 
-  /** Records the key as seen now; returns whether it was already known. */
-  touch(key: string, value: V): boolean {
+  /** Records the key as seen now, quiet `timeoutMs` from now (or the given time); returns whether it was already known. */
+  touch(key: string, value: V, timeoutMs = this.timeoutMs): boolean {
     const at = this.scheduler.now();
-    const due = at + (this.timeoutMs ?? 0);
+    const due = at + (timeoutMs ?? 0);
     const entry = this.seen.get(key);
     if (entry !== undefined) {
       entry.value = value;

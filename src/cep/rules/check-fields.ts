@@ -1,5 +1,5 @@
 import { eventFieldType, type FieldType } from './row.js';
-import { DETECTORS, PULSES, ruleSchema, type Predicate, type RuleSpec, type Stage } from './language.js';
+import { DETECTORS, patternSequences, PULSES, ruleSchema, type Predicate, type RuleSpec, type Stage } from './language.js';
 
 export interface RuleProblem {
   path: (string | number)[];
@@ -161,9 +161,13 @@ function checkStage(
     return extend(scope, ['direction', 'detector', 'points'], ['string', 'string', 'number']);
   }
   if (stage.pattern) {
-    (stage.pattern.seq ?? stage.pattern.and ?? []).forEach((s, k) =>
-      predicate(s.where, at('pattern', stage.pattern!.seq ? 'seq' : 'and', k, 'where')),
-    );
+    for (const { steps, at: path } of patternSequences(stage.pattern)) {
+      const stepAt = (k: number, ...rest: string[]) => at('pattern', ...path, ...(path.at(-1) === 'seq' ? [k] : []), ...rest);
+      steps.forEach((s, k) => {
+        predicate(s.where, stepAt(k, 'where'));
+        if (s.until) predicate(s.until, stepAt(k, 'until'));
+      });
+    }
     return extend(scope, ['pattern', 'start', 'waitingFor'], ['string', 'number', 'string']);
   }
   if (stage.notFollowedBy) {
@@ -233,34 +237,42 @@ function stageBounds(stage: Stage, at: (...rest: (string | number)[]) => (string
   );
   if (problems.length > 0) return problems;
   if (stage.window) return windowBounds(stage.window, at);
-  const steps = stage.pattern?.seq ?? stage.pattern?.and ?? [];
-  const kind = stage.pattern?.seq ? 'seq' : 'and';
-  const seqSteps = stage.pattern?.seq ?? [];
-  if (seqSteps[0]?.optional) {
-    problems.push({ path: at('pattern', 'seq', 0, 'optional'), message: 'the first step of a sequence cannot be optional' });
-  }
-  if (seqSteps[0]?.not) problems.push({ path: at('pattern', 'seq', 0, 'not'), message: 'a sequence cannot begin with a negative step' });
-  seqSteps.forEach((s, k) => {
-    if (k > 0 && s.not && seqSteps[k - 1]!.optional)
-      problems.push({ path: at('pattern', 'seq', k, 'not'), message: 'a negative step cannot follow an optional one' });
-  });
-  const final = seqSteps[seqSteps.length - 1];
-  if (seqSteps.length > 1 && final?.not && final.after === 'next')
-    problems.push({
-      path: at('pattern', 'seq', seqSteps.length - 1, 'after'),
-      message: 'a sequence can end with a negative step only as notFollowedBy (not after: next)',
-    });
-  const skip = stage.pattern?.skip;
-  const target = typeof skip === 'object' ? ('skipToFirst' in skip ? skip.skipToFirst : skip.skipToLast) : undefined;
-  if (target !== undefined && !seqSteps.some((s) => s.name === target))
-    problems.push({ path: at('pattern', 'skip'), message: `skip names step '${target}', which the sequence does not have` });
-  steps.forEach((s, k) => {
-    if (steps.findIndex((o) => o.name === s.name) < k)
+  if (stage.pattern) problems.push(...patternBounds(stage.pattern, at));
+  return problems;
+}
+
+/** What the NFA refuses when it is built, per sequence of the pattern, and names it must find. */
+function patternBounds(p: NonNullable<Stage['pattern']>, at: (...rest: (string | number)[]) => (string | number)[]): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const names: string[] = [];
+  for (const { steps, at: path } of patternSequences(p)) {
+    const stepAt = (k: number, key: string) => at('pattern', ...path, ...(path.at(-1) === 'seq' ? [k] : []), key);
+    const alone = path.at(-1) !== 'seq' && `a step of ${p.and ? 'and' : 'or'}`;
+    if (steps[0]?.optional)
+      problems.push({ path: stepAt(0, 'optional'), message: `${alone || 'the first step of a sequence'} cannot be optional` });
+    if (steps[0]?.not)
       problems.push({
-        path: at('pattern', kind, k, 'name'),
-        message: `step name '${s.name}' is used twice; a match keys its events by name`,
+        path: stepAt(0, 'not'),
+        message: alone ? `${alone} cannot be negative` : 'a sequence cannot begin with a negative step',
       });
-  });
+    steps.forEach((s, k) => {
+      if (k > 0 && s.not && steps[k - 1]!.optional)
+        problems.push({ path: stepAt(k, 'not'), message: 'a negative step cannot follow an optional one' });
+      if (names.includes(s.name))
+        problems.push({ path: stepAt(k, 'name'), message: `step name '${s.name}' is used twice; a match keys its events by name` });
+      names.push(s.name);
+    });
+    const final = steps[steps.length - 1];
+    if (steps.length > 1 && final?.not && (final.after === 'next' || (final.after === undefined && p.contiguity === 'strict')))
+      problems.push({
+        path: stepAt(steps.length - 1, 'not'),
+        message: 'a sequence can end with a negative step only as notFollowedBy (after: followedBy)',
+      });
+  }
+  const skip = p.skip;
+  const target = typeof skip === 'object' ? ('skipToFirst' in skip ? skip.skipToFirst : skip.skipToLast) : undefined;
+  if (target !== undefined && !names.includes(target))
+    problems.push({ path: at('pattern', 'skip'), message: `skip names step '${target}', which the pattern does not have` });
   return problems;
 }
 

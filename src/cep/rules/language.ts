@@ -148,6 +148,20 @@ const patternStep = patternStepFields.superRefine((s, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'a negative step takes no quantifier and is not optional', path: ['not'] });
 });
 export type PatternStepConfig = z.output<typeof patternStep>;
+const patternItem = z.union([patternStep, z.strictObject({ seq: z.array(patternStep).min(1).describe('A sub-sequence: steps in order') })]);
+export type PatternItemConfig = z.output<typeof patternItem>;
+
+/**
+ * The sequences of a pattern with the path of their first step: `seq` is one; each item of `and`
+ * or `or` is one (a step alone, or a sub-sequence).
+ */
+export function patternSequences(p: NonNullable<Stage['pattern']>): { steps: PatternStepConfig[]; at: (string | number)[] }[] {
+  if (p.seq) return [{ steps: p.seq, at: ['seq'] }];
+  const kind = p.and ? 'and' : 'or';
+  return (p.and ?? p.or ?? []).map((item, k) =>
+    'seq' in item ? { steps: item.seq, at: [kind, k, 'seq'] } : { steps: [item], at: [kind, k] },
+  );
+}
 
 export const NO_OPERATOR = 'a stage needs an operator';
 
@@ -230,11 +244,8 @@ const stageSchema = z
     pattern: z
       .strictObject({
         seq: z.array(patternStep).min(1).optional().describe('Steps in order'),
-        and: z
-          .array(patternStepFields.pick({ name: true, where: true }))
-          .min(2)
-          .optional()
-          .describe('Steps in any order'),
+        and: z.array(patternItem).min(2).max(4).optional().describe('Steps or sub-sequences, each once, in any order (at most 4)'),
+        or: z.array(patternItem).min(2).max(16).optional().describe('Any one of these steps or sub-sequences'),
         within: duration.describe('The whole match within this time'),
         contiguity: z
           .enum(['relaxed', 'strict'])
@@ -259,7 +270,7 @@ const stageSchema = z
           .describe('Partial matches kept per key; past it the oldest go (counted)'),
         emit: z.enum(['match', 'timeout', 'both']).default('both').describe('Matches, timed-out partial matches, or both'),
       })
-      .refine((p) => (p.seq === undefined) !== (p.and === undefined), { message: 'give exactly one of seq, and' })
+      .refine((p) => [p.seq, p.and, p.or].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of seq, and, or' })
       .optional(),
     notFollowedBy: z
       .strictObject({

@@ -6,15 +6,14 @@ import { intervalJoin, latestJoin, type Joined } from '../operators/join.js';
 import type { EvictionReason, KeyLimits } from '../operators/keyed-step.js';
 import { mismatch } from '../operators/mismatch.js';
 import { debounceByKey, dedupe } from '../operators/noise.js';
-import { nfa, type NfaOutput, type NfaStep, type SkipStrategy } from '../operators/nfa.js';
-import { allOf, seq, type PatternOutput } from '../operators/pattern.js';
+import { nfa, nfaAnyOf, type NfaOutput, type NfaStep, type SkipStrategy } from '../operators/nfa.js';
 import { persistence } from '../operators/persistence.js';
 import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
 import { SlotMap, type DeviceTable } from './device-table.js';
-import type { PatternStepConfig, RuleSpec, Stage } from './language.js';
+import { patternSequences, type PatternStepConfig, type RuleSpec, type Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
 import { numberReader, rowReader, stringReader, type FieldValue, type Row } from './row.js';
 
@@ -311,26 +310,19 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     timeOf: (r: Row) => r.ts,
     withinMs,
     scheduler: ctx.scheduler,
-    shared: { partials: state.of<string, never>(i), deadlines: state.of<string, never>(i, 'deadlines') },
+    onLate: ctx.onLate,
+    shared: { keys: state.of<string, never>(i, 'runs'), deadlines: state.of<string, never>(i, 'deadlines') },
   });
   if (stage.pattern) {
     const p = stage.pattern;
     const o = patternOptions(p.within);
-    const detect = p.seq
-      ? nfa(
-          p.seq.map((step) => nfaStep(step, p.contiguity)),
-          {
-            ...o,
-            skip: skipStrategy(p.skip),
-            maxPartials: p.maxPartials,
-            onOverflow: () => ctx.onEvict?.('partials'),
-            shared: { keys: state.of<string, never>(i, 'runs'), deadlines: o.shared.deadlines },
-          },
-        )
-      : allOf(
-          p.and!.map((step) => ({ name: step.name, where: compilePredicate(step.where) })),
-          o,
-        );
+    const sequences = patternSequences(p).map(({ steps }) => steps.map((step) => nfaStep(step, p.contiguity)));
+    const detect = nfaAnyOf(p.and ? permutations(sequences).map((order) => order.flat()) : sequences, {
+      ...o,
+      skip: skipStrategy(p.skip),
+      maxPartials: p.maxPartials,
+      onOverflow: () => ctx.onEvict?.('partials'),
+    });
     return (rows) =>
       rows.pipe(
         detect,
@@ -348,7 +340,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const o = patternOptions(n.within);
     return latched(state.of(i, 'late'), keyOf, then, (rows) =>
       rows.pipe(
-        seq(steps, o),
+        nfa(steps, { ...o, skip: { to: 'skipPastLastEvent' } }),
         filter((m) => m.type === 'timeout'),
         map((m): Signal => ({ ...patternSignal(m, n.within), state: 'raised' })),
       ),
@@ -409,7 +401,13 @@ function skipStrategy(skip: NonNullable<Stage['pattern']>['skip']): SkipStrategy
   return 'skipToFirst' in skip ? { to: 'skipToFirst', step: skip.skipToFirst } : { to: 'skipToLast', step: skip.skipToLast };
 }
 
-function patternSignal(m: PatternOutput<Row> | NfaOutput<Row>, withinMs: number): Signal {
+/** Every order of the items: `and` of n items is the `or` of their n! sequences (n ≤ 4). */
+function permutations<X>(items: X[]): X[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, k) => permutations([...items.slice(0, k), ...items.slice(k + 1)]).map((rest) => [x, ...rest]));
+}
+
+function patternSignal(m: NfaOutput<Row>, withinMs: number): Signal {
   const taken = Object.values(m.events).flat();
   const first = taken[0]!;
   const lastRow = taken[taken.length - 1]!;
