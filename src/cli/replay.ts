@@ -8,6 +8,8 @@ import { ConfigError, formatProblem } from '../core/errors.js';
 import { decodeEventJson } from '../normalise/decode-mqtt.js';
 import type { InferenceEvent } from '../normalise/inference-event.js';
 import type { Io } from './commands.js';
+import { deviceAttributes } from '../config/device-attributes.js';
+import type { DeviceAttributes } from '../cep/rules/row.js';
 
 export interface ReplayOptions {
   configFile: string;
@@ -21,25 +23,35 @@ export interface ReplayOptions {
  * order), every event must carry its ts, and the engine's clock is the event time.
  */
 export function replayCommand(o: ReplayOptions, io: Io): number {
-  let rules;
+  let config;
   try {
-    rules = loadConfig(o.configFile).rules;
+    config = loadConfig(o.configFile);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
-  return replayRules(rules, o.eventsFile, io);
+  return replayRules(config.rules, o.eventsFile, io, deviceAttributes(config.devices));
 }
 
 /** `replay` once the rules are loaded: the outputs on `io.out`, rejected lines, stopped rules and a summary on `io.err`. */
-export function replayRules(rules: RuleSpec[], eventsFile: string, io: Io): number {
+export function replayRules(
+  rules: RuleSpec[],
+  eventsFile: string,
+  io: Io,
+  attributes: ReadonlyMap<string, DeviceAttributes> = new Map(),
+): number {
   const { events, rejected } = readEvents(eventsFile, io);
   const counts = { alarm: 0, derived: 0, action: 0 };
-  const stopped = replay(rules, events, (out) => {
-    counts[out.type]++;
-    io.out(replayLine(out) + '\n');
-  });
+  const stopped = replay(
+    rules,
+    events,
+    (out) => {
+      counts[out.type]++;
+      io.out(replayLine(out) + '\n');
+    },
+    attributes,
+  );
   for (const r of stopped) io.err(`rule ${r.id} stopped by error: ${r.error ?? ''}\n`);
   io.err(
     `replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ` +
@@ -65,11 +77,16 @@ export function replayLine(out: RuleOutput): string {
  * would have live. Time stops at the last event: silences after it are not reported. Returns the
  * rules that stopped by an error on the way.
  */
-export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: RuleOutput) => void): RuleStatus[] {
+export function replay(
+  rules: RuleSpec[],
+  events: InferenceEvent[],
+  emit: (out: RuleOutput) => void,
+  attributes: ReadonlyMap<string, DeviceAttributes> = new Map(),
+): RuleStatus[] {
   const scheduler = new VirtualTimeScheduler();
   scheduler.frame = events[0]?.ts ?? 0;
   const input = new Subject<InferenceEvent>();
-  const engine = new RuleEngine(rules, {}, scheduler);
+  const engine = new RuleEngine(rules, {}, scheduler, attributes);
   const sub = engine.connect(input).subscribe(emit);
   for (const event of events) {
     scheduler.maxFrames = event.ts;

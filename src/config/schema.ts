@@ -22,6 +22,8 @@ export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
 export const SECURITY_POLICIES = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep'] as const;
 export const OPCUA_ROLES = ['viewer', 'operator', 'admin'] as const;
 
+const attribute = z.string().min(1).max(64).optional();
+
 const deviceSchema = z.strictObject({
   id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match [A-Za-z0-9_.-]{1,64}').describe('Device id, as in the MQTT topic'),
   description: z.string().max(256).optional().describe('Free text for people'),
@@ -30,7 +32,19 @@ const deviceSchema = z.strictObject({
     .min(1)
     .max(64)
     .optional()
-    .describe('Devices that should run the same model version (e.g. a line); default: all devices of its model'),
+    .describe(
+      'Devices that should run the same model version (e.g. a line); default: all devices of its model. Rules read it as the field `group`',
+    ),
+  line: attribute.describe('Production line the device sits on; rules read it as the field `line` (e.g. `key: line`)'),
+  cell: attribute.describe('Work cell; rules read it as the field `cell`'),
+  site: attribute.describe('Site or plant; rules read it as the field `site`'),
+  tags: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a tag name must match [A-Za-z_][A-Za-z0-9_]{0,63}'),
+      z.string().min(1).max(256),
+    )
+    .optional()
+    .describe('Free attributes; rules read `tags.<name>`, e.g. tags.role: conveyor'),
   credentials: z
     .strictObject({
       mqtt: z

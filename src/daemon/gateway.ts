@@ -1,3 +1,4 @@
+import { deviceAttributes } from '../config/device-attributes.js';
 import type { ValidEvent } from '../normalise/decode-mqtt.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { asEvent } from '../core/alarm.js';
@@ -108,15 +109,20 @@ export class Gateway {
     this.registry = new DeviceRegistry(config.registry.policy, clock, child('registry'), join(config.gateway.dataDir, 'devices.json'));
     this.registry.configure(config.devices, config.registry.policy);
     this.alarms = new AlarmBook(clock, child('alarms'), { file: join(config.gateway.dataDir, 'alarms.json') });
-    this.engine = new RuleEngine(config.rules, {
-      latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
-      failed: (rule, err) => {
-        this.metrics.ruleErrors.inc({ rule });
-        const error = err instanceof Error ? err : new Error(String(err));
-        child('cep').error({ rule, err: error.stack ?? error.message }, `rule ${rule} stopped by error: ${error.message}`);
+    this.engine = new RuleEngine(
+      config.rules,
+      {
+        latency: (rule, seconds) => this.metrics.ruleLatency.observe({ rule }, seconds),
+        failed: (rule, err) => {
+          this.metrics.ruleErrors.inc({ rule });
+          const error = err instanceof Error ? err : new Error(String(err));
+          child('cep').error({ rule, err: error.stack ?? error.message }, `rule ${rule} stopped by error: ${error.message}`);
+        },
+        evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
       },
-      evicted: (rule, reason) => this.metrics.ruleKeysEvicted.inc({ rule, reason }),
-    });
+      undefined,
+      deviceAttributes(config.devices),
+    );
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
     this.shedder = new LoadShedder(config.gateway.overload, clock, (source) => this.metrics.eventsShed.inc({ source }));
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry, this.shedder);
@@ -367,6 +373,7 @@ export class Gateway {
     this.inventory.configure(groupOf(next), next.inventory.mixedVersionsAfter, next.inventory.severity);
     this.deviceTokens.configure(deviceTokenHashes(next.devices));
     this.mqttAccess.configure(mqttAccessConfig({ ...this.config, devices: next.devices }));
+    this.engine.setAttributes(deviceAttributes(next.devices));
     const report = this.replaceRules(next.rules);
     await this.notify.ready('reloaded').catch(() => undefined);
     this.log.info(report, 'rules and devices reloaded');

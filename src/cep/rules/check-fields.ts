@@ -1,4 +1,4 @@
-import { eventFieldType, type FieldType } from './row.js';
+import { eventFieldType, isAttribute, type FieldType } from './row.js';
 import { DETECTORS, patternSequences, PULSES, ruleSchema, type Predicate, type RuleSpec, type Stage } from './language.js';
 
 export interface RuleProblem {
@@ -17,11 +17,20 @@ class Scope {
     if (path === 'device') return 'string';
     if (path === 'ts') return 'number';
     const computed = this.computed.get(path) ?? this.computed.get(`${path.split('.')[0]}.*`);
-    return computed ?? (this.hasEvent ? eventFieldType(path) : undefined);
+    // Attributes come from the device's config entry, so they stay after a window too.
+    return computed ?? (this.hasEvent ? eventFieldType(path) : isAttribute(path) ? 'string' : undefined);
   }
 
   names(): string[] {
-    return ['device', 'ts', ...this.computed.keys(), ...(this.hasEvent ? ['anomaly', 'confidence', 'label', 'model.version', '…'] : [])];
+    return [
+      'device',
+      'ts',
+      ...this.computed.keys(),
+      ...(this.hasEvent ? ['anomaly', 'confidence', 'label', 'model.version'] : []),
+      'line',
+      'tags.<name>',
+      '…',
+    ];
   }
 }
 
@@ -44,18 +53,32 @@ export function checkRule(rule: RuleSpec): RuleProblem[] {
       problems.push({ path, message: `field '${name}' is text; this needs a number` });
     }
   };
-  const predicate = (p: Predicate, path: (string | number)[], where = scope): void => {
+  /** `steps`: the pattern steps a condition may refer to (none outside a pattern). */
+  const predicate = (p: Predicate, path: (string | number)[], where = scope, steps: string[] = []): void => {
     if (p.field !== undefined) {
       const numeric = p.gt !== undefined || p.gte !== undefined || p.lt !== undefined || p.lte !== undefined;
       need([...path, 'field'], p.field, numeric ? 'number' : undefined, where);
     }
-    p.any?.forEach((q, i) => predicate(q, [...path, 'any', i], where));
-    p.all?.forEach((q, i) => predicate(q, [...path, 'all', i], where));
-    if (p.not) predicate(p.not, [...path, 'not'], where);
+    for (const k of ['gt', 'gte', 'lt', 'lte', 'eq', 'ne'] as const) {
+      const ref = p[k];
+      if (typeof ref !== 'object') continue;
+      if (!steps.includes(ref.step)) {
+        const message =
+          steps.length === 0
+            ? 'a step reference works only in a pattern step'
+            : `no step '${ref.step}' before this one (steps: ${steps.join(', ')})`;
+        problems.push({ path: [...path, k, 'step'], message });
+      }
+      const numeric = k !== 'eq' && k !== 'ne';
+      if (ref.field !== undefined) need([...path, k, 'field'], ref.field, numeric || ref.of !== 'last' ? 'number' : undefined, where);
+    }
+    p.any?.forEach((q, i) => predicate(q, [...path, 'any', i], where, steps));
+    p.all?.forEach((q, i) => predicate(q, [...path, 'all', i], where, steps));
+    if (p.not) predicate(p.not, [...path, 'not'], where, steps);
   };
 
   if (rule.input.where) predicate(rule.input.where, ['input', 'where']);
-  need(['key'], rule.key);
+  if (rule.key !== 'none') need(['key'], rule.key);
   let detector: (typeof DETECTORS)[number] | undefined;
   rule.pipeline.forEach((stage, i) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ['pipeline', i, ...rest];
@@ -114,7 +137,7 @@ function neverRuns(detector: string | undefined, on: string): string {
 }
 
 type Need = (path: (string | number)[], name: string, type?: FieldType, where?: Scope) => void;
-type CheckPredicate = (p: Predicate, path: (string | number)[], where?: Scope) => void;
+type CheckPredicate = (p: Predicate, path: (string | number)[], where?: Scope, steps?: string[]) => void;
 
 /** Checks one stage's fields and returns the scope after it. */
 function checkStage(
@@ -164,8 +187,11 @@ function checkStage(
     for (const { steps, at: path } of patternSequences(stage.pattern)) {
       const stepAt = (k: number, ...rest: string[]) => at('pattern', ...path, ...(path.at(-1) === 'seq' ? [k] : []), ...rest);
       steps.forEach((s, k) => {
-        predicate(s.where, stepAt(k, 'where'));
-        if (s.until) predicate(s.until, stepAt(k, 'until'));
+        // A step reads the steps before it in its sequence and, looping, its own events so far.
+        const before = steps.slice(0, k + 1).map((x) => x.name);
+        predicate(s.where, stepAt(k, 'where'), scope, before);
+        if (s.from?.where) predicate(s.from.where, stepAt(k, 'from', 'where'));
+        if (s.until) predicate(s.until, stepAt(k, 'until'), scope, before);
       });
     }
     return extend(scope, ['pattern', 'start', 'waitingFor'], ['string', 'number', 'string']);

@@ -6,7 +6,7 @@ import type { RuleSpec } from './language.js';
 import { newOutputState, RuleOutputs, type OutputState } from './outputs.js';
 import { compileRule, RuleState, type CompiledRule } from './planner.js';
 import { compileEventFilter } from './predicate.js';
-import type { Row } from './row.js';
+import type { DeviceAttributes, Row } from './row.js';
 import { DeviceTable } from './device-table.js';
 
 export type RuleRunState = 'running' | 'stopped-by-error';
@@ -43,7 +43,7 @@ interface RunningRule {
   spec: RuleSpec;
   /** Undefined when compiling threw (the rule is then stopped-by-error). */
   compiled?: CompiledRule;
-  accepts?: (e: InferenceEvent) => boolean;
+  accepts?: (r: Row) => boolean;
   /** Everything but the outputs: when it is unchanged by a reload, the state carries over. */
   shape: string;
   state: RuleState;
@@ -86,8 +86,14 @@ export class RuleEngine {
     rules: RuleSpec[],
     private readonly hooks: RuleHooks = {},
     private readonly scheduler: SchedulerLike = asyncScheduler,
+    private attributes: ReadonlyMap<string, DeviceAttributes> = new Map(),
   ) {
     this.replaceRules(rules);
+  }
+
+  /** The devices' attributes (group, line, cell, site, tags) that rules read as fields; a reload may change them. */
+  setAttributes(attributes: ReadonlyMap<string, DeviceAttributes>): void {
+    this.attributes = attributes;
   }
 
   /** Feeds `events$` through the rules; the returned stream carries every alarm, derived event and action. */
@@ -170,7 +176,7 @@ export class RuleEngine {
   }
 
   private dispatch(event: InferenceEvent): void {
-    const row: Row = { device: event.device, ts: event.ts, event };
+    const row: Row = { device: event.device, ts: event.ts, event, attrs: this.attributes.get(event.device) };
     this.table.focus(event.device);
     this.all.next(row);
     for (const rule of this.rules) {
@@ -184,7 +190,7 @@ export class RuleEngine {
   }
 
   private feed(rule: RunningRule, input: Subject<Row>, row: Row, event: InferenceEvent): void {
-    if (rule.accepts !== undefined && !rule.accepts(event)) return;
+    if (rule.accepts !== undefined && !rule.accepts(row)) return;
     const n = ++rule.eventsIn;
     const value = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;
     if (this.hooks.latency === undefined || n % LATENCY_SAMPLE !== 0) {
@@ -222,6 +228,7 @@ export class RuleEngine {
       state: rule.state,
       onLate: () => rule.late++,
       onEvict: (reason: EvictionReason) => this.hooks.evicted?.(id, reason),
+      attributesOf: (device: string) => this.attributes.get(device),
     };
     rule.subscription = compiled(input, ctx).subscribe({
       next: (signal) => {

@@ -3,14 +3,26 @@ import { duration } from './duration.js';
 
 const field = z.string().min(1).max(128);
 
+/**
+ * A value read from the events an earlier step of the pattern took (or this looping step so far):
+ * the last one's field by default, or an aggregate of them; `plus` and `times` shift and scale it.
+ */
+export interface StepRef {
+  step: string;
+  field?: string;
+  of?: 'first' | 'last' | 'avg' | 'min' | 'max' | 'sum' | 'count';
+  plus?: number;
+  times?: number;
+}
+
 export interface Predicate {
   field?: string;
-  gt?: number;
-  gte?: number;
-  lt?: number;
-  lte?: number;
-  eq?: number | string;
-  ne?: number | string;
+  gt?: number | StepRef;
+  gte?: number | StepRef;
+  lt?: number | StepRef;
+  lte?: number | StepRef;
+  eq?: number | string | StepRef;
+  ne?: number | string | StepRef;
   in?: (number | string)[];
   exists?: boolean;
   any?: Predicate[];
@@ -20,18 +32,32 @@ export interface Predicate {
 
 const COMPARISONS = ['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in', 'exists'] as const;
 const scalar = z.union([z.number(), z.string()]);
+export const STEP_AGGREGATES = ['first', 'last', 'avg', 'min', 'max', 'sum', 'count'] as const;
+const stepRef = z
+  .strictObject({
+    step: z.string().min(1).max(64).describe('An earlier step of the pattern (or this looping step so far)'),
+    field: field.optional().describe("Field of the step's events (not needed for count)"),
+    of: z.enum(STEP_AGGREGATES).default('last').describe("Which of the step's events, or an aggregate of them"),
+    plus: z.number().optional().describe('Added to the value'),
+    times: z.number().optional().describe('The value multiplied by this (before plus)'),
+  })
+  .refine((r) => r.of === 'count' || r.field !== undefined, {
+    message: 'a step reference needs `field` (unless of: count)',
+    path: ['field'],
+  });
+const bound = z.union([z.number(), stepRef]);
 
 /** A condition on one event: a comparison on a field, or any/all/not of conditions. */
 export const predicate: z.ZodType<Predicate> = z.lazy(() =>
   z
     .strictObject({
       field: field.optional().describe('Field compared'),
-      gt: z.number().optional(),
-      gte: z.number().optional(),
-      lt: z.number().optional(),
-      lte: z.number().optional(),
-      eq: scalar.optional(),
-      ne: scalar.optional(),
+      gt: bound.optional(),
+      gte: bound.optional(),
+      lt: bound.optional(),
+      lte: bound.optional(),
+      eq: z.union([scalar, stepRef]).optional(),
+      ne: z.union([scalar, stepRef]).optional(),
       in: z.array(scalar).optional(),
       exists: z.boolean().optional(),
       any: z.array(predicate).min(1).optional().describe('True when one of these is (or)'),
@@ -134,6 +160,9 @@ const patternStepFields = z.strictObject({
     .optional()
     .describe('A negative step: no event matching `where` right after the previous step (after: next) or before the next step'),
   within: duration.optional().describe("The step's first event at most this long after the previous step's last"),
+  from: eventFilter
+    .optional()
+    .describe('The step takes only events of these devices, models or labels (its own input), e.g. the presence sensor of a line'),
 });
 const patternStep = patternStepFields.superRefine((s, ctx) => {
   const quantifiers = (['times', 'timesOrMore', 'oneOrMore'] as const).filter((k) => s[k] !== undefined && s[k] !== false);
@@ -327,7 +356,11 @@ export const ruleSchema = z.strictObject({
   id: ruleId.describe('Rule id: OPC UA node name, metric label, alarm key'),
   description: z.string().max(1024).optional(),
   input: eventFilter.prefault({}).describe('Events the rule sees (default: all)'),
-  key: field.default('device').describe('Field whose value partitions the state'),
+  key: field
+    .default('device')
+    .describe(
+      'Field whose value partitions the state: any event field, a device attribute (line, cell, site, group, tags.<name>), or none for one state',
+    ),
   time: z.enum(['event', 'processing']).default('event').describe("Event time (the MCU's ts) or the gateway's clock"),
   state: keyLimits.optional().describe('Bounds on the keyed state'),
   pipeline: z.array(stageSchema).min(1).describe('Operators, in order; a detector may only come last'),

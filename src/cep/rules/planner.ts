@@ -6,7 +6,7 @@ import { intervalJoin, latestJoin, type Joined } from '../operators/join.js';
 import type { EvictionReason, KeyLimits } from '../operators/keyed-step.js';
 import { mismatch } from '../operators/mismatch.js';
 import { debounceByKey, dedupe } from '../operators/noise.js';
-import { nfa, nfaAnyOf, type NfaOutput, type NfaStep, type SkipStrategy } from '../operators/nfa.js';
+import { nfa, nfaAnyOf, type NfaOutput, type NfaStep, type SkipStrategy, type Taken } from '../operators/nfa.js';
 import { persistence } from '../operators/persistence.js';
 import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
@@ -15,7 +15,7 @@ import { aggregateSet } from './aggregate-set.js';
 import { SlotMap, type DeviceTable } from './device-table.js';
 import { patternSequences, type PatternStepConfig, type RuleSpec, type Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
-import { numberReader, rowReader, stringReader, type FieldValue, type Row } from './row.js';
+import { numberReader, rowReader, stringReader, type DeviceAttributes, type FieldValue, type Row } from './row.js';
 
 /** What a rule's pipeline decides: a level change, or a one-off event (pattern match, drift, a row). */
 export interface Signal {
@@ -76,6 +76,8 @@ export interface PlanContext {
   state: RuleState;
   onLate?: () => void;
   onEvict?: (reason: EvictionReason) => void;
+  /** A device's attributes from the config, for rows a stage builds (windows). */
+  attributesOf?: (device: string) => DeviceAttributes | undefined;
 }
 
 export type CompiledRule = (rows$: Observable<Row>, ctx: PlanContext) => Observable<Signal>;
@@ -107,6 +109,7 @@ export function compileRule(rule: RuleSpec): CompiledRule {
 /** A field as a state key: the device fast, any other field as text ('' when absent). */
 function keyReader(field: string): (r: Row) => string {
   if (field === 'device') return (r) => r.device;
+  if (field === 'none') return () => 'all';
   const read = stringReader(field);
   return (r) => read(r) ?? '';
 }
@@ -131,15 +134,16 @@ function rowSignal(row: Row, key: string): Signal {
 /** A row with more fields. Built field by field: object spread of rows is a slow path in V8 and this runs per event. */
 function withFields(row: Row, fields: Record<string, FieldValue>): Row {
   const merged = row.fields === undefined ? fields : Object.assign({}, row.fields, fields);
-  return row.event === undefined
-    ? { device: row.device, ts: row.ts, fields: merged }
-    : { device: row.device, ts: row.ts, event: row.event, fields: merged };
+  return { device: row.device, ts: row.ts, event: row.event, fields: merged, attrs: row.attrs };
 }
 
 function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Row> {
   const { keyOf, ctx } = s;
   const state = ctx.state;
-  if (stage.filter) return filter(compilePredicate(stage.filter));
+  if (stage.filter) {
+    const keeps = compilePredicate(stage.filter);
+    return filter((r) => keeps(r));
+  }
   if (stage.dedupe) {
     const d = stage.dedupe;
     const idOf = rowReader(d.by);
@@ -185,6 +189,7 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
             device: win.key,
             ts: win.end,
             fields: { ...win.value, 'window.start': win.start, 'window.end': win.end, 'window.count': win.count },
+            attrs: ctx.attributesOf?.(win.key),
           };
         }),
       );
@@ -207,7 +212,7 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
   if (stage.join) {
     const j = stage.join;
     const accepts = compileEventFilter(j.with);
-    const other$ = accepts ? ctx.all$.pipe(filter((r) => r.event !== undefined && accepts(r.event))) : ctx.all$;
+    const other$ = accepts ? ctx.all$.pipe(filter(accepts)) : ctx.all$;
     const otherKeyOf = keyReader(j.on);
     const readers = j.fields.map((f) => [`${j.as}.${f}`, rowReader(f)] as const);
     const joined = (p: Joined<Row, Row>): Row => {
@@ -370,7 +375,9 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
 
 /** A step of the rule language as an NFA step. */
 function nfaStep(step: PatternStepConfig, contiguity: 'relaxed' | 'strict'): NfaStep<Row> {
-  const where = compilePredicate(step.where);
+  const condition = compilePredicate(step.where);
+  const from = step.from && compileEventFilter(step.from);
+  const where = from ? (r: Row, t?: Taken<Row>) => from(r) && condition(r, t) : condition;
   const [min, max] = Array.isArray(step.times)
     ? step.times
     : step.times !== undefined
@@ -383,7 +390,7 @@ function nfaStep(step: PatternStepConfig, contiguity: 'relaxed' | 'strict'): Nfa
   const until = step.until && compilePredicate(step.until);
   return {
     name: step.name,
-    where: (r) => where(r),
+    where,
     contiguity: step.after ?? (contiguity === 'strict' ? 'next' : 'followedBy'),
     min,
     max,
@@ -391,7 +398,7 @@ function nfaStep(step: PatternStepConfig, contiguity: 'relaxed' | 'strict'): Nfa
     greedy: step.greedy ?? false,
     loop: step.loop ?? 'relaxed',
     negative: step.not ?? false,
-    ...(until ? { until: (r: Row) => until(r) } : {}),
+    ...(until ? { until } : {}),
     ...(step.within !== undefined ? { withinMs: step.within } : {}),
   };
 }

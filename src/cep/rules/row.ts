@@ -13,7 +13,16 @@ export interface Row {
   /** The event behind the row; absent after a window, whose rows summarise many events. */
   event?: InferenceEvent;
   fields?: Record<string, FieldValue>;
+  /** The device's attributes from the config (group, line, cell, site, tags.*), shared by its rows. */
+  attrs?: DeviceAttributes;
 }
+
+/** A device's attributes as fields: `group`, `line`, `cell`, `site` and `tags.<name>`. */
+export type DeviceAttributes = Readonly<Record<string, string>>;
+
+/** Fields that come from the device's entry in the config rather than from its events. */
+export const ATTRIBUTE_FIELDS = ['group', 'line', 'cell', 'site'] as const;
+export const isAttribute = (path: string): boolean => (ATTRIBUTE_FIELDS as readonly string[]).includes(path) || /^tags\.[^.]+$/.test(path);
 
 export type FieldType = 'number' | 'string';
 
@@ -31,6 +40,11 @@ export const EVENT_FIELDS: Record<string, FieldType> = {
   'timing.inference_ms': 'number',
   'scores.*': 'number',
   'values.*': 'number',
+  group: 'string',
+  line: 'string',
+  cell: 'string',
+  site: 'string',
+  'tags.*': 'string',
 };
 
 /** Type of an event field, or undefined when the event schema has no such field. */
@@ -76,6 +90,7 @@ export function eventReader(path: string): (e: InferenceEvent) => FieldValue {
 export function rowReader(path: string): (r: Row) => FieldValue {
   if (path === 'device') return (r) => r.device;
   if (path === 'ts') return (r) => r.ts;
+  if (isAttribute(path)) return (r) => r.fields?.[path] ?? r.attrs?.[path];
   const fromEvent = eventFieldType(path) ? eventReader(path) : undefined;
   if (!fromEvent) return (r) => r.fields?.[path];
   return (r) => {
