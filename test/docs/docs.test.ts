@@ -8,6 +8,7 @@ import type { AlarmEvent } from '../../src/core/alarm.js';
 import { decodeMqttFrame } from '../../src/normalise/decode-mqtt.js';
 import { parseConfig, parseRules } from '../../src/config/load.js';
 import { replay, replayLine } from '../../src/cli/replay.js';
+import { deviceAttributes } from '../../src/config/device-attributes.js';
 import { decodeEventJson } from '../../src/normalise/decode-mqtt.js';
 import { RuleEngine } from '../../src/cep/rules/engine.js';
 import { rule } from '../../src/cep/rules/builder.js';
@@ -96,10 +97,13 @@ t.test('every rule example in docs/rules.md prints exactly the lines shown when 
       .trim()
       .split('\n')
       .map((l) => decodeEventJson(JSON.parse(l) as unknown, 0));
+    // An example with `devices:` is a whole config: its devices' attributes (line, tags) feed the rules.
+    const config = /^devices:/m.test(ex.body) ? parseConfig(ex.body, name) : undefined;
     replay(
-      parseRules(ex.body, name),
+      config?.rules ?? parseRules(ex.body, name),
       decoded.flatMap((d) => (d.ok ? [d.event] : [])),
       (out) => lines.push(replayLine(out)),
+      config && deviceAttributes(config.devices),
     );
     t.equal(decoded.filter((d) => !d.ok).length, 0, `${name}: every event is valid`);
     t.same(lines, expected.body.trim().split('\n'), name);

@@ -233,7 +233,8 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
       const arm = (key: string, state: KeyRuns<T>): void => {
         let due = Infinity;
         for (const r of state.runs) due = Math.min(due, dueAt(r));
-        if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest));
+        // An event exactly at the deadline still belongs to the match, so the wake-up comes 1 ms after.
+        if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest) + 1);
         else deadlines.forget(key);
       };
       const deadlines = new QuietKeys<undefined>(
@@ -243,7 +244,7 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
           const state = keys.get(key);
           if (!state) return;
           state.newest += scheduler.now() - at;
-          state.runs = flush(key, state, (r) => dueAt(r) <= state.newest);
+          state.runs = flush(key, state, (r) => dueAt(r) < state.newest);
           if (state.runs.length === 0) keys.delete(key);
           else arm(key, state);
         },

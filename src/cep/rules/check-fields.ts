@@ -194,7 +194,13 @@ function checkStage(
         if (s.until) predicate(s.until, stepAt(k, 'until'), scope, before);
       });
     }
-    return extend(scope, ['pattern', 'start', 'waitingFor'], ['string', 'number', 'string']);
+    const names = patternSequences(stage.pattern).flatMap(({ steps }) => steps.filter((s) => !s.not).map((s) => `${s.name}.*`));
+    stage.pattern.matched.fields.forEach((f, k) => need(at('pattern', 'matched', 'fields', k), f));
+    return extend(
+      scope,
+      ['pattern', 'start', 'waitingFor', ...names],
+      ['string', 'number', 'string', ...names.map((): FieldType => 'string')],
+    );
   }
   if (stage.notFollowedBy) {
     predicate(stage.notFollowedBy.first, at('notFollowedBy', 'first'));

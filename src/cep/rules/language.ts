@@ -298,6 +298,13 @@ const stageSchema = z
           .default(1000)
           .describe('Partial matches kept per key; past it the oldest go (counted)'),
         emit: z.enum(['match', 'timeout', 'both']).default('both').describe('Matches, timed-out partial matches, or both'),
+        matched: z
+          .strictObject({
+            fields: z.array(field).min(1).max(16).default(['device', 'ts']).describe('Fields of each matched event'),
+            max: z.number().int().min(0).max(100).default(10).describe("At most this many of each step's events (its first ones)"),
+          })
+          .prefault({})
+          .describe('The matched events in the output: `<step>.count` and `<step>.<i>.<field>`, e.g. `{clogged.0.device}`'),
       })
       .refine((p) => [p.seq, p.and, p.or].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of seq, and, or' })
       .optional(),

@@ -322,6 +322,8 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const p = stage.pattern;
     const o = patternOptions(p.within);
     const sequences = patternSequences(p).map(({ steps }) => steps.map((step) => nfaStep(step, p.contiguity)));
+    const anchor = sequences[0]![0]!.name;
+    const matched = { max: p.matched.max, fields: p.matched.fields.map((f) => [f, rowReader(f)] as const) };
     const detect = nfaAnyOf(p.and ? permutations(sequences).map((order) => order.flat()) : sequences, {
       ...o,
       skip: skipStrategy(p.skip),
@@ -332,7 +334,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
       rows.pipe(
         detect,
         filter((m) => p.emit === 'both' || p.emit === m.type),
-        map((m) => patternSignal(m, p.within)),
+        map((m) => patternSignal(m, p.within, anchor, matched)),
       );
   }
   if (stage.notFollowedBy) {
@@ -347,7 +349,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
       rows.pipe(
         nfa(steps, { ...o, skip: { to: 'skipPastLastEvent' } }),
         filter((m) => m.type === 'timeout'),
-        map((m): Signal => ({ ...patternSignal(m, n.within), state: 'raised' })),
+        map((m): Signal => ({ ...patternSignal(m, n.within, 'first'), state: 'raised' })),
       ),
     );
   }
@@ -414,19 +416,36 @@ function permutations<X>(items: X[]): X[][] {
   return items.flatMap((x, k) => permutations([...items.slice(0, k), ...items.slice(k + 1)]).map((rest) => [x, ...rest]));
 }
 
-function patternSignal(m: NfaOutput<Row>, withinMs: number): Signal {
+interface MatchedFields {
+  max: number;
+  fields: (readonly [string, (r: Row) => FieldValue])[];
+}
+
+/**
+ * A match or timeout as a signal: on the device of the `anchor` step's first event (the pattern's
+ * first step as written, whatever order `and` took them in), else of the first event taken.
+ */
+function patternSignal(m: NfaOutput<Row>, withinMs: number, anchor: string, matched?: MatchedFields): Signal {
   const taken = Object.values(m.events).flat();
   const first = taken[0]!;
   const lastRow = taken[taken.length - 1]!;
   const timedOut = m.type === 'timeout';
+  const fields: Record<string, FieldValue> = { pattern: m.type, start: m.start };
+  if (timedOut) fields.waitingFor = m.waitingFor;
+  if (matched)
+    for (const [step, events] of Object.entries(m.events)) {
+      fields[`${step}.count`] = events.length;
+      for (let k = 0; k < Math.min(events.length, matched.max); k++)
+        for (const [name, read] of matched.fields) fields[`${step}.${k}.${name}`] = read(events[k]!);
+    }
   return {
     key: m.key,
-    device: (timedOut ? first : lastRow).device,
+    device: (m.events[anchor]?.[0] ?? first).device,
     ts: timedOut ? m.start + withinMs : m.end,
     state: 'event',
     value: taken.length,
     row: timedOut ? first : lastRow,
-    fields: { pattern: m.type, start: m.start, ...(timedOut ? { waitingFor: m.waitingFor } : {}) },
+    fields,
   };
 }
 
