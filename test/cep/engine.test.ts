@@ -148,3 +148,14 @@ t.test('per-rule latency is sampled, one event in 16', async (t) => {
   for (let i = 0; i < 40; i++) h.input.next(ev('a', 0.1));
   t.same(seen, ['r:true', 'r:true']);
 });
+
+t.test('message templates print integers exactly and fractions without binary noise', async (t) => {
+  const h = harness([rule('r', { message: '{ts} {seq} {anomaly} {value:1} {rule}' })]);
+  const e = (ts: number, seq: number): InferenceEvent => ({ ...ev('a', 0.1 + 0.7, ts), seq });
+  h.input.next(e(1763900012340, 1234566));
+  h.input.next(e(1763900012345, 1234567));
+  t.same(
+    h.out.map((a) => a.message),
+    ['1763900012345 1234567 0.8 0.8 r'],
+  );
+});

@@ -40,6 +40,8 @@ interface Open<A> extends Span {
 export interface WindowKeyState<A> {
   watermark: number;
   windows: Open<A>[];
+  /** Newest event time of the windows `idle` closed: an event no newer is late, a newer one opens windows afresh. */
+  idleClosed?: number;
 }
 
 /**
@@ -80,10 +82,10 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         (key) => {
           const state = keys.get(key);
           if (!state) return;
-          // Close everything and move the watermark past it, so a straggler cannot reopen a closed window.
-          const closedUntil = Math.max(-Infinity, ...state.windows.map((w) => (w.end === Infinity ? w.lastTs : w.end)));
+          // Close everything; a straggler older than what they held cannot reopen them, the next event in order can.
+          const newest = Math.max(state.idleClosed ?? -Infinity, ...state.windows.map((w) => w.lastTs));
           close(key, state, Infinity);
-          state.watermark = Math.max(state.watermark, closedUntil + lateness);
+          state.idleClosed = newest;
         },
         o.sharedIdle,
       );
@@ -106,6 +108,11 @@ export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, 
         const ts = o.timeOf(event);
         let state = keys.get(key);
         if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
+        if (state.idleClosed !== undefined && ts <= state.idleClosed) {
+          subscriber.next({ type: 'late', key, event });
+          if (o.idleMs !== undefined) idle.touch(key, undefined);
+          return;
+        }
         state.watermark = Math.max(state.watermark, ts - outOfOrder);
         // Tumbling windows, the usual case, take one window without building a list per event.
         const spec = o.spec;
@@ -196,7 +203,8 @@ function place<A, R>(
     }
     case 'session': {
       if (tooLate(ts + spec.gapMs)) return [];
-      const overlapping = state.windows.filter((w) => ts < w.end && w.start < ts + spec.gapMs);
+      // As Flink: sessions that touch merge, so an event exactly `gap` after the last one extends the session.
+      const overlapping = state.windows.filter((w) => ts <= w.end && w.start <= ts + spec.gapMs);
       const merged: Open<A> = { start: ts, end: ts + spec.gapMs, acc: agg.init(), count: 0, lastTs: ts };
       for (const w of overlapping) {
         merged.start = Math.min(merged.start, w.start);

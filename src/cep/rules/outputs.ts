@@ -21,7 +21,9 @@ export function fillTemplate(template: string, rule: string, s: Signal): string 
   return template.replace(PLACEHOLDER, (_all, name: string, digits?: string) => {
     const v = lookup(name, rule, s);
     if (v === undefined) return '';
-    if (typeof v === 'number') return digits !== undefined ? v.toFixed(Number(digits)) : String(Number(v.toPrecision(6)));
+    // Integers (ts, seq, counts) exactly; fractions to 15 significant digits, which drops binary noise (0.30000000000000004).
+    if (typeof v === 'number')
+      return digits !== undefined ? v.toFixed(Number(digits)) : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(15)));
     return v;
   });
 }
