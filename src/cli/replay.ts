@@ -1,26 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
 import type { RuleSpec } from '../cep/rules/language.js';
+import type { DeviceAttributes, Row } from '../cep/rules/row.js';
 import type { RuleOutput } from '../core/rule-output.js';
 import { RuleEngine, type RuleStatus } from '../cep/rules/engine.js';
+import { deviceAttributes } from '../config/device-attributes.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
 import { decodeEventJson } from '../normalise/decode-mqtt.js';
-import type { InferenceEvent } from '../normalise/inference-event.js';
+import { MAX_EVENT_BYTES, type InferenceEvent } from '../normalise/inference-event.js';
 import type { Io } from './commands.js';
-import { deviceAttributes } from '../config/device-attributes.js';
-import type { DeviceAttributes } from '../cep/rules/row.js';
+
+/** `time`: events sorted by ts (equal ts keep file order); `file`: as recorded, so out-of-order and late events replay as they came. */
+export type ReplayOrder = 'time' | 'file';
 
 export interface ReplayOptions {
   configFile: string;
   eventsFile: string;
+  order?: ReplayOrder;
 }
 
 /**
  * `replay`: the configured rules over recorded events (JSON lines), in event time, as fast as
- * possible. Every alarm transition is one JSON line on stdout; rejected lines and a summary go to
- * stderr. The same input gives byte-identical output: events are ordered by ts (ties keep file
- * order), every event must carry its ts, and the engine's clock is the event time.
+ * possible. Every alarm transition, derived event, action and late event is one JSON line on
+ * stdout; rejected lines and a summary go to stderr. The same input gives byte-identical output:
+ * every event must carry its ts, and the engine's clock is the event time.
  */
 export function replayCommand(o: ReplayOptions, io: Io): number {
   let config;
@@ -31,18 +35,28 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
     for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
-  return replayRules(config.rules, o.eventsFile, io, deviceAttributes(config.devices));
+  return replayRules(config.rules, o.eventsFile, io, { attributes: deviceAttributes(config.devices), order: o.order });
+}
+
+export interface ReplayRun {
+  /** The devices' attributes from the config (line, tags, …). */
+  attributes?: ReadonlyMap<string, DeviceAttributes>;
+  order?: ReplayOrder;
+  /** An event a rule found too late. */
+  late?: (rule: string, row: Row) => void;
 }
 
 /** `replay` once the rules are loaded: the outputs on `io.out`, rejected lines, stopped rules and a summary on `io.err`. */
-export function replayRules(
-  rules: RuleSpec[],
-  eventsFile: string,
-  io: Io,
-  attributes: ReadonlyMap<string, DeviceAttributes> = new Map(),
-): number {
-  const { events, rejected } = readEvents(eventsFile, io);
-  const counts = { alarm: 0, derived: 0, action: 0 };
+export function replayRules(rules: RuleSpec[], eventsFile: string, io: Io, o: ReplayRun = {}): number {
+  let text: string;
+  try {
+    text = readFileSync(eventsFile, 'utf8');
+  } catch (err) {
+    io.err(`${eventsFile}: cannot read the events: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { events, rejected } = parseEvents(text, eventsFile, o.order ?? 'time', io);
+  const counts = { alarm: 0, derived: 0, action: 0, late: 0 };
   const stopped = replay(
     rules,
     events,
@@ -50,12 +64,26 @@ export function replayRules(
       counts[out.type]++;
       io.out(replayLine(out) + '\n');
     },
-    attributes,
+    {
+      ...o,
+      late: (rule, row) => {
+        counts.late++;
+        io.out(
+          JSON.stringify({
+            type: 'late',
+            rule,
+            device: row.device,
+            ts: row.ts,
+            ...(row.event?.seq !== undefined ? { seq: row.event.seq } : {}),
+          }) + '\n',
+        );
+      },
+    },
   );
   for (const r of stopped) io.err(`rule ${r.id} stopped by error: ${r.error ?? ''}\n`);
   io.err(
     `replayed ${events.length} events (${rejected} rejected) through ${rules.length} rules: ` +
-      `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions` +
+      `${counts.alarm} alarm transitions, ${counts.derived} derived events, ${counts.action} actions, ${counts.late} late` +
       `${stopped.length > 0 ? `; ${stopped.length} rules stopped by an error` : ''}\n`,
   );
   return stopped.length > 0 ? REPLAY_RULE_FAILED : 0;
@@ -72,21 +100,16 @@ export function replayLine(out: RuleOutput): string {
 }
 
 /**
- * Runs rules over events in event time: a virtual scheduler is moved to each event's ts before
- * the event goes in, so timers (absence, pattern timeouts, idle windows) fire exactly where they
- * would have live. Time stops at the last event: silences after it are not reported. Returns the
- * rules that stopped by an error on the way.
+ * Runs rules over events in their order: a virtual scheduler is moved to each event's ts before
+ * the event goes in (never back, for an event older than one before it), so timers (absence,
+ * pattern timeouts, idle windows) fire exactly where they would have live. Time stops at the last
+ * event: silences after it are not reported. Returns the rules that stopped by an error on the way.
  */
-export function replay(
-  rules: RuleSpec[],
-  events: InferenceEvent[],
-  emit: (out: RuleOutput) => void,
-  attributes: ReadonlyMap<string, DeviceAttributes> = new Map(),
-): RuleStatus[] {
+export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: RuleOutput) => void, o: ReplayRun = {}): RuleStatus[] {
   const scheduler = new VirtualTimeScheduler();
   scheduler.frame = events[0]?.ts ?? 0;
   const input = new Subject<InferenceEvent>();
-  const engine = new RuleEngine(rules, {}, scheduler, attributes);
+  const engine = new RuleEngine(rules, o.late ? { late: o.late } : {}, scheduler, o.attributes);
   const sub = engine.connect(input).subscribe(emit);
   for (const event of events) {
     scheduler.maxFrames = event.ts;
@@ -99,28 +122,30 @@ export function replay(
   return engine.status().filter((r) => r.state !== 'running');
 }
 
-function readEvents(file: string, io: Io): { events: InferenceEvent[]; rejected: number } {
+/** The valid events of a recording, in the order asked; each bad line is reported with its line number. */
+function parseEvents(text: string, file: string, order: ReplayOrder, io: Io): { events: InferenceEvent[]; rejected: number } {
   const events: { event: InferenceEvent; line: number }[] = [];
   let rejected = 0;
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((text, index) => {
-      if (text.trim() === '') return;
-      const problem = (why: string): void => {
-        rejected++;
-        io.err(`${file}:${index + 1}: ${why}\n`);
-      };
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (err) {
-        return problem(`bad JSON: ${(err as Error).message}`);
-      }
-      if (typeof json !== 'object' || json === null || !('ts' in json)) return problem('no ts: a replay needs event time on every event');
-      const decoded = decodeEventJson(json, 0);
-      if (!decoded.ok) return problem(`${decoded.reason}: ${decoded.detail}`);
-      events.push({ event: decoded.event, line: index });
-    });
-  events.sort((a, b) => a.event.ts - b.event.ts || a.line - b.line);
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    const problem = (why: string): void => {
+      rejected++;
+      io.err(`${file}:${index + 1}: ${why}\n`);
+    };
+    const bytes = Buffer.byteLength(line);
+    // The live path's limit (MQTT, HTTP), so a recording replays only what the gateway would have taken.
+    if (bytes > MAX_EVENT_BYTES) return problem(`oversize: ${bytes} bytes > ${MAX_EVENT_BYTES}, the limit of a live event`);
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (err) {
+      return problem(`bad JSON: ${(err as Error).message}`);
+    }
+    if (typeof json !== 'object' || json === null || !('ts' in json)) return problem('no ts: a replay needs event time on every event');
+    const decoded = decodeEventJson(json, 0);
+    if (!decoded.ok) return problem(`${decoded.reason}: ${decoded.detail}`);
+    events.push({ event: decoded.event, line: index });
+  });
+  if (order === 'time') events.sort((a, b) => a.event.ts - b.event.ts || a.line - b.line);
   return { events: events.map((e) => e.event), rejected };
 }

@@ -37,7 +37,7 @@ function alarms(events: InferenceEvent[]): AlarmTransition[] {
     (o) => {
       if (o.type === 'alarm') out.push(o.alarm);
     },
-    attributes,
+    { attributes },
   );
   if (stopped.length > 0) throw new Error(stopped[0]!.error);
   return out;

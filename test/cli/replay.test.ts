@@ -9,10 +9,10 @@ const CONFIG = 'test/fixtures/replay.yaml';
 const EVENTS = 'test/fixtures/press-line-100s.jsonl';
 const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
 
-function replay(eventsFile: string, configFile = CONFIG): { code: number; out: string; err: string } {
+function replay(eventsFile: string, configFile = CONFIG, order?: 'time' | 'file'): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
-  const code = replayCommand({ configFile, eventsFile }, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = replayCommand({ configFile, eventsFile, order }, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -107,4 +107,62 @@ t.test('a bad config exits 1 with its problems; usage errors exit 2', async (t) 
   t.equal(r.code, 1);
   t.match(r.err, /bad\.yaml:4:5: rules\.0\.outputs: a rule needs at least one output/);
   t.match(runCli(['replay', '--config', CONFIG]), { status: 2, stderr: /replay needs --events/ });
+});
+
+t.test('--order file: events as recorded, so outOfOrder and lateness replay; late events are output lines', async (t) => {
+  const dir = tempDir(t, 'replay-');
+  const config = join(dir, 'late.yaml');
+  writeFileSync(
+    config,
+    [
+      'rules:',
+      '  - id: w',
+      '    pipeline:',
+      '      - window: { type: tumbling, size: 10s, field: anomaly, aggregates: [count], outOfOrder: 2s }',
+      '    outputs: { derived: { fields: [count] } }',
+    ].join('\n'),
+  );
+  const ev = (ts: number, seq: number) => JSON.stringify({ device: 'm1', ts, seq, model: { name: 'm', version: '1' }, anomaly: 0.1 });
+  const events = join(dir, 'late.jsonl');
+  // 9 s comes after 11 s but within outOfOrder; 5 s comes after 13 s, past the window's close.
+  writeFileSync(events, [ev(1000, 1), ev(11_000, 2), ev(9000, 3), ev(13_000, 4), ev(5000, 5), ev(25_000, 6)].join('\n'));
+  const asRecorded = replay(events, config, 'file');
+  t.equal(asRecorded.code, 0);
+  t.same(
+    asRecorded.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+    [
+      { type: 'derived', rule: 'w', name: 'w', device: 'm1', key: 'm1', ts: 10_000, state: 'event', value: 2, fields: { count: 2 } },
+      { type: 'late', rule: 'w', device: 'm1', ts: 5000, seq: 5 },
+      { type: 'derived', rule: 'w', name: 'w', device: 'm1', key: 'm1', ts: 20_000, state: 'event', value: 2, fields: { count: 2 } },
+      { type: 'derived', rule: 'w', name: 'w', device: 'm1', key: 'm1', ts: 30_000, state: 'event', value: 1, fields: { count: 1 } },
+    ],
+  );
+  t.match(asRecorded.err, /replayed 6 events \(0 rejected\) through 1 rules: 0 alarm transitions, 3 derived events, 0 actions, 1 late/);
+  const byTime = replay(events, config);
+  t.notMatch(byTime.out, /"late"/, 'in time order nothing is late');
+  t.match(byTime.out, /"ts":10000,"state":"event","value":3/, 'and the first window holds 1 s, 5 s and 9 s');
+});
+
+t.test('replay takes no event larger than the live path does, and names the file it cannot read', async (t) => {
+  const dir = tempDir(t, 'replay-');
+  const file = join(dir, 'big.jsonl');
+  const good = readFileSync(EVENTS, 'utf8').split('\n')[0]!;
+  const big = JSON.stringify({
+    device: 'press-01',
+    ts: T0,
+    model: { name: 'm', version: '1' },
+    anomaly: 0.1,
+    values: { pad: 1 },
+    x: 'y'.repeat(17_000),
+  });
+  writeFileSync(file, [good, big].join('\n'));
+  const r = replay(file);
+  t.match(r.err, new RegExp(`${file}:2: oversize: \\d+ bytes > 16384, the limit of a live event`));
+  t.match(r.err, /replayed 1 events \(1 rejected\)/);
+  const missing = replay(dir);
+  t.equal(missing.code, 1);
+  t.match(missing.err, new RegExp(`^${dir}: cannot read the events: EISDIR`));
 });

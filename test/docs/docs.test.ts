@@ -103,7 +103,7 @@ t.test('every rule example in docs/rules.md prints exactly the lines shown when 
       config?.rules ?? parseRules(ex.body, name),
       decoded.flatMap((d) => (d.ok ? [d.event] : [])),
       (out) => lines.push(replayLine(out)),
-      config && deviceAttributes(config.devices),
+      config && { attributes: deviceAttributes(config.devices) },
     );
     t.equal(decoded.filter((d) => !d.ok).length, 0, `${name}: every event is valid`);
     t.same(lines, expected.body.trim().split('\n'), name);

@@ -32,6 +32,8 @@ export interface RuleHooks {
   failed?(rule: string, error: unknown): void;
   /** A key forgotten by a rule (state cap or TTL) or an event ignored because the state is full. */
   evicted?(rule: string, reason: EvictionReason): void;
+  /** An event a rule found too late (counted in its status); `replay` prints it. */
+  late?(rule: string, row: Row): void;
   /** Time one event took through the rule, in seconds; sampled (1 event in `LATENCY_SAMPLE`). */
   latency?(rule: string, seconds: number): void;
 }
@@ -226,7 +228,10 @@ export class RuleEngine {
       all$: this.all,
       scheduler,
       state: rule.state,
-      onLate: () => rule.late++,
+      onLate: (row: Row) => {
+        rule.late++;
+        this.hooks.late?.(id, row);
+      },
       onEvict: (reason: EvictionReason) => this.hooks.evicted?.(id, reason),
       attributesOf: (device: string) => this.attributes.get(device),
     };

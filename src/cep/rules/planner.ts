@@ -74,7 +74,8 @@ export interface PlanContext {
   all$: Observable<Row>;
   scheduler: SchedulerLike;
   state: RuleState;
-  onLate?: () => void;
+  /** An event too late for the stage (behind its watermark, or its pattern's within). */
+  onLate?: (row: Row) => void;
   onEvict?: (reason: EvictionReason) => void;
   /** A device's attributes from the config, for rows a stage builds (windows). */
   attributesOf?: (device: string) => DeviceAttributes | undefined;
@@ -180,7 +181,7 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
           sharedIdle: state.of(i, 'idle'),
         }),
         filter((out) => {
-          if (out.type === 'late') ctx.onLate?.();
+          if (out.type === 'late') ctx.onLate?.(out.event);
           return out.type === 'window';
         }),
         map((out) => {
@@ -315,7 +316,7 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     timeOf: (r: Row) => r.ts,
     withinMs,
     scheduler: ctx.scheduler,
-    onLate: ctx.onLate,
+    onLate: ctx.onLate && ((_key: string, r: Row) => ctx.onLate!(r)),
     shared: { keys: state.of<string, never>(i, 'runs'), deadlines: state.of<string, never>(i, 'deadlines') },
   });
   if (stage.pattern) {
