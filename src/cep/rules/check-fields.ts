@@ -170,6 +170,7 @@ function checkStage(
     const other = new Scope();
     if (j.with.where) predicate(j.with.where, at('join', 'with', 'where'), other);
     need(at('join', 'on'), j.on, undefined, other);
+    if (j.by !== undefined) need(at('join', 'by'), j.by);
     j.fields.forEach((f, k) => need(at('join', 'fields', k), f, undefined, other));
     return extend(
       scope,
@@ -238,7 +239,7 @@ const STAGE_DURATIONS: Partial<Record<keyof Stage, Record<string, DurationUse>>>
   dedupe: { within: 'timer' },
   debounce: { quiet: 'timer' },
   window: { size: 'span', slide: 'span', gap: 'span', idle: 'timer', outOfOrder: 'delay', lateness: 'delay' },
-  join: { within: 'span' },
+  join: { within: 'span', outOfOrder: 'delay' },
   absence: { timeout: 'timer' },
   pattern: { within: 'timer' },
   notFollowedBy: { within: 'timer' },

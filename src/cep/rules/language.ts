@@ -218,8 +218,14 @@ const stageSchema = z
     join: z
       .strictObject({
         with: eventFilter.describe('The other stream: events matching this'),
-        on: field.default('device').describe('Field of the other stream that matches the rule key'),
-        within: duration.optional().describe('Interval join: pairs at most this far apart; without it, the latest value'),
+        on: field.default('device').describe('Field of the other stream that matches `by`'),
+        by: field.optional().describe("Field of this rule's rows that matches `on` (default: the rule key), e.g. line"),
+        within: duration
+          .optional()
+          .describe("Interval join: pairs at most this far apart, emitted at the later one's time; without it, the latest value"),
+        outOfOrder: duration
+          .default(0)
+          .describe('Interval join: how far behind the newest event of a key an event may still arrive and be paired'),
         fields: z.array(field).min(1).describe('Fields of the other event to add'),
         as: z
           .string()

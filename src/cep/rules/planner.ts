@@ -215,15 +215,21 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
     const accepts = compileEventFilter(j.with);
     const other$ = accepts ? ctx.all$.pipe(filter(accepts)) : ctx.all$;
     const otherKeyOf = keyReader(j.on);
+    const byKey = j.by === undefined ? keyOf : keyReader(j.by);
     const readers = j.fields.map((f) => [`${j.as}.${f}`, rowReader(f)] as const);
     const joined = (p: Joined<Row, Row>): Row => {
       const fields: Record<string, FieldValue> = {};
       for (const [name, read] of readers) fields[name] = p.other ? read(p.other) : undefined;
-      return withFields(p.event, fields);
+      const row = withFields(p.event, fields);
+      // A pair is known once its later half arrives: that is its time.
+      if (p.other && p.other.ts > row.ts) row.ts = p.other.ts;
+      return row;
     };
-    if (j.within === undefined) return (rows) => rows.pipe(latestJoin(other$, { keyOf, otherKeyOf, shared: state.of(i) }), map(joined));
+    if (j.within === undefined)
+      return (rows) => rows.pipe(latestJoin(other$, { keyOf: byKey, otherKeyOf, shared: state.of(i) }), map(joined));
     const timeOf = (r: Row): number => r.ts;
-    return (rows) => rows.pipe(intervalJoin(other$, { keyOf, otherKeyOf, timeOf, otherTimeOf: timeOf, withinMs: j.within! }), map(joined));
+    const o = { keyOf: byKey, otherKeyOf, timeOf, otherTimeOf: timeOf, withinMs: j.within, outOfOrderMs: j.outOfOrder };
+    return (rows) => rows.pipe(intervalJoin(other$, o), map(joined));
   }
   throw new Error(`stage ${i}: not a transform`);
 }
