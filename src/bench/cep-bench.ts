@@ -4,6 +4,7 @@ import { RuleEngine } from '../cep/rules/engine.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRules } from '../config/load.js';
+import { ruleSchema, type RuleSpec } from '../cep/rules/language.js';
 import { hysteresis } from '../cep/operators/hysteresis.js';
 import { trend } from '../cep/operators/trend.js';
 import { pageHinkley } from '../cep/operators/change-detection.js';
@@ -34,13 +35,42 @@ const pool: InferenceEvent[] = Array.from({ length: 200_000 }, (_, i) => ({
 
 type Stage = () => OperatorFunction<InferenceEvent, unknown>;
 
+/** The pool's devices and times, each device's 20th event anomalous, so every key's partial matches end regularly. */
+const patternPool: InferenceEvent[] = pool.map((e, i) => ({ ...e, anomaly: Math.floor(i / DEVICES) % 20 === 19 ? 0.95 : 0.1 }));
+
 const TEMPLATES = 'gateway-config/rules';
+// The seven per-device predictive-maintenance templates (clogging correlates devices of a line, which these have not).
 const templates = readdirSync(TEMPLATES)
-  .filter((f) => f.endsWith('.yaml'))
+  .filter((f) => f.endsWith('.yaml') && f !== 'clogging.yaml')
   .sort()
   .flatMap((f) => parseRules(readFileSync(join(TEMPLATES, f), 'utf8'), f));
 const [rule] = templates.filter((r) => r.id === 'anomaly-persistence');
 if (!rule || templates.length !== 7) throw new Error(`expected the 7 templates in ${TEMPLATES} (run from the repository root)`);
+
+/**
+ * A pattern with many partial matches per key: on its own events (`patternPool`) every event
+ * begins one (a: anomaly < 0.5) and every 20th of a device ends them (b: ≥ 0.9), so each key
+ * holds up to 19 partial matches at once.
+ */
+const patternRule = (skip: 'skipPastLastEvent' | 'noSkip', maxPartials: number): RuleSpec =>
+  ruleSchema.parse({
+    id: `pattern-${skip}`,
+    pipeline: [
+      {
+        pattern: {
+          seq: [
+            { name: 'a', where: { field: 'anomaly', lt: 0.5 } },
+            { name: 'b', where: { field: 'anomaly', gte: 0.9 } },
+          ],
+          within: '1m',
+          skip,
+          maxPartials,
+          emit: 'match',
+        },
+      },
+    ],
+    outputs: { derived: {} },
+  });
 const byDevice = (e: InferenceEvent): string => e.device;
 const anomalyOf = (e: InferenceEvent): number | undefined => e.anomaly;
 
@@ -78,6 +108,9 @@ const STAGES: Record<string, Stage> = {
   'engine: anomaly-persistence template': () => (source) => new RuleEngine([rule]).connect(source),
   'same rule, state cap 20k + ttl 1h': () => (source) =>
     new RuleEngine([{ ...rule, state: { maxKeys: 20_000, overflow: 'evict-oldest', ttl: 3_600_000 } }]).connect(source),
+  'engine: pattern a → b, up to 19 partial matches per key': () => (source) =>
+    new RuleEngine([patternRule('skipPastLastEvent', 1000)]).connect(source),
+  'same, noSkip (every partial match matches)': () => (source) => new RuleEngine([patternRule('noSkip', 1000)]).connect(source),
   hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),
   'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, readingOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
   'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, readingOf: anomalyOf }),
@@ -98,14 +131,20 @@ interface Run {
   batchNs: number[];
 }
 
-function runOnce(stage: Stage): Run {
+/** Stages that run on their own events rather than the pool. */
+const POOLS: Record<string, InferenceEvent[]> = {
+  'engine: pattern a → b, up to 19 partial matches per key': patternPool,
+  'same, noSkip (every partial match matches)': patternPool,
+};
+
+function runOnce(stage: Stage, events: InferenceEvent[]): Run {
   const input = new Subject<InferenceEvent>();
   const sub = input.pipe(stage()).subscribe(() => undefined);
   const batchNs: number[] = [];
   const start = process.hrtime.bigint();
   for (let done = 0; done < EVENTS_PER_RUN; ) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < BATCH; i++, done++) input.next(pool[done % pool.length]!);
+    for (let i = 0; i < BATCH; i++, done++) input.next(events[done % events.length]!);
     batchNs.push(Number(process.hrtime.bigint() - t0));
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -113,13 +152,13 @@ function runOnce(stage: Stage): Run {
   return { eventsPerSecond: EVENTS_PER_RUN / seconds, batchNs };
 }
 
-function heapPerDevice(stage: Stage): number {
+function heapPerDevice(stage: Stage, events: InferenceEvent[]): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = process.memoryUsage().heapUsed;
   const input = new Subject<InferenceEvent>();
   const sub = input.pipe(stage()).subscribe(() => undefined);
-  for (let i = 0; i < DEVICES * 5; i++) input.next(pool[i]!);
+  for (let i = 0; i < DEVICES * 5; i++) input.next(events[i]!);
   gc?.();
   const bytes = (process.memoryUsage().heapUsed - before) / DEVICES;
   sub.unsubscribe();
@@ -130,9 +169,13 @@ const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a
 
 const rows: Record<string, string | number>[] = [];
 let baseline = 0;
-for (const [name, stage] of Object.entries(STAGES)) {
-  runOnce(stage); // warm-up: JIT and inline caches
-  const runs = Array.from({ length: RUNS }, () => runOnce(stage));
+// `npm run bench:cep -- pattern`: the baseline and the stages whose name has that word.
+const only = process.argv[2];
+const chosen = Object.entries(STAGES).filter(([name], i) => i === 0 || only === undefined || name.includes(only));
+for (const [name, stage] of chosen) {
+  const events = POOLS[name] ?? pool;
+  runOnce(stage, events); // warm-up: JIT and inline caches
+  const runs = Array.from({ length: RUNS }, () => runOnce(stage, events));
   const eps = median(runs.map((r) => r.eventsPerSecond));
   if (baseline === 0) baseline = eps;
   const perEventNs = runs.flatMap((r) => r.batchNs).map((ns) => ns / BATCH);
@@ -142,10 +185,56 @@ for (const [name, stage] of Object.entries(STAGES)) {
     'vs baseline': `${((eps / baseline) * 100).toFixed(0)}%`,
     'p50 ns/event': Math.round(percentile(perEventNs, 0.5)),
     'p99 ns/event': Math.round(percentile(perEventNs, 0.99)),
-    'heap B/device': Math.round(heapPerDevice(stage)),
+    'heap B/device': Math.round(heapPerDevice(stage, events)),
   });
+  console.error(`${name}: ${Math.round(eps)} events/s`);
 }
 console.log(`node ${process.version}, ${DEVICES} devices, ${EVENTS_PER_RUN} pre-parsed events per run, median of ${RUNS} runs;`);
 console.log('latency is per event, averaged over batches of 1000 synchronous events\n');
 console.table(rows);
+if (only === undefined || 'pattern'.includes(only)) partialMatchMemory();
 if (!(globalThis as { gc?: unknown }).gc) console.log('(run with --expose-gc for exact heap figures)');
+
+/**
+ * Partial-match memory, bounded: every event begins a partial match and none ends, so each of
+ * 10,000 keys fills up to its cap; past it the oldest go (counted). Heap after GC per partial match.
+ */
+function partialMatchMemory(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const cap = 100;
+  const spec = ruleSchema.parse({
+    id: 'partials',
+    pipeline: [
+      {
+        pattern: {
+          seq: [
+            { name: 'a', where: { field: 'anomaly', gte: 0 } },
+            { name: 'b', where: { field: 'anomaly', lt: 0 } },
+          ],
+          within: '1h',
+          maxPartials: cap,
+        },
+      },
+    ],
+    outputs: { derived: {} },
+  });
+  let dropped = 0;
+  const engine = new RuleEngine([spec], { evicted: () => dropped++ });
+  const input = new Subject<InferenceEvent>();
+  const sub = engine.connect(input).subscribe(() => undefined);
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const perKey = cap * 1.5;
+  for (let i = 0; i < DEVICES * perKey; i++) {
+    const e = pool[i % pool.length]!;
+    input.next({ ...e, ts: 1_763_800_000_000 + Math.floor(i / DEVICES) * 1000 });
+  }
+  gc?.();
+  const bytes = process.memoryUsage().heapUsed - before;
+  const held = DEVICES * cap;
+  console.log(
+    `\npartial matches: ${DEVICES} keys × ${perKey} events, cap ${cap} per key: ${held} held, ${dropped} dropped at the cap; ` +
+      `heap ${(bytes / 1e6).toFixed(0)} MB, ${Math.round(bytes / held)} B per partial match, ${Math.round(bytes / DEVICES)} B per key`,
+  );
+  sub.unsubscribe();
+}

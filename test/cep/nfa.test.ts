@@ -24,6 +24,13 @@ operatorContract(
   (s) => (src) => src.pipe(nfa([{ name: 'a', where: bug }], { ...base(), scheduler: s })),
 );
 
+operatorContract(
+  t,
+  'nfa alternatives',
+  (s) => (src) => src.pipe(timed(s), nfaAnyOf([[step('a'), step('b')], [step('x')]], { ...base(), scheduler: s })),
+  (s) => (src) => src.pipe(nfaAnyOf([[step('a')], [{ name: 'x', where: bug }]], { ...base(), scheduler: s })),
+);
+
 t.test('nfa: single, many, keys independent, several partial matches per key at once', async (t) => {
   const s = marbleScheduler(t);
   s.run(({ cold, expectObservable }) => {

@@ -81,13 +81,30 @@ interface Run<T> {
   /** notNext conditions the very next event must not meet; notFollowedBy conditions no event may meet. */
   notNext?: Step<T>[];
   notAfter?: Step<T>[];
-  dead?: boolean;
+  dead: boolean;
+}
+
+/** Every run with the same fields in the same order, so the loop over a key's runs stays monomorphic. */
+function newRun<T>(
+  start: number,
+  startSeq: number,
+  step: number,
+  count: number,
+  link: Link<T>,
+  lastTs: number,
+  guard: Run<T> | undefined,
+  notNext: Step<T>[] | undefined,
+  notAfter: Step<T>[] | undefined,
+): Run<T> {
+  return { step, count, link, start, startSeq, lastTs, guard, notNext, notAfter, dead: false };
 }
 
 export interface KeyRuns<T> {
   runs: Run<T>[];
   seq: number;
   newest: number;
+  /** Event time of the key's armed wake-up (its earliest deadline), so it is re-armed only when that moves. */
+  due?: number;
 }
 
 type Step<T> = Required<Pick<NfaStep<T>, 'name' | 'where' | 'contiguity' | 'min' | 'max' | 'optional' | 'loop' | 'greedy' | 'negative'>> &
@@ -178,6 +195,8 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
     for (const s of [...normalised, undefined]) (steps.push(s), startOf.push(start), endOf.push(end));
   }
   const names = steps.map((s) => s?.name);
+  /** Each step's own within, Infinity for none and for the end slots. */
+  const stepWithin = steps.map((s) => s?.withinMs ?? Infinity);
   if (o.skip && 'step' in o.skip && !names.includes(o.skip.step))
     throw new RangeError(`skip strategy names an unknown step ${o.skip.step}`);
   const view = new TakenView<T>(names, undefined);
@@ -210,6 +229,8 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
     new Observable<NfaOutput<T>>((subscriber) => {
       const keys = o.shared?.keys ?? new Map<string, KeyRuns<T>>();
       const flush = (key: string, state: KeyRuns<T>, due: (r: Run<T>) => boolean): Run<T>[] => {
+        // The usual case, nothing due, allocates nothing.
+        if (!state.runs.some(due)) return state.runs;
         const kept: Run<T>[] = [];
         const told = new Set<Link<T>>();
         for (const r of state.runs) {
@@ -227,12 +248,13 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
         return kept;
       };
       /** Event time a partial match runs out at: the whole pattern's within, or the step it waits for. */
-      const dueAt = (r: Run<T>): number =>
-        Math.min(r.start + within, r.count === 0 ? r.lastTs + (steps[r.step]?.withinMs ?? Infinity) : Infinity);
+      const dueAt = (r: Run<T>): number => Math.min(r.start + within, r.count === 0 ? r.lastTs + stepWithin[r.step]! : Infinity);
       /** One wake-up per key, at the earliest deadline of its partial matches (event time read as scheduler time from the newest event on). */
       const arm = (key: string, state: KeyRuns<T>): void => {
         let due = Infinity;
         for (const r of state.runs) due = Math.min(due, dueAt(r));
+        if (due === state.due) return;
+        state.due = due;
         // An event exactly at the deadline still belongs to the match, so the wake-up comes 1 ms after.
         if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest) + 1);
         else deadlines.forget(key);
@@ -244,6 +266,7 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
           const state = keys.get(key);
           if (!state) return;
           state.newest += scheduler.now() - at;
+          state.due = undefined;
           state.runs = flush(key, state, (r) => dueAt(r) < state.newest);
           if (state.runs.length === 0) keys.delete(key);
           else arm(key, state);
@@ -297,16 +320,12 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
             if (ts < state.newest - within) return o.onLate?.(key, event);
             state.newest = Math.max(state.newest, ts);
             const seq = state.seq++;
-            // Partial matches past their time, then the event through every one left.
-            state.runs = flush(
-              key,
-              state,
-              (r) => ts - r.start > within || (r.count === 0 && (steps[r.step]?.withinMs ?? Infinity) < ts - r.lastTs),
-            );
+            // Partial matches past their time (none before the key's earliest deadline), then the event through every one left.
+            if (!(ts <= (state.due ?? -Infinity))) state.runs = flush(key, state, (r) => ts > dueAt(r));
             const next: Run<T>[] = [];
             const matches: Run<T>[] = [];
             const proceed = (from: Run<T>, link: Link<T>, step: number, guard: Run<T> | undefined, extra: Partial<Run<T>>): void => {
-              const base: Run<T> = { ...from, step, count: 0, link, lastTs: ts, guard, ...extra };
+              const base = newRun(from.start, from.startSeq, step, 0, link, ts, guard, extra.notNext, extra.notAfter);
               const s = steps[step];
               if (s === undefined) return void (base.notAfter ? next.push(base) : matches.push(base));
               if (s.negative) {
@@ -321,7 +340,7 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
             const take = (r: Pick<Run<T>, 'start' | 'startSeq'> & { link?: Link<T> }, step: number, count: number): void => {
               const link: Link<T> = { event, step, seq, prev: r.link };
               const s = steps[step]!;
-              const fresh = { start: r.start, startSeq: r.startSeq, link, lastTs: ts, step, count: count + 1 };
+              const fresh = newRun(r.start, r.startSeq, step, count + 1, link, ts, undefined, undefined, undefined);
               let loop: Run<T> | undefined;
               if (count + 1 < s.max) next.push((loop = fresh));
               if (count + 1 >= s.min) proceed(fresh, link, step + 1, s.greedy ? loop : undefined, {});
@@ -347,11 +366,12 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
               if (takes) take(r, r.step, 0);
               const forbidden = r.notAfter?.some((n) => holds(n.where, event, r.link)) ?? false;
               const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
-              if (stays && !forbidden) next.push(r.notNext ? { ...r, notNext: undefined, guard: undefined } : r);
+              if (stays && !forbidden)
+                next.push(r.notNext ? newRun(r.start, r.startSeq, r.step, r.count, r.link, r.lastTs, undefined, undefined, r.notAfter) : r);
             }
             for (const first of firsts) if (holds(steps[first]!.where, event, undefined)) take({ start: ts, startSeq: seq }, first, 0);
-            const alive = new Set(next);
-            for (const r of state.runs) if (!alive.has(r)) r.dead = true;
+            for (const r of state.runs) r.dead = true;
+            for (const r of next) r.dead = false;
             state.runs = prune(next, matches, key, ts);
             if (state.runs.length > cap) {
               const dropped = state.runs.length - cap;
