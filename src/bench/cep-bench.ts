@@ -110,7 +110,7 @@ const STAGES: Record<string, Stage> = {
     new RuleEngine([{ ...rule, state: { maxKeys: 20_000, overflow: 'evict-oldest', ttl: 3_600_000 } }]).connect(source),
   'engine: pattern a → b, up to 19 partial matches per key': () => (source) =>
     new RuleEngine([patternRule('skipPastLastEvent', 1000)]).connect(source),
-  'same, noSkip (every partial match matches)': () => (source) => new RuleEngine([patternRule('noSkip', 1000)]).connect(source),
+  'engine: pattern, noSkip (every partial match matches)': () => (source) => new RuleEngine([patternRule('noSkip', 1000)]).connect(source),
   hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),
   'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, readingOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
   'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, readingOf: anomalyOf }),
@@ -134,7 +134,7 @@ interface Run {
 /** Stages that run on their own events rather than the pool. */
 const POOLS: Record<string, InferenceEvent[]> = {
   'engine: pattern a → b, up to 19 partial matches per key': patternPool,
-  'same, noSkip (every partial match matches)': patternPool,
+  'engine: pattern, noSkip (every partial match matches)': patternPool,
 };
 
 function runOnce(stage: Stage, events: InferenceEvent[]): Run {
