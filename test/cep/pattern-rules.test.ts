@@ -110,3 +110,26 @@ t.test('check refuses what the NFA could not build, with the path', async (t) =>
     ['a step reference works only in a pattern step'],
   );
 });
+
+t.test('Esper "Repeat": [5] A fires on the fifth A; [5] (A or B) on the fifth of either', async (t) => {
+  same(t, matches(t, { seq: [{ ...A, times: 5 }] }, 'A1 C1 A2 A3 A4 B1 A5'), ['A1 A2 A3 A4 A5']);
+  same(t, matches(t, { seq: [{ name: 'ab', where: { any: [label('A'), label('B')] }, times: 5 }] }, 'A1 C1 B1 A2 B2 A3'), [
+    'A1 B1 A2 B2 A3',
+  ]);
+});
+
+t.test('Esper "Repeat": every [2] (a=A and not C) is every pair of A with no C between', async (t) => {
+  const pattern = { seq: [A, { name: 'nc', not: true, where: label('C') }, { name: 'a2', where: label('A') }] };
+  same(t, matches(t, pattern, 'A1 A2 C1 A3 A4 A5'), ['A1 A2', 'A3 A4']);
+});
+
+t.test('Esper "Repeat-Until": [3:] A until B needs three A before B, and takes every A until it', async (t) => {
+  const pattern = { seq: [{ ...A, timesOrMore: 3, greedy: true }, B] };
+  same(t, matches(t, pattern, 'A1 A2 B1'), []);
+  same(t, matches(t, pattern, 'A1 A2 A3 A4 B1'), ['A1 A2 A3 A4 B1']);
+});
+
+t.test('Esper "Repeat-Until": [1:3] a=A until B matches on B after at least one A, with the first three A', async (t) => {
+  const pattern = { seq: [{ ...A, times: [1, 3], greedy: true }, B] };
+  same(t, matches(t, pattern, 'B1 A1 A2 A3 A4 B2'), ['A1 A2 A3 B2']);
+});
