@@ -123,3 +123,14 @@ t.test('nfa: a throwing condition on a later step errors the stream', async (t) 
     expectObservable(out).toBe('-#', undefined, new Error('callback bug'));
   });
 });
+
+t.test('nfa: a step within alone (no pattern within) still times out a quiet key by the scheduler', async (t) => {
+  const s = marbleScheduler(t);
+  s.run(({ cold, expectObservable }) => {
+    const out = cold('a------|', values).pipe(
+      timed(s),
+      nfa([step('a'), step('b', { withinMs: 2 })], { keyOf: (r: Reading) => r.k, timeOf: (r: Reading) => r.t ?? 0, scheduler: s }),
+    );
+    expectObservable(show(out)).toBe('---t---|', { t: 'tA:a' });
+  });
+});

@@ -261,7 +261,8 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
       };
       const deadlines = new QuietKeys<undefined>(
         scheduler,
-        o.withinMs,
+        // Any finite timeout makes it schedule wake-ups; `arm` gives each its own delay.
+        Number.isFinite(within) || stepWithin.some(Number.isFinite) ? 0 : undefined,
         (key, _none, at) => {
           const state = keys.get(key);
           if (!state) return;
