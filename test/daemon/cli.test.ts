@@ -62,7 +62,7 @@ t.test('check compiles every rule and names the file, line and YAML path of each
   t.match(
     fields.stderr,
     new RegExp(
-      `rules.yaml:5:\\d+: rules.0.pipeline.1.threshold.field: no field 'anomaly' here \\(available: device, ts, window.start, window.end, window.count, avg\\)`,
+      `rules.yaml:5:\\d+: rules.0.pipeline.1.threshold.field: no field 'anomaly' here \\(available: device, ts, window.start, window.end, window.count, avg, line, tags.<name>, …\\)`,
     ),
   );
   t.match(fields.stderr, /rules.yaml:7:\d+: rules.0.outputs.alarm.message: unknown placeholder \{nope\}/);
