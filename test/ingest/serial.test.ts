@@ -100,7 +100,8 @@ t.test('a port unplugged and plugged back in is reopened by itself; a missing po
   write('{"model":{"name":"m","ver'); // unplugged mid-line
   await new Promise((r) => setTimeout(r, 100));
   await pty.unplug();
-  await waitFor(() => gateway.health().parts.serial?.ok === false || undefined, 'health reports the port gone');
+  // Generous: with two test files at once on two cores, noticing the gone PTY once took over 10 s.
+  await waitFor(() => gateway.health().parts.serial?.ok === false || undefined, 'health reports the port gone', 30_000);
   const portOpen = async () => (await gateway.metrics.registry.getSingleMetric('tinyml_gateway_serial_port_open')?.get())?.values[0]?.value;
   await waitFor(async () => (await portOpen()) === 0 || undefined, 'serial_port_open 0');
   await pty.plug();

@@ -76,7 +76,8 @@ t.test('default security: SignAndEncrypt only, a generated admin, untrusted clie
   );
 
   // The running server watches its trust list: no restart needed.
-  const opc = await waitFor(async () => opcuaSession(port, clientPki, secure).catch(() => undefined), 'trusted client to connect', 15_000);
+  // Generous: each refused attempt is a full SignAndEncrypt handshake, and under a loaded CI run three took over 15 s.
+  const opc = await waitFor(async () => opcuaSession(port, clientPki, secure).catch(() => undefined), 'trusted client to connect', 40_000);
   t.teardown(() => opc.close());
   const endpoints = await opc.client.getEndpoints();
   t.same(
