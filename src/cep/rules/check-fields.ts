@@ -185,8 +185,9 @@ function checkStage(
     return extend(scope, ['direction', 'detector', 'points'], ['string', 'string', 'number']);
   }
   if (stage.pattern) {
-    for (const { steps, at: path } of patternSequences(stage.pattern)) {
-      const stepAt = (k: number, ...rest: string[]) => at('pattern', ...path, ...(path.at(-1) === 'seq' ? [k] : []), ...rest);
+    for (const sequence of patternSequences(stage.pattern)) {
+      const { steps } = sequence;
+      const stepAt = (k: number, ...rest: string[]) => at('pattern', ...sequence.stepAt(k), ...rest);
       steps.forEach((s, k) => {
         // A step reads the steps before it in its sequence and, looping, its own events so far.
         const before = steps.slice(0, k + 1).map((x) => x.name);
@@ -278,9 +279,10 @@ function stageBounds(stage: Stage, at: (...rest: (string | number)[]) => (string
 function patternBounds(p: NonNullable<Stage['pattern']>, at: (...rest: (string | number)[]) => (string | number)[]): RuleProblem[] {
   const problems: RuleProblem[] = [];
   const names: string[] = [];
-  for (const { steps, at: path } of patternSequences(p)) {
-    const stepAt = (k: number, key: string) => at('pattern', ...path, ...(path.at(-1) === 'seq' ? [k] : []), key);
-    const alone = path.at(-1) !== 'seq' && `a step of ${p.and ? 'and' : 'or'}`;
+  for (const sequence of patternSequences(p)) {
+    const { steps } = sequence;
+    const stepAt = (k: number, key: string) => at('pattern', ...sequence.stepAt(k), key);
+    const alone = sequence.alone && `a step of ${p.and ? 'and' : 'or'}`;
     if (steps[0]?.optional)
       problems.push({ path: stepAt(0, 'optional'), message: `${alone || 'the first step of a sequence'} cannot be optional` });
     if (steps[0]?.not)

@@ -184,14 +184,14 @@ export class RuleEngine {
     for (const rule of this.rules) {
       if (rule.input === undefined) continue;
       try {
-        this.feed(rule, rule.input, row, event);
+        this.feed(rule, rule.input, row);
       } catch (err) {
         this.fail(rule, err);
       }
     }
   }
 
-  private feed(rule: RunningRule, input: Subject<Row>, row: Row, event: InferenceEvent): void {
+  private feed(rule: RunningRule, input: Subject<Row>, row: Row): void {
     if (rule.accepts !== undefined && !rule.accepts(row)) return;
     const n = ++rule.eventsIn;
     const value = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;

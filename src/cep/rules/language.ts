@@ -181,14 +181,18 @@ const patternItem = z.union([patternStep, z.strictObject({ seq: z.array(patternS
 export type PatternItemConfig = z.output<typeof patternItem>;
 
 /**
- * The sequences of a pattern with the path of their first step: `seq` is one; each item of `and`
- * or `or` is one (a step alone, or a sub-sequence).
+ * The sequences of a pattern, each with the YAML path of its k-th step below `pattern`: `seq` is
+ * one; each item of `and` or `or` is one (a step alone, or a sub-sequence).
  */
-export function patternSequences(p: NonNullable<Stage['pattern']>): { steps: PatternStepConfig[]; at: (string | number)[] }[] {
-  if (p.seq) return [{ steps: p.seq, at: ['seq'] }];
+export function patternSequences(
+  p: NonNullable<Stage['pattern']>,
+): { steps: PatternStepConfig[]; stepAt: (k: number) => (string | number)[]; alone: boolean }[] {
+  if (p.seq) return [{ steps: p.seq, stepAt: (k) => ['seq', k], alone: false }];
   const kind = p.and ? 'and' : 'or';
-  return (p.and ?? p.or ?? []).map((item, k) =>
-    'seq' in item ? { steps: item.seq, at: [kind, k, 'seq'] } : { steps: [item], at: [kind, k] },
+  return (p.and ?? p.or ?? []).map((item, i) =>
+    'seq' in item
+      ? { steps: item.seq, stepAt: (k) => [kind, i, 'seq', k], alone: false }
+      : { steps: [item], stepAt: () => [kind, i], alone: true },
   );
 }
 
