@@ -16,7 +16,7 @@ usage:
   tinyml-gateway run --config FILE [--data-dir DIR] [--simulate N] [--sim-rate HZ]
   tinyml-gateway check --config FILE
   tinyml-gateway modbus-map --config FILE [--format csv|md|json]
-  tinyml-gateway replay --config FILE --events EVENTS.jsonl [--order time|file]
+  tinyml-gateway replay --config FILE --events EVENTS.jsonl [--order time|file] [--snapshot FILE]
   tinyml-gateway pki list|trust THUMBPRINT|reject THUMBPRINT (--config FILE | --data-dir DIR)
   tinyml-gateway hash-password            (reads the password from stdin, prints the hash for opcua.users)
   tinyml-gateway simulate --broker URL [--devices N] [--rate HZ] [--degrading SHARE] [--ramp SECONDS] [--seed N]
@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       events: { type: 'string' },
       format: { type: 'string' },
       order: { type: 'string' },
+      snapshot: { type: 'string' },
     },
     strict: true,
   });
@@ -78,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
       if (!values.events) throw new Error('replay needs --events EVENTS.jsonl');
       if (values.order !== undefined && values.order !== 'time' && values.order !== 'file')
         throw new Error(`--order must be time or file, got '${values.order}'`);
-      return replayCommand({ configFile: needConfig(), eventsFile: values.events, order: values.order }, io);
+      return replayCommand({ configFile: needConfig(), eventsFile: values.events, order: values.order, snapshot: values.snapshot }, io);
     case 'simulate':
       return simulate(values, num);
     case 'pki': {

@@ -3,7 +3,9 @@ import { Subject, VirtualTimeScheduler } from 'rxjs';
 import type { RuleSpec } from '../cep/rules/language.js';
 import type { DeviceAttributes, Row } from '../cep/rules/row.js';
 import type { RuleOutput } from '../core/rule-output.js';
-import { RuleEngine, type RuleStatus } from '../cep/rules/engine.js';
+import { RuleEngine, type RestoreReport, type RuleStatus } from '../cep/rules/engine.js';
+import { decodeSnapshot } from '../state/rule-snapshot.js';
+import type { EngineCheckpoint } from '../cep/rules/checkpoint.js';
 import { deviceAttributes } from '../config/device-attributes.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../core/errors.js';
@@ -18,6 +20,8 @@ export interface ReplayOptions {
   configFile: string;
   eventsFile: string;
   order?: ReplayOrder;
+  /** A gateway's rule-state snapshot (`<dataDir>/rule-state.snapshot`) to continue from. */
+  snapshot?: string;
 }
 
 /**
@@ -35,7 +39,23 @@ export function replayCommand(o: ReplayOptions, io: Io): number {
     for (const p of err.problems) io.err(formatProblem(err.file, p) + '\n');
     return 1;
   }
-  return replayRules(config.rules, o.eventsFile, io, { attributes: deviceAttributes(config.devices), order: o.order });
+  let from: EngineCheckpoint | undefined;
+  if (o.snapshot !== undefined) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(o.snapshot);
+    } catch (err) {
+      io.err(`${o.snapshot}: cannot read the snapshot: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const read = decodeSnapshot(bytes, config.gateway.id);
+    if (!read.ok) {
+      io.err(`${o.snapshot}: snapshot refused: ${read.reason}\n`);
+      return 1;
+    }
+    from = read.body;
+  }
+  return replayRules(config.rules, o.eventsFile, io, { attributes: deviceAttributes(config.devices), order: o.order, from });
 }
 
 export interface ReplayRun {
@@ -44,6 +64,12 @@ export interface ReplayRun {
   order?: ReplayOrder;
   /** An event a rule found too late. */
   late?: (rule: string, row: Row) => void;
+  /** Rule state to continue from (a gateway's snapshot): rules whose shape is unchanged carry on where it was taken. */
+  from?: EngineCheckpoint;
+  /** Told which rules continue from `from` and which start clean. */
+  restored?: (report: RestoreReport) => void;
+  /** Told the rule state after the last event, before the end of the input closes open windows. */
+  checkpoint?: (checkpoint: EngineCheckpoint) => void;
 }
 
 /** `replay` once the rules are loaded: the outputs on `io.out`, rejected lines, stopped rules and a summary on `io.err`. */
@@ -57,6 +83,10 @@ export function replayRules(rules: RuleSpec[], eventsFile: string, io: Io, o: Re
   }
   const { events, rejected } = parseEvents(text, eventsFile, o.order ?? 'time', io);
   const counts = { alarm: 0, derived: 0, action: 0, late: 0 };
+  const restored = (r: RestoreReport): void => {
+    const clean = [...r.changed.map((id) => `${id} (changed)`), ...r.unreadable.map((u) => `${u.id} (${u.reason})`)];
+    io.err(`continuing ${r.continued.length} rules from the snapshot${clean.length > 0 ? `; starting clean: ${clean.join(', ')}` : ''}\n`);
+  };
   const stopped = replay(
     rules,
     events,
@@ -66,6 +96,7 @@ export function replayRules(rules: RuleSpec[], eventsFile: string, io: Io, o: Re
     },
     {
       ...o,
+      restored,
       late: (rule, row) => {
         counts.late++;
         io.out(
@@ -110,6 +141,12 @@ export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: 
   scheduler.frame = events[0]?.ts ?? 0;
   const input = new Subject<InferenceEvent>();
   const engine = new RuleEngine(rules, o.late ? { late: o.late } : {}, scheduler, o.attributes);
+  // Timers restored from the checkpoint are due in its time: the replay starts there.
+  if (o.from) {
+    scheduler.frame = Math.min(scheduler.frame, o.from.at);
+    const report = engine.restore(o.from);
+    o.restored?.(report);
+  }
   const sub = engine.connect(input).subscribe(emit);
   for (const event of events) {
     scheduler.maxFrames = event.ts;
@@ -117,6 +154,7 @@ export function replay(rules: RuleSpec[], events: InferenceEvent[], emit: (out: 
     scheduler.frame = Math.max(scheduler.frame, event.ts);
     input.next(event);
   }
+  o.checkpoint?.(engine.checkpoint());
   input.complete();
   sub.unsubscribe();
   return engine.status().filter((r) => r.state !== 'running');

@@ -392,6 +392,16 @@ export const configSchema = z
       .default([])
       .describe('Known devices, in Modbus block order; unknown devices are still accepted and shown in OPC UA'),
     rules: z.array(checkedRule).superRefine(uniqueIds('rule')).default([]).describe('CEP rules; see docs/rules.md'),
+    checkpoint: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Snapshot every rule state (windows, partial matches, trends, latched alarms, deadlines) and restore it at start'),
+        interval: duration.default(30_000).describe('How often the snapshot is written; it is written at stop too'),
+      })
+      .prefault({})
+      .describe(`Rule state across restarts, in <dataDir>/rule-state.snapshot; see docs/rules.md#rule-state-across-restarts`),
     ruleFiles: z
       .array(z.string().min(1))
       .default([])

@@ -39,6 +39,7 @@ import { GatewayMetrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { privateDataDir } from './private-data-dir.js';
 import { LoadShedder } from './load-shedder.js';
+import { RuleCheckpoints } from './rule-checkpoints.js';
 import { SdNotify, watchdogIntervalMs } from './sd-notify.js';
 import { VERSION } from './version.js';
 
@@ -53,7 +54,7 @@ export interface GatewayDeps {
 }
 
 /** A part that only runs code at start/stop (state, CEP), so the start order reads as the spec. */
-function innerPart(name: string, start: () => void, stop: () => void | Promise<void>): Part {
+function innerPart(name: string, start: () => void | Promise<void>, stop: () => void | Promise<void>): Part {
   return { name, start: async () => start(), stop: async () => stop(), problem: () => undefined };
 }
 
@@ -77,6 +78,7 @@ export class Gateway {
   readonly opcua?: OpcuaServerPart;
   readonly influx?: InfluxSink;
   readonly http: HttpServerPart;
+  readonly checkpoints: RuleCheckpoints;
   private readonly parts: Part[];
   private started: Part[] = [];
   private readonly notify: SdNotify;
@@ -124,6 +126,17 @@ export class Gateway {
       deviceAttributes(config.devices),
     );
     this.metrics.watch({ rules: () => this.engine.status(), activeAlarms: () => this.state.activeAlarmCount() });
+    this.checkpoints = new RuleCheckpoints(
+      { ...config.checkpoint, dataDir: config.gateway.dataDir, gateway: config.gateway.id },
+      this.engine,
+      this.alarms,
+      clock,
+      child('checkpoint'),
+      {
+        written: (tookMs, bytes) => (this.metrics.checkpointSeconds.set(tookMs / 1000), this.metrics.checkpointBytes.set(bytes)),
+        failed: () => this.metrics.checkpointFailures.inc(),
+      },
+    );
     this.shedder = new LoadShedder(config.gateway.overload, clock, (source) => this.metrics.eventsShed.inc({ source }));
     this.pipeline = new Pipeline(this.engine, this.state, this.alarms, this.metrics, child('pipeline'), this.registry, this.shedder);
     this.inventory = new ModelInventory(config.inventory.mixedVersionsAfter, config.inventory.severity);
@@ -262,6 +275,8 @@ export class Gateway {
         () => this.restoreState(),
         () => this.alarms.close(),
       ),
+      // Before cep: it stops after the rules took their last event, and writes their state then.
+      this.checkpoints,
       innerPart(
         'cep',
         () => this.pipeline.start(),
@@ -396,7 +411,7 @@ export class Gateway {
   }
 
   /** Devices from config, and the alarms the previous run left retained (they survive a restart). */
-  private restoreState(): void {
+  private async restoreState(): Promise<void> {
     const { tightened } = privateDataDir(this.config.gateway.dataDir);
     if (tightened > 0)
       this.log.warn({ dataDir: this.config.gateway.dataDir, tightened }, 'data dir entries readable by others made private');
@@ -404,6 +419,7 @@ export class Gateway {
     this.registry.load();
     const restored = this.alarms.load();
     if (restored.length > 0) this.log.info({ alarms: restored.length }, 'retained alarms restored');
+    await this.checkpoints.restore();
     // Before state sees them: nothing listens to the book's events yet, so a clear now would not reach state.
     this.clearRetiredAlarms();
     for (const c of this.alarms.list()) this.state.applyAlarm(asEvent(c));

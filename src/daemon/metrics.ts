@@ -89,14 +89,20 @@ export class GatewayMetrics {
     ['reason'],
   );
   readonly partUp = this.gauge('part_up', '1 while a daemon part runs healthily', ['part']);
+  readonly checkpointSeconds = this.gauge('rule_checkpoint_seconds', "Time the last rule-state snapshot took on the engine's thread", []);
+  readonly checkpointBytes = this.gauge('rule_checkpoint_bytes', 'Size of the last rule-state snapshot written', []);
+  readonly checkpointFailures = this.counter('rule_checkpoint_failures_total', 'Rule-state snapshots that could not be written', []);
 
   constructor() {
     // Per-rule figures live in the engine; they are read when scraped, not pushed on every event.
-    const perRule = (name: string, help: string, type: 'counter' | 'gauge', value: (r: RuleStatus) => number): void => {
+    const perRule = (name: string, help: string, type: 'counter' | 'gauge', value: (r: RuleStatus) => number | undefined): void => {
       const status = (): RuleStatus[] => this.ruleStatus();
       const collect = function (this: Gauge<'rule'> | Counter<'rule'>): void {
         this.reset();
-        for (const r of status()) this.inc({ rule: r.id }, value(r));
+        for (const r of status()) {
+          const v = value(r);
+          if (v !== undefined) this.inc({ rule: r.id }, v);
+        }
       };
       const options = { name: PREFIX + name, help, labelNames: ['rule' as const], registers: [this.registry], collect };
       if (type === 'counter') new Counter(options);
@@ -107,6 +113,8 @@ export class GatewayMetrics {
     perRule('rule_late_events_total', 'Events too late for every window of a rule (side output)', 'counter', (r) => r.late);
     perRule('rule_keys', 'Keys (usually devices) held in each rule state', 'gauge', (r) => r.keys);
     perRule('rule_state_entries', 'Entries across the state maps of a rule', 'gauge', (r) => r.stateSize);
+    perRule('rule_partial_matches', 'Partial matches the patterns of a rule hold', 'gauge', (r) => r.partialMatches);
+    perRule('rule_state_bytes', 'Bytes of a rule state as the last snapshot wrote it', 'gauge', (r) => r.stateBytes);
     perRule('rule_running', '1 while a rule runs, 0 when stopped by an error', 'gauge', (r) => (r.state === 'running' ? 1 : 0));
     const active = (): number => this.activeAlarms();
     this.alarmsActive = new Gauge({

@@ -1,7 +1,11 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replayCommand } from '../../src/cli/replay.js';
+import { replay as runReplay, replayCommand } from '../../src/cli/replay.js';
+import type { EngineCheckpoint } from '../../src/cep/rules/checkpoint.js';
+import { loadConfig } from '../../src/config/load.js';
+import { decodeEventJson } from '../../src/normalise/decode-mqtt.js';
+import { encodeSnapshot } from '../../src/state/rule-snapshot.js';
 import { runCli } from '../helpers/spawn-gateway.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -165,4 +169,33 @@ t.test('replay takes no event larger than the live path does, and names the file
   const missing = replay(dir);
   t.equal(missing.code, 1);
   t.match(missing.err, new RegExp(`^${dir}: cannot read the events: EISDIR`));
+});
+
+t.test('--snapshot: a replay continues from a gateway snapshot; a damaged one is refused', async (t) => {
+  const dir = tempDir(t, 'replay-snapshot-');
+  const lines = readFileSync(EVENTS, 'utf8').trim().split('\n');
+  const half = Math.floor(lines.length / 2);
+  writeFileSync(join(dir, 'first.jsonl'), lines.slice(0, half).join('\n') + '\n');
+  writeFileSync(join(dir, 'rest.jsonl'), lines.slice(half).join('\n') + '\n');
+  const config = loadConfig(CONFIG);
+  const events = lines.map((l) => decodeEventJson(JSON.parse(l), 0)).flatMap((d) => (d.ok ? [d.event] : []));
+  let checkpoint: EngineCheckpoint | undefined;
+  runReplay(config.rules, events.slice(0, half), () => undefined, { checkpoint: (cp) => (checkpoint = cp) });
+  const snapshot = join(dir, 'rule-state.snapshot');
+  writeFileSync(snapshot, encodeSnapshot({ ...checkpoint!, gateway: config.gateway.id, writtenAt: 0 }));
+
+  const whole = replay(EVENTS).out.trim().split('\n');
+  const cut = events[half - 1]!.ts;
+  const continued = runCli(['replay', '--config', CONFIG, '--events', join(dir, 'rest.jsonl'), '--snapshot', snapshot]);
+  t.equal(continued.status, 0, continued.stderr);
+  t.match(continued.stderr, /continuing \d+ rules from the snapshot/);
+  const after = (out: string[]): string[] => out.filter((l) => (JSON.parse(l) as { ts: number }).ts > cut).sort();
+  t.same(after(continued.stdout.trim().split('\n')), after(whole), 'what follows the cut, as in the whole replay');
+  const cold = replay(join(dir, 'rest.jsonl')).out.trim().split('\n');
+  t.not(after(cold).join('\n'), after(whole).join('\n'), 'without the snapshot it differs');
+
+  writeFileSync(snapshot, readFileSync(snapshot).subarray(0, 100));
+  const torn = runCli(['replay', '--config', CONFIG, '--events', join(dir, 'rest.jsonl'), '--snapshot', snapshot]);
+  t.equal(torn.status, 1);
+  t.match(torn.stderr, /snapshot refused: torn: /);
 });

@@ -54,5 +54,5 @@ t.test('unknown routes are 404; health lists every part', async (t) => {
   const res = await fetch(`http://127.0.0.1:${ports.http}/nope`);
   t.equal(res.status, 404);
   const health = (await (await fetch(`http://127.0.0.1:${ports.http}/health`)).json()) as { parts: object };
-  t.same(Object.keys(health.parts), ['state', 'cep', 'inventory', 'history', 'mqtt-out', 'intake', 'mqtt', 'http', 'rules']);
+  t.same(Object.keys(health.parts), ['state', 'checkpoint', 'cep', 'inventory', 'history', 'mqtt-out', 'intake', 'mqtt', 'http', 'rules']);
 });

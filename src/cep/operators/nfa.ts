@@ -78,9 +78,13 @@ interface Run<T> {
   lastTs: number;
   /** A greedy loop this waiting run defers to: while it can take an event, this run cannot. */
   guard?: Run<T>;
-  /** notNext conditions the very next event must not meet; notFollowedBy conditions no event may meet. */
-  notNext?: Step<T>[];
-  notAfter?: Step<T>[];
+  /**
+   * Negative steps, by index: notNext conditions the very next event must not meet; notFollowedBy
+   * conditions no event may meet. Indices, not the steps, so partial matches are plain data that a
+   * checkpoint can write.
+   */
+  notNext?: number[];
+  notAfter?: number[];
   dead: boolean;
 }
 
@@ -93,8 +97,8 @@ function newRun<T>(
   link: Link<T>,
   lastTs: number,
   guard: Run<T> | undefined,
-  notNext: Step<T>[] | undefined,
-  notAfter: Step<T>[] | undefined,
+  notNext: number[] | undefined,
+  notAfter: number[] | undefined,
 ): Run<T> {
   return { step, count, link, start, startSeq, lastTs, guard, notNext, notAfter, dead: false };
 }
@@ -331,7 +335,7 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
               if (s === undefined) return void (base.notAfter ? next.push(base) : matches.push(base));
               if (s.negative) {
                 const add =
-                  s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), s] } : { notAfter: [...(extra.notAfter ?? []), s] };
+                  s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), step] } : { notAfter: [...(extra.notAfter ?? []), step] };
                 return proceed(from, link, step + 1, guard, { ...extra, ...add });
               }
               next.push(base);
@@ -350,7 +354,7 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
               const s = steps[r.step];
               if (s === undefined) {
                 // Complete but for a final notFollowedBy: only its time can end it now.
-                if (!r.notAfter!.some((n) => holds(n.where, event, r.link))) next.push(r);
+                if (!r.notAfter!.some((n) => holds(steps[n]!.where, event, r.link))) next.push(r);
                 continue;
               }
               if (r.count > 0) {
@@ -360,12 +364,12 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
                 if (!stopped && ((!takes && s.loop !== 'consecutive') || (takes && s.loop === 'combinations'))) next.push(r);
                 continue;
               }
-              if (r.notNext?.some((n) => holds(n.where, event, r.link))) continue;
+              if (r.notNext?.some((n) => holds(steps[n]!.where, event, r.link))) continue;
               const blocked = r.guard !== undefined && !r.guard.dead && loopTakes(r.guard, event);
               if (blocked) continue;
               const takes = holds(s.where, event, r.link);
               if (takes) take(r, r.step, 0);
-              const forbidden = r.notAfter?.some((n) => holds(n.where, event, r.link)) ?? false;
+              const forbidden = r.notAfter?.some((n) => holds(steps[n]!.where, event, r.link)) ?? false;
               const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
               if (stays && !forbidden)
                 next.push(r.notNext ? newRun(r.start, r.startSeq, r.step, r.count, r.link, r.lastTs, undefined, undefined, r.notAfter) : r);

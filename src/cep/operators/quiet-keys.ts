@@ -91,3 +91,26 @@ export class QuietKeys<V> {
 }
 
 const inTouchOrder = <V>(seen: Seen<V>): SeenEntry<V>[] => [...seen.values()].sort((a, b) => a.order - b.order);
+
+const isSeenEntry = (v: unknown): v is SeenEntry<unknown> =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as SeenEntry<unknown>).due === 'number' &&
+  typeof (v as SeenEntry<unknown>).at === 'number';
+
+/**
+ * Moves every entry of a last-seen map `delta` ms later, as if no time had passed in between: what
+ * a rule restored from a snapshot does, so a device that sent events after the snapshot is not
+ * taken for silent because the gateway was down. Returns false, touching nothing, for a map of
+ * other values.
+ */
+export function shiftSeen(map: Map<unknown, unknown>, delta: number): boolean {
+  const first = map.values().next();
+  if (first.done === true || !isSeenEntry(first.value)) return false;
+  for (const entry of map.values()) {
+    const e = entry as SeenEntry<unknown>;
+    e.at += delta;
+    e.due += delta;
+  }
+  return true;
+}

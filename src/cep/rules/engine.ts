@@ -2,12 +2,14 @@ import { asyncScheduler, Observable, Subject, type SchedulerAction, type Schedul
 import type { RuleOutput } from '../../core/rule-output.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import type { EvictionReason } from '../operators/keyed-step.js';
+import { shiftSeen } from '../operators/quiet-keys.js';
 import type { RuleSpec } from './language.js';
 import { newOutputState, RuleOutputs, type OutputState } from './outputs.js';
 import { compileRule, RuleState, type CompiledRule } from './planner.js';
 import { compileEventFilter } from './predicate.js';
 import type { DeviceAttributes, Row } from './row.js';
 import { DeviceTable } from './device-table.js';
+import { decodeRuleState, encodeRuleState, outputStateOf, stateShape, type EngineCheckpoint, type RuleCheckpoint } from './checkpoint.js';
 
 export type RuleRunState = 'running' | 'stopped-by-error';
 
@@ -21,6 +23,10 @@ export interface RuleStatus {
   eventsIn: number;
   eventsOut: number;
   late: number;
+  /** Partial matches its patterns hold. */
+  partialMatches: number;
+  /** Bytes of its state as the last checkpoint wrote it; absent before the first. */
+  stateBytes?: number;
   /** Why the rule stopped, while stopped-by-error. */
   error?: string;
   /** Scheduler time it stopped at. */
@@ -59,6 +65,18 @@ interface RunningRule {
   eventsIn: number;
   eventsOut: number;
   late: number;
+  stateBytes?: number;
+}
+
+export interface RestoreReport {
+  /** Rules that continue from the checkpoint. */
+  continued: string[];
+  /** Rules whose shape changed since: they start clean. */
+  changed: string[];
+  /** Rules whose saved state could not be read: they start clean. */
+  unreadable: { id: string; reason: string }[];
+  /** Rules in the checkpoint that are no longer configured. */
+  gone: string[];
 }
 
 export interface SwapReport {
@@ -67,8 +85,6 @@ export interface SwapReport {
   restarted: string[];
   removed: string[];
 }
-
-const shapeOf = (r: RuleSpec): string => JSON.stringify({ input: r.input, key: r.key, time: r.time, state: r.state, pipeline: r.pipeline });
 
 /**
  * Runs every rule over one input. Each rule has its own pipeline and state, and its own error
@@ -128,7 +144,7 @@ export class RuleEngine {
     const report: SwapReport = { kept: [], restarted: [], removed: [] };
     const next: RunningRule[] = [];
     for (const spec of specs) {
-      const shape = shapeOf(spec);
+      const shape = stateShape(spec);
       const old = previous.get(spec.id);
       const keep = old !== undefined && old.shape === shape && old.run === 'running';
       (keep ? report.kept : report.restarted).push(spec.id);
@@ -173,8 +189,73 @@ export class RuleEngine {
       eventsIn: r.eventsIn,
       eventsOut: r.eventsOut,
       late: r.late,
+      partialMatches: r.state.partialMatches,
+      ...(r.stateBytes !== undefined ? { stateBytes: r.stateBytes } : {}),
       ...(r.error !== undefined ? { error: r.error, stoppedAt: r.stoppedAt } : {}),
     }));
+  }
+
+  /**
+   * Every running rule's state, taken between two events so that it is consistent: windows,
+   * partial matches, trend sums, latches, deadlines, the alarms it raised. A rule stopped by an
+   * error is left out (its state is what the error left).
+   */
+  checkpoint(): EngineCheckpoint {
+    const rules: RuleCheckpoint[] = [];
+    for (const r of this.rules) {
+      if (r.run !== 'running') continue;
+      const state = encodeRuleState({
+        maps: r.state.capture(),
+        raised: [...r.outputState.raised],
+        autoClear: [...r.outputState.autoClear],
+        counters: { eventsIn: r.eventsIn, eventsOut: r.eventsOut, late: r.late },
+      });
+      r.stateBytes = state.byteLength;
+      rules.push({ id: r.spec.id, shape: r.shape, state });
+    }
+    return { at: this.scheduler.now(), rules };
+  }
+
+  /**
+   * Gives each rule its state from a checkpoint when its shape is unchanged; a rule whose shape
+   * changed, or whose state cannot be read, keeps starting clean, and the report says why.
+   */
+  restore(checkpoint: EngineCheckpoint): RestoreReport {
+    const report: RestoreReport = { continued: [], changed: [], unreadable: [], gone: [] };
+    const saved = new Map(checkpoint.rules.map((r) => [r.id, r]));
+    // The gateway was down since the checkpoint: its timers resume with the time they had left.
+    const delta = Math.max(0, this.scheduler.now() - checkpoint.at);
+    for (const rule of this.rules) {
+      const cp = saved.get(rule.spec.id);
+      saved.delete(rule.spec.id);
+      if (cp === undefined || rule.run !== 'running') continue;
+      if (cp.shape !== rule.shape) {
+        report.changed.push(rule.spec.id);
+        continue;
+      }
+      try {
+        const data = decodeRuleState(cp.state);
+        const state = new RuleState(rule.spec.key === 'device' ? this.table : undefined);
+        state.restore(data.maps, delta);
+        this.stop(rule);
+        rule.state.release();
+        rule.state = state;
+        rule.outputState = outputStateOf(data);
+        shiftSeen(rule.outputState.autoClear, delta);
+        Object.assign(rule, data.counters);
+        if (this.connected) this.start(rule);
+        report.continued.push(rule.spec.id);
+      } catch (err) {
+        report.unreadable.push({ id: rule.spec.id, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    report.gone.push(...saved.keys());
+    return report;
+  }
+
+  /** Devices a rule holds a raised alarm for. */
+  raisedBy(id: string): string[] {
+    return [...(this.rules.find((r) => r.spec.id === id)?.outputState.raised.keys() ?? [])];
   }
 
   private dispatch(event: InferenceEvent): void {

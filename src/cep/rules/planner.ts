@@ -8,6 +8,7 @@ import { mismatch } from '../operators/mismatch.js';
 import { debounceByKey, dedupe } from '../operators/noise.js';
 import { nfa, nfaAnyOf, type NfaOutput, type NfaStep, type SkipStrategy, type Taken } from '../operators/nfa.js';
 import { persistence } from '../operators/persistence.js';
+import { shiftSeen } from '../operators/quiet-keys.js';
 import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
@@ -36,38 +37,69 @@ export interface Signal {
  * the maps are slots of the engine's DeviceTable.
  */
 export class RuleState {
-  private readonly maps = new Map<string, Map<unknown, unknown>>();
+  private readonly maps = new Map<string, { map: Map<unknown, unknown>; byKey: boolean }>();
 
   constructor(private readonly table?: DeviceTable) {}
 
   /** The map of stage `i` (`part` names a second map of the same stage); `byKey` false for a map keyed otherwise. */
   of<K, V>(i: number, part = '', byKey = true): Map<K, V> {
-    const id = `${i}${part}`;
+    return this.map(`${i}${part}`, byKey) as Map<K, V>;
+  }
+
+  private map(id: string, byKey: boolean): Map<unknown, unknown> {
     let m = this.maps.get(id);
-    if (!m) this.maps.set(id, (m = byKey && this.table ? this.table.map() : new Map()));
-    return m as Map<K, V>;
+    if (!m) this.maps.set(id, (m = { map: byKey && this.table ? this.table.map() : new Map(), byKey }));
+    return m.map;
+  }
+
+  /** Every map's entries as plain data, for a checkpoint: taken between two events, so it is consistent. */
+  capture(): StateMaps {
+    return [...this.maps].map(([id, { map, byKey }]) => ({ id, byKey, entries: [...map.entries()] }));
+  }
+
+  /**
+   * Fills the maps from a checkpoint, before the rule's pipeline subscribes and adopts them; its
+   * deadlines move `delta` ms later (the time since the checkpoint), so time stood still meanwhile.
+   */
+  restore(maps: StateMaps, delta = 0): void {
+    for (const { id, byKey, entries } of maps) {
+      const map = this.map(id, byKey);
+      for (const [key, value] of entries) map.set(key, value);
+      if (delta !== 0) shiftSeen(map, delta);
+    }
   }
 
   /** Gives the table slots back: the rule restarted or went away. */
   release(): void {
-    for (const m of this.maps.values()) if (m instanceof SlotMap) this.table?.release(m.slot);
+    for (const { map } of this.maps.values()) if (map instanceof SlotMap) this.table?.release(map.slot);
     this.maps.clear();
   }
 
   /** Keys held: the largest stage map, since every stage keys by the same field. */
   get keys(): number {
     let n = 0;
-    for (const m of this.maps.values()) n = Math.max(n, m.size);
+    for (const { map } of this.maps.values()) n = Math.max(n, map.size);
     return n;
   }
 
   /** Entries across all stage maps: a proxy for memory held. */
   get size(): number {
     let n = 0;
-    for (const m of this.maps.values()) n += m.size;
+    for (const { map } of this.maps.values()) n += map.size;
+    return n;
+  }
+
+  /** Partial matches held by the rule's patterns (the `runs` maps of its NFA stages). */
+  get partialMatches(): number {
+    let n = 0;
+    for (const [id, { map }] of this.maps)
+      if (id.endsWith('runs')) for (const k of map.values()) n += (k as { runs: unknown[] }).runs.length;
     return n;
   }
 }
+
+/** A rule state's maps as data: what a checkpoint holds. */
+export type StateMaps = { id: string; byKey: boolean; entries: [unknown, unknown][] }[];
 
 export interface PlanContext {
   /** Every event the engine sees, before the rule's input filter: the other side of joins. */
