@@ -15,6 +15,7 @@ import type { InferenceEvent } from '../normalise/inference-event.js';
 import { seededRandom } from '../sim/device-model.js';
 import { median } from './bench-util.js';
 import { handFusedTemplates } from './fused-reference.js';
+import { decodeSnapshot, encodeSnapshot } from '../state/rule-snapshot.js';
 
 const DEVICES = 10_000;
 const EVENTS_PER_RUN = 2_000_000;
@@ -169,7 +170,7 @@ const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a
 
 const rows: Record<string, string | number>[] = [];
 let baseline = 0;
-// `npm run bench:cep -- pattern`: the baseline and the stages whose name has that word (`-- partials`: the partial-match memory alone).
+// `npm run bench:cep -- pattern`: the baseline and the stages whose name has that word (`-- partials`: the partial-match memory alone; `-- snapshot`: snapshot and restore times).
 const only = process.argv[2];
 const chosen = Object.entries(STAGES).filter(([name], i) => i === 0 || only === undefined || name.includes(only));
 for (const [name, stage] of chosen) {
@@ -193,6 +194,7 @@ console.log(`node ${process.version}, ${DEVICES} devices, ${EVENTS_PER_RUN} pre-
 console.log('latency is per event, averaged over batches of 1000 synchronous events\n');
 console.table(rows);
 if (only === undefined || only === 'pattern' || only === 'partials') partialMatchMemory();
+if (only === undefined || only === 'snapshot') snapshotTimes();
 if (!(globalThis as { gc?: unknown }).gc) console.log('(run with --expose-gc for exact heap figures)');
 
 /**
@@ -223,4 +225,48 @@ function partialMatchMemory(): void {
       `heap ${(bytes / 1e6).toFixed(0)} MB, ${Math.round(bytes / held)} B per partial match, ${Math.round(bytes / DEVICES)} B per key`,
   );
   sub.unsubscribe();
+}
+
+/**
+ * Snapshot and restore of the seven templates over 10,000 devices with 70 events each (the trend's
+ * 60 points full): the engine's thread takes the state and encodes it (the gateway then writes it
+ * asynchronously); a restart decodes it, restores it into a new engine and connects it (timers re-armed).
+ */
+function snapshotTimes(): void {
+  const engine = new RuleEngine(templates);
+  const input = new Subject<InferenceEvent>();
+  const sub = engine.connect(input).subscribe(() => undefined);
+  for (let i = 0; i < DEVICES * 70; i++) {
+    const e = pool[i % pool.length]!;
+    input.next({ ...e, ts: 1_763_800_000_000 + Math.floor(i / DEVICES) * 500 });
+  }
+  const take: number[] = [];
+  const restore: number[] = [];
+  let bytes = 0;
+  let continued = 0;
+  for (let run = 0; run < RUNS + 1; run++) {
+    const t0 = performance.now();
+    const parts = encodeSnapshot({ ...engine.checkpoint(), gateway: 'bench', writtenAt: Date.now() });
+    const taken = performance.now() - t0;
+    // What a restart reads: the file in one buffer.
+    const file = Buffer.concat(parts);
+    const t1 = performance.now();
+    const read = decodeSnapshot(file, 'bench');
+    if (!read.ok) throw new Error(read.reason);
+    const next = new RuleEngine(templates);
+    continued = next.restore(read.body).continued.length;
+    const s = next.connect(new Subject<InferenceEvent>()).subscribe(() => undefined);
+    const t2 = performance.now();
+    s.unsubscribe();
+    bytes = file.length;
+    // The first of each is a warm-up.
+    if (run > 0) (take.push(taken), restore.push(t2 - t1));
+  }
+  sub.unsubscribe();
+  const range = (xs: number[]): string =>
+    `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+  console.log(
+    `\nsnapshot of ${DEVICES} devices × ${templates.length} rules: ${(bytes / 1e6).toFixed(1)} MB; ` +
+      `taken and encoded on the engine's thread: ${range(take)}; decoded, restored and connected (${continued} rules continue): ${range(restore)}`,
+  );
 }

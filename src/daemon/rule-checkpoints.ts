@@ -111,14 +111,15 @@ export class RuleCheckpoints implements Part {
     if (this.writing) return this.writing;
     const t0 = performance.now();
     const checkpoint = this.engine.checkpoint();
-    const bytes = encodeSnapshot({ ...checkpoint, gateway: this.settings.gateway, writtenAt: this.clock.now() });
+    const parts = encodeSnapshot({ ...checkpoint, gateway: this.settings.gateway, writtenAt: this.clock.now() });
     const tookMs = performance.now() - t0;
+    const bytes = parts.reduce((n, p) => n + p.length, 0);
     const events = this.engine.status().reduce((n, r) => n + r.eventsIn, 0);
-    this.writing = writeSnapshot(this.file, bytes)
+    this.writing = writeSnapshot(this.file, parts)
       .then(() => {
-        Object.assign(this.figures, { lastAt: this.clock.now(), lastTookMs: tookMs, lastBytes: bytes.length });
-        this.told.written(tookMs, bytes.length);
-        this.log.debug({ bytes: bytes.length, tookMs, events }, 'rule-state snapshot written');
+        Object.assign(this.figures, { lastAt: this.clock.now(), lastTookMs: tookMs, lastBytes: bytes });
+        this.told.written(tookMs, bytes);
+        this.log.debug({ bytes: bytes, tookMs, events }, 'rule-state snapshot written');
       })
       .catch((err: unknown) => {
         this.figures.failures++;

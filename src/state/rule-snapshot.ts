@@ -21,15 +21,27 @@ export interface SnapshotBody extends EngineCheckpoint {
 
 export type SnapshotRead = { ok: true; body: SnapshotBody; bytes: number } | { ok: false; missing: boolean; reason: string };
 
-/** The snapshot as bytes: a fixed header with the body's length and checksum, so a torn or altered file is told apart. */
-export function encodeSnapshot(body: SnapshotBody): Buffer {
-  const payload = serialize(body);
+/**
+ * The snapshot as the pieces of one file, header first: a fixed header with the body's length and
+ * checksum, so a torn or altered file is told apart, then an index (times, gateway, each rule's id,
+ * shape and length) and each rule's state as it was encoded. The rule states are not copied: a
+ * snapshot is taken on the engine's thread, and written piece by piece.
+ */
+export function encodeSnapshot(body: SnapshotBody): Buffer[] {
+  const { rules, ...rest } = body;
+  const index = serialize({ ...rest, rules: rules.map((r) => ({ id: r.id, shape: r.shape, length: r.state.byteLength })) });
+  const indexLength = Buffer.alloc(4);
+  indexLength.writeUInt32BE(index.length);
+  const parts = [indexLength, index, ...rules.map((r) => Buffer.from(r.state.buffer, r.state.byteOffset, r.state.byteLength))];
+  const hash = createHash('sha256');
+  let length = 0;
+  for (const p of parts) (hash.update(p), (length += p.length));
   const header = Buffer.alloc(HEADER);
   MAGIC.copy(header, 0);
   header.writeUInt32BE(SNAPSHOT_FORMAT, 8);
-  header.writeBigUInt64BE(BigInt(payload.length), 16);
-  createHash('sha256').update(payload).digest().copy(header, 24);
-  return Buffer.concat([header, payload]);
+  header.writeBigUInt64BE(BigInt(length), 16);
+  hash.digest().copy(header, 24);
+  return [header, ...parts];
 }
 
 /** Reads a snapshot back, or says why it cannot be used; never throws on a bad file. */
@@ -49,13 +61,28 @@ export function decodeSnapshot(bytes: Buffer, gateway: string): SnapshotRead {
   if (!sum.equals(bytes.subarray(24, HEADER))) return refuse('checksum mismatch: the file was altered or damaged');
   let body: SnapshotBody;
   try {
-    body = deserialize(payload) as SnapshotBody;
+    body = parseBody(payload);
   } catch (err) {
     return refuse(`unreadable: ${(err as Error).message}`);
   }
-  if (typeof body?.at !== 'number' || !Array.isArray(body.rules)) return refuse('not a rule-state snapshot: no time or rules');
   if (body.gateway !== gateway) return refuse(`written by gateway '${String(body.gateway)}', this is '${gateway}'`);
   return { ok: true, body, bytes: bytes.length };
+}
+
+/** The index, then each rule's state as a view of the file's bytes. */
+function parseBody(payload: Buffer): SnapshotBody {
+  const indexLength = payload.readUInt32BE(0);
+  const index = deserialize(payload.subarray(4, 4 + indexLength)) as Omit<SnapshotBody, 'rules'> & {
+    rules: { id: string; shape: string; length: number }[];
+  };
+  if (typeof index?.at !== 'number' || !Array.isArray(index.rules)) throw new Error('no time or rules in the index');
+  let offset = 4 + indexLength;
+  const rules = index.rules.map((r) => {
+    const state = payload.subarray(offset, (offset += r.length));
+    if (state.length !== r.length) throw new Error(`rule ${r.id}: ${state.length} of ${r.length} bytes`);
+    return { id: r.id, shape: r.shape, state };
+  });
+  return { ...index, rules };
 }
 
 export async function readSnapshot(file: string, gateway: string): Promise<SnapshotRead> {
@@ -73,11 +100,11 @@ export async function readSnapshot(file: string, gateway: string): Promise<Snaps
  * Writes the snapshot atomically: a temporary file, fsync, rename over the old one, fsync of the
  * directory. A crash at any point leaves the old snapshot or the new one, never a mix.
  */
-export async function writeSnapshot(file: string, bytes: Buffer): Promise<void> {
+export async function writeSnapshot(file: string, parts: Buffer[]): Promise<void> {
   const tmp = `${file}.tmp`;
   const fd = await open(tmp, 'w', 0o600);
   try {
-    await fd.writeFile(bytes);
+    await fd.writev(parts);
     await fd.sync();
   } finally {
     await fd.close();

@@ -111,7 +111,7 @@ t.test('a run cut after a snapshot and continued from it gives what the uninterr
       checkpoint: (cp) => ((checkpoint = cp), (taken = first.length)),
     });
     // Through the file format, as a restart reads it.
-    const read = decodeSnapshot(encodeSnapshot({ ...checkpoint!, gateway: 'gw', writtenAt: 0 }), 'gw');
+    const read = decodeSnapshot(Buffer.concat(encodeSnapshot({ ...checkpoint!, gateway: 'gw', writtenAt: 0 })), 'gw');
     t.ok(read.ok, 'the snapshot reads back');
     if (!read.ok) return;
     const rest: string[] = [];

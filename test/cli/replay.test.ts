@@ -182,7 +182,7 @@ t.test('--snapshot: a replay continues from a gateway snapshot; a damaged one is
   let checkpoint: EngineCheckpoint | undefined;
   runReplay(config.rules, events.slice(0, half), () => undefined, { checkpoint: (cp) => (checkpoint = cp) });
   const snapshot = join(dir, 'rule-state.snapshot');
-  writeFileSync(snapshot, encodeSnapshot({ ...checkpoint!, gateway: config.gateway.id, writtenAt: 0 }));
+  writeFileSync(snapshot, Buffer.concat(encodeSnapshot({ ...checkpoint!, gateway: config.gateway.id, writtenAt: 0 })));
 
   const whole = replay(EVENTS).out.trim().split('\n');
   const cut = events[half - 1]!.ts;

@@ -11,7 +11,7 @@ const body: SnapshotBody = {
 };
 
 t.test('a snapshot reads back as written', async (t) => {
-  const read = decodeSnapshot(encodeSnapshot(body), 'gw-1');
+  const read = decodeSnapshot(Buffer.concat(encodeSnapshot(body)), 'gw-1');
   t.ok(read.ok);
   if (read.ok)
     t.same(
@@ -21,7 +21,7 @@ t.test('a snapshot reads back as written', async (t) => {
 });
 
 t.test('a torn, altered, foreign or other-gateway snapshot is refused with its reason', async (t) => {
-  const bytes = encodeSnapshot(body);
+  const bytes = Buffer.concat(encodeSnapshot(body));
   const refused = (b: Buffer, gateway = 'gw-1'): string => {
     const read = decodeSnapshot(b, gateway);
     return read.ok ? 'accepted' : read.reason;

@@ -25,8 +25,9 @@ export interface Trend<T> {
 }
 
 export interface Fit {
-  xs: number[];
-  ys: number[];
+  /** Typed arrays: a snapshot copies them as bytes, where an array of numbers is encoded number by number. */
+  xs: Float64Array;
+  ys: Float64Array;
   next: number;
   count: number;
   /** x = (t - origin) / 1000; the origin moves to the oldest point once per window so x stays small. */
@@ -52,8 +53,8 @@ export function trend<T>(options: TrendOptions<T>, shared?: Map<string, Fit>, li
     {
       keyOf: options.keyOf,
       init: (event) => ({
-        xs: [],
-        ys: [],
+        xs: new Float64Array(size),
+        ys: new Float64Array(size),
         next: 0,
         count: 0,
         origin: options.timeOf(event),
