@@ -45,3 +45,25 @@ t.test('a tie goes to the newest version (numeric order: 1.10 > 1.2), and the lo
     expectObservable(show(cold('adeb|', values).pipe(mismatch(options)))).toBe('-x-y|', { x: 'A!1.2/1.10', y: 'B!1.2/1.10' });
   });
 });
+
+t.test('with values kept by member too: an unchanged value is skipped, a member moving to another group joins it', async (t) => {
+  const s = marbleScheduler(t);
+  type Moved = { k: string; g: string; v: string };
+  const moved = { groupOf: (r: Moved) => r.g, memberOf: (r: Moved) => r.k, valueOf: (r: Moved) => r.v };
+  const byMember = new Map<string, { group: string; value: string }>();
+  s.run(({ cold, expectObservable }) => {
+    const input = cold<Moved>('abc', {
+      a: { k: 'M1', g: 'A', v: '1' },
+      b: { k: 'M2', g: 'B', v: '2' },
+      c: { k: 'M1', g: 'B', v: '1' },
+    });
+    expectObservable(
+      input.pipe(
+        mismatch(moved, new Map(), byMember),
+        mergeMap((changes) => from(changes)),
+        map((c) => `${c.key}${c.state === 'raised' ? '!' : '='}${c.value}/${c.majority}`),
+      ),
+    ).toBe('--x', { x: 'M1!1/2' });
+  });
+  t.same(byMember.get('M1'), { group: 'B', value: '1' });
+});

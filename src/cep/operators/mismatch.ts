@@ -33,16 +33,28 @@ export interface Group {
  * the greatest value, i.e. the newest version string), cleared when it agrees again. Only an
  * event that changes a member's value re-evaluates the group.
  */
-export function mismatch<T>(o: MismatchOptions<T>, shared?: Map<string, Group>): OperatorFunction<T, Disagreement<T>[]> {
+export function mismatch<T>(
+  o: MismatchOptions<T>,
+  shared?: Map<string, Group>,
+  /**
+   * Each member's value by member as well, where reading one costs less than a lookup in its
+   * group's map (the engine's device table): an event that changes nothing, nearly all of them,
+   * then touches no group.
+   */
+  valueByMember?: Map<string, { group: string; value: string }>,
+): OperatorFunction<T, Disagreement<T>[]> {
   return keyedStep<T, Group, Disagreement<T>[]>(
     {
       keyOf: o.groupOf,
       init: () => ({ members: new Map(), counts: new Map(), odd: new Set() }),
-      step(g, event) {
+      step(g, event, group) {
         const value = o.valueOf(event);
         if (value === undefined) return undefined;
         const member = o.memberOf(event);
+        const known = valueByMember?.get(member);
+        if (known !== undefined && known.value === value && known.group === group) return undefined;
         const before = g.members.get(member);
+        valueByMember?.set(member, { group, value });
         if (before === value) return undefined;
         if (before !== undefined) g.counts.set(before, g.counts.get(before)! - 1);
         g.counts.set(value, (g.counts.get(value) ?? 0) + 1);

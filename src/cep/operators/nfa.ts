@@ -321,7 +321,11 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
             const key = o.keyOf(event);
             const ts = o.timeOf(event);
             let state = keys.get(key);
-            if (!state) keys.set(key, (state = { runs: [], seq: 0, newest: ts }));
+            if (!state) {
+              // A key with no partial match that this event cannot begin one for would only be made and dropped again.
+              if (!firsts.some((first) => holds(steps[first]!.where, event, undefined))) return;
+              keys.set(key, (state = { runs: [], seq: 0, newest: ts }));
+            }
             if (ts < state.newest - within) return o.onLate?.(key, event);
             state.newest = Math.max(state.newest, ts);
             const seq = state.seq++;

@@ -401,7 +401,11 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const m = stage.mismatch;
     return (rows) =>
       rows.pipe(
-        mismatch({ groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) }, state.of(i, '', false)),
+        mismatch(
+          { groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) },
+          state.of(i, '', false),
+          state.of(i, 'member'),
+        ),
         mergeMap((changes) => from(changes)),
         map(
           (c): Signal => ({
