@@ -15,6 +15,7 @@ import type { InferenceEvent } from '../normalise/inference-event.js';
 import { seededRandom } from '../sim/device-model.js';
 import { median } from './bench-util.js';
 import { handFusedTemplates } from './fused-reference.js';
+import { handAbsence, handHysteresis, handPageHinkley, handPersistence, handTrend, handTumblingAvg } from './stage-references.js';
 import { decodeSnapshot, encodeSnapshot } from '../state/rule-snapshot.js';
 
 const DEVICES = 10_000;
@@ -112,10 +113,15 @@ const STAGES: Record<string, Stage> = {
   'engine: pattern a → b, up to 19 partial matches per key': () => (source) =>
     new RuleEngine([patternRule('skipPastLastEvent', 1000)]).connect(source),
   'engine: pattern, noSkip (every partial match matches)': () => (source) => new RuleEngine([patternRule('noSkip', 1000)]).connect(source),
+  'hand-written: anomaly-persistence': () => (source) => source.pipe(tap(handPersistence())),
   hysteresis: () => hysteresis({ raiseAt: 0.7, clearAt: 0.3, keyOf: byDevice, readingOf: anomalyOf }),
+  'hand-written: hysteresis': () => (source) => source.pipe(tap(handHysteresis())),
   'trend (window 20)': () => trend({ window: 20, keyOf: byDevice, readingOf: anomalyOf, timeOf: (e) => e.ts, threshold: 0.8 }),
+  'hand-written: trend (window 20)': () => (source) => source.pipe(tap(handTrend(20))),
   'page-hinkley': () => pageHinkley({ delta: 0.02, lambda: 5, keyOf: byDevice, readingOf: anomalyOf }),
+  'hand-written: page-hinkley': () => (source) => source.pipe(tap(handPageHinkley())),
   'absence (30 s)': () => absence({ timeoutMs: 30_000, keyOf: byDevice }),
+  'hand-written: absence (30 s)': () => (source) => source.pipe(tap(handAbsence(Date.now))),
   'tumbling window 10 s, avg': () =>
     window({
       spec: { kind: 'tumbling', sizeMs: 10_000 },
@@ -125,6 +131,19 @@ const STAGES: Record<string, Stage> = {
       aggregate: avg,
       outOfOrderMs: 1000,
     }),
+  'hand-written: tumbling window 10 s, avg': () => (source) => source.pipe(tap(handTumblingAvg())),
+};
+
+/** The hand-written kernel each single-stage row is measured against. */
+const REFERENCE: Record<string, string> = {
+  'engine: anomaly-persistence template': 'hand-written: anomaly-persistence',
+  'same rule, state cap 20k + ttl 1h': 'hand-written: anomaly-persistence',
+  hysteresis: 'hand-written: hysteresis',
+  'trend (window 20)': 'hand-written: trend (window 20)',
+  'page-hinkley': 'hand-written: page-hinkley',
+  'absence (30 s)': 'hand-written: absence (30 s)',
+  'tumbling window 10 s, avg': 'hand-written: tumbling window 10 s, avg',
+  [`engine: the ${templates.length} templates`]: `hand-fused ${templates.length} templates (no engine)`,
 };
 
 interface Run {
@@ -172,23 +191,39 @@ const rows: Record<string, string | number>[] = [];
 let baseline = 0;
 // `npm run bench:cep -- pattern`: the baseline and the stages whose name has that word (`-- partials`: the partial-match memory alone; `-- snapshot`: snapshot and restore times).
 const only = process.argv[2];
-const chosen = Object.entries(STAGES).filter(([name], i) => i === 0 || only === undefined || name.includes(only));
+const chosen = Object.entries(STAGES).filter(
+  ([name], i) =>
+    i === 0 ||
+    only === undefined ||
+    name.includes(only) ||
+    (REFERENCE[name] === undefined && Object.entries(REFERENCE).some(([stage, ref]) => ref === name && stage.includes(only))),
+);
+const measured = new Map<string, number>();
 for (const [name, stage] of chosen) {
   const events = POOLS[name] ?? pool;
   runOnce(stage, events); // warm-up: JIT and inline caches
   const runs = Array.from({ length: RUNS }, () => runOnce(stage, events));
-  const eps = median(runs.map((r) => r.eventsPerSecond));
+  const all = runs.map((r) => r.eventsPerSecond);
+  const eps = median(all);
   if (baseline === 0) baseline = eps;
+  measured.set(name, eps);
   const perEventNs = runs.flatMap((r) => r.batchNs).map((ns) => ns / BATCH);
   rows.push({
     stage: name,
     'events/s (median)': Math.round(eps),
+    'min / max': `${(Math.min(...all) / 1e6).toFixed(2)}–${(Math.max(...all) / 1e6).toFixed(2)} M`,
     'vs baseline': `${((eps / baseline) * 100).toFixed(0)}%`,
+    'vs hand-written': '',
     'p50 ns/event': Math.round(percentile(perEventNs, 0.5)),
     'p99 ns/event': Math.round(percentile(perEventNs, 0.99)),
     'heap B/device': Math.round(heapPerDevice(stage, events)),
   });
   console.error(`${name}: ${Math.round(eps)} events/s`);
+}
+// Rows and their references may come in either order: the ratio is filled in once both are measured.
+for (const row of rows) {
+  const reference = measured.get(REFERENCE[row.stage as string] ?? '');
+  if (reference !== undefined) row['vs hand-written'] = `${((row['events/s (median)'] as number) / reference).toFixed(2)}×`;
 }
 console.log(`node ${process.version}, ${DEVICES} devices, ${EVENTS_PER_RUN} pre-parsed events per run, median of ${RUNS} runs;`);
 console.log('latency is per event, averaged over batches of 1000 synchronous events\n');
