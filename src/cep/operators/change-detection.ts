@@ -1,5 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
-import { keyedStep, type KeyLimits } from './keyed-step.js';
+import { keyedStep, type KeyedOperator, type KeyLimits } from './keyed-step.js';
 
 export type Direction = 'up' | 'down';
 export interface PageHinkleyState {
@@ -53,7 +52,7 @@ function changeDetector<T, S extends { n: number }>(
   observe: (s: S, x: number) => number | undefined,
   shared?: Map<string, S>,
   limits?: KeyLimits,
-): OperatorFunction<T, ChangePoint<T>> {
+): KeyedOperator<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
   return keyedStep<T, S, ChangePoint<T>>(
     {
@@ -80,7 +79,7 @@ export function pageHinkley<T>(
   o: PageHinkleyOptions<T>,
   shared?: Map<string, PageHinkleyState>,
   limits?: KeyLimits,
-): OperatorFunction<T, ChangePoint<T>> {
+): KeyedOperator<T, ChangePoint<T>> {
   const minPoints = o.minPoints ?? 30;
   return changeDetector(
     o,
@@ -109,7 +108,7 @@ export interface CusumOptions<T> extends Keyed<T> {
 }
 
 /** One-sided tabular CUSUM per key. */
-export function cusum<T>(o: CusumOptions<T>, shared?: Map<string, CusumState>, limits?: KeyLimits): OperatorFunction<T, ChangePoint<T>> {
+export function cusum<T>(o: CusumOptions<T>, shared?: Map<string, CusumState>, limits?: KeyLimits): KeyedOperator<T, ChangePoint<T>> {
   const sign = o.direction === 'down' ? -1 : 1;
   const warmup = o.target === undefined ? Math.max(1, o.warmup ?? 20) : 0;
   return changeDetector(

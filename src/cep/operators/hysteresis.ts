@@ -1,5 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
-import { keyedStep, type EvictionReason, type KeyLimits } from './keyed-step.js';
+import { keyedStep, type KeyedOperator, type EvictionReason, type KeyLimits } from './keyed-step.js';
 
 export interface HysteresisOptions<T> {
   /** Raise when the value is ≥ raiseAt … */
@@ -25,7 +24,7 @@ export function hysteresis<T>(
   options: HysteresisOptions<T>,
   shared?: Map<string, { raised: boolean }>,
   limits?: KeyLimits,
-): OperatorFunction<T, LevelChange<T>> {
+): KeyedOperator<T, LevelChange<T>> {
   if (!(options.clearAt < options.raiseAt)) throw new RangeError('hysteresis needs clearAt < raiseAt');
   return keyedStep<T, { raised: boolean }, LevelChange<T>>(
     {

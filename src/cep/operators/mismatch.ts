@@ -1,5 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
-import { keyedStep } from './keyed-step.js';
+import { keyedStep, type KeyedOperator } from './keyed-step.js';
 
 export interface MismatchOptions<T> {
   /** The group whose members should agree, e.g. every device running one model. */
@@ -42,7 +41,7 @@ export function mismatch<T>(
    * then touches no group.
    */
   valueByMember?: Map<string, { group: string; value: string }>,
-): OperatorFunction<T, Disagreement<T>[]> {
+): KeyedOperator<T, Disagreement<T>[]> {
   return keyedStep<T, Group, Disagreement<T>[]>(
     {
       keyOf: o.groupOf,

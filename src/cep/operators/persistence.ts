@@ -1,5 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
-import { keyedStep, type KeyLimits } from './keyed-step.js';
+import { keyedStep, type KeyedOperator, type KeyLimits } from './keyed-step.js';
 import type { LevelChange } from './hysteresis.js';
 
 export interface PersistenceOptions<T> {
@@ -36,7 +35,7 @@ export function persistence<T>(
   o: PersistenceOptions<T>,
   shared?: Map<string, PersistenceWindow<T>>,
   limits?: KeyLimits,
-): OperatorFunction<T, LevelChange<T>> {
+): KeyedOperator<T, LevelChange<T>> {
   if (!(o.n >= 1 && o.n <= o.m)) throw new RangeError('persistence needs 1 ≤ n ≤ m');
   return keyedStep<T, PersistenceWindow<T>, LevelChange<T>>(
     {

@@ -1,5 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
-import { keyedStep, type KeyLimits } from './keyed-step.js';
+import { keyedStep, type KeyedOperator, type KeyLimits } from './keyed-step.js';
 
 export interface TrendOptions<T> {
   /** Points in the least-squares fit (the last N per key), ≥ 2. */
@@ -46,7 +45,7 @@ export interface Fit {
  * sums (O(1) per event; re-based once per window). Emits once a key has two points with different
  * times.
  */
-export function trend<T>(options: TrendOptions<T>, shared?: Map<string, Fit>, limits?: KeyLimits): OperatorFunction<T, Trend<T>> {
+export function trend<T>(options: TrendOptions<T>, shared?: Map<string, Fit>, limits?: KeyLimits): KeyedOperator<T, Trend<T>> {
   const size = options.window;
   if (!(size >= 2)) throw new RangeError('trend needs a window of at least 2 points');
   return keyedStep<T, Fit, Trend<T>>(

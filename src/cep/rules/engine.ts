@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, Subject, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, Subscription, type SchedulerAction, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { RuleOutput } from '../../core/rule-output.js';
 import type { InferenceEvent } from '../../normalise/inference-event.js';
 import type { EvictionReason } from '../operators/keyed-step.js';
@@ -60,7 +60,7 @@ interface RunningRule {
   run: RuleRunState;
   error?: string;
   stoppedAt?: number;
-  input?: Subject<Row>;
+  input?: { next(row: Row): void; complete(): void };
   subscription?: Subscription;
   eventsIn: number;
   eventsOut: number;
@@ -261,7 +261,8 @@ export class RuleEngine {
   private dispatch(event: InferenceEvent): void {
     const row: Row = { device: event.device, ts: event.ts, event, attrs: this.attributes.get(event.device) };
     this.table.focus(event.device);
-    this.all.next(row);
+    // Only joins listen to every event; a Subject without observers still costs a call per event.
+    if (this.all.observed) this.all.next(row);
     for (const rule of this.rules) {
       if (rule.input === undefined) continue;
       try {
@@ -272,7 +273,7 @@ export class RuleEngine {
     }
   }
 
-  private feed(rule: RunningRule, input: Subject<Row>, row: Row): void {
+  private feed(rule: RunningRule, input: NonNullable<RunningRule['input']>, row: Row): void {
     if (rule.accepts !== undefined && !rule.accepts(row)) return;
     const n = ++rule.eventsIn;
     const value = rule.spec.time === 'processing' ? { ...row, ts: this.scheduler.now() } : row;
@@ -300,9 +301,7 @@ export class RuleEngine {
     if (compiled === undefined) return;
     // Timers of the rule's operators and outputs run inside its boundary too.
     const scheduler = guardedScheduler(this.scheduler, (err) => this.fail(rule, err));
-    const input = new Subject<Row>();
     const outputs = new RuleOutputs(rule.spec, rule.outputState, (o) => this.output.next(o));
-    rule.input = input;
     rule.outputs = outputs;
     outputs.start(scheduler);
     const ctx = {
@@ -316,7 +315,20 @@ export class RuleEngine {
       onEvict: (reason: EvictionReason) => this.hooks.evicted?.(id, reason),
       attributesOf: (device: string) => this.attributes.get(device),
     };
-    rule.subscription = compiled(input, ctx).subscribe({
+    const stages = compiled(ctx);
+    if (stages.direct) {
+      // Every stage has a direct form: one chain of calls per event, whatever throws lands in feed's or the scheduler's boundary.
+      const program = stages.direct((signal) => {
+        rule.eventsOut++;
+        outputs.signal(signal);
+      });
+      rule.input = { next: (row) => program.push(row), complete: () => undefined };
+      rule.subscription = new Subscription(() => program.dispose());
+      return;
+    }
+    const input = new RuleInput();
+    rule.input = input;
+    rule.subscription = stages.op(input.rows$).subscribe({
       next: (signal) => {
         rule.eventsOut++;
         // A throw here would reach RxJS's unhandled-error report and leave the rule looking alive.
@@ -345,6 +357,30 @@ export class RuleEngine {
     rule.subscription = undefined;
     rule.input = undefined;
     rule.outputs?.stop();
+  }
+}
+
+/**
+ * A rule's input: the rows go straight to the subscribers of its first stage (one, as a rule is
+ * built). A Subject per rule cost a closure per event besides the call.
+ */
+class RuleInput {
+  private sinks: Subscriber<Row>[] = [];
+  readonly rows$ = new Observable<Row>((subscriber) => {
+    this.sinks = [...this.sinks, subscriber];
+    return () => {
+      this.sinks = this.sinks.filter((s) => s !== subscriber);
+    };
+  });
+
+  next(row: Row): void {
+    // A copy is swapped in when subscribers come or go, so this loop never sees the list change.
+    const sinks = this.sinks;
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.next(row);
+  }
+
+  complete(): void {
+    for (const s of this.sinks) s.complete();
   }
 }
 

@@ -1,4 +1,4 @@
-import { filter, map, merge, mergeMap, from, share, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { filter, map, merge, share, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { absence } from '../operators/absence.js';
 import { cusum, pageHinkley, type ChangePoint } from '../operators/change-detection.js';
 import { hysteresis, type LevelChange } from '../operators/hysteresis.js';
@@ -13,6 +13,7 @@ import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
+import { chain, each, keyed, rxOnly, type Staged } from './staged.js';
 import { SlotMap, type DeviceTable } from './device-table.js';
 import { patternSequences, type PatternStepConfig, type RuleSpec, type Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
@@ -118,13 +119,13 @@ export interface PlanContext {
   attributesOf?: (device: string) => DeviceAttributes | undefined;
 }
 
-export type CompiledRule = (rows$: Observable<Row>, ctx: PlanContext) => Observable<Signal>;
+/** A rule built for one run of it: its stages as RxJS, and as direct calls when every stage has that form. */
+export type CompiledRule = (ctx: PlanContext) => Staged<Row, Signal>;
 
-/** Turns a validated rule into an RxJS pipeline from rows to signals. */
+/** Turns a validated rule into its stages, from rows to signals. */
 export function compileRule(rule: RuleSpec): CompiledRule {
   const keyOf = keyReader(rule.key);
-  return (rows$, ctx) => {
-    let rows = rows$;
+  return (ctx) => {
     const limits: KeyLimits = {
       maxKeys: rule.state?.maxKeys,
       overflow: rule.state?.overflow,
@@ -133,13 +134,14 @@ export function compileRule(rule: RuleSpec): CompiledRule {
       onEvict: (_key, reason) => ctx.onEvict?.(reason),
     };
     const last = rule.pipeline.length - 1;
-    for (let i = 0; i < last; i++) rows = rows.pipe(transform(rule.pipeline[i]!, i, { keyOf, ctx }));
+    let rows: Staged<Row, Row> | undefined;
+    for (let i = 0; i < last; i++) rows = chain(rows, transform(rule.pipeline[i]!, i, { keyOf, ctx }));
     const final = rule.pipeline[last]!;
     const detect = detector(final, last, { keyOf, ctx, limits });
-    if (detect) return rows.pipe(detect);
-    return rows.pipe(
-      transform(final, last, { keyOf, ctx }),
-      map((row) => rowSignal(row, keyOf(row))),
+    if (detect) return chain(rows, detect);
+    return chain(
+      chain(rows, transform(final, last, { keyOf, ctx })),
+      each<Row, Signal>((row, emit) => emit(rowSignal(row, keyOf(row)))),
     );
   };
 }
@@ -175,13 +177,39 @@ function withFields(row: Row, fields: Record<string, FieldValue>): Row {
   return { device: row.device, ts: row.ts, event: row.event, fields: merged, attrs: row.attrs };
 }
 
-function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Row> {
+function transform(stage: Stage, i: number, s: StageContext): Staged<Row, Row> {
   const { keyOf, ctx } = s;
   const state = ctx.state;
   if (stage.filter) {
     const keeps = compilePredicate(stage.filter);
-    return filter((r) => keeps(r));
+    return each<Row, Row>((r, emit) => {
+      if (keeps(r)) emit(r);
+    });
   }
+  if (stage.trend) {
+    const t = stage.trend;
+    const fits = trend(
+      { window: t.points, keyOf, readingOf: numberReader(t.field), timeOf: (r: Row) => r.ts, threshold: t.threshold },
+      state.of(i),
+    );
+    return keyed(fits, (fit, emit: (r: Row) => void) =>
+      emit(
+        withFields(fit.event, {
+          slope: fit.slopePerSecond,
+          fitted: fit.fitted,
+          // Never reaching the threshold is an infinite remaining life, so a `below` threshold on rul clears.
+          rul: t.threshold === undefined ? undefined : fit.timeToThresholdMs !== undefined ? fit.timeToThresholdMs / 1000 : Infinity,
+        }),
+      ),
+    );
+  }
+  return rxOnly(transformOperator(stage, i, s));
+}
+
+/** The transforms that run as RxJS only. */
+function transformOperator(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Row> {
+  const { keyOf, ctx } = s;
+  const state = ctx.state;
   if (stage.dedupe) {
     const d = stage.dedupe;
     const idOf = rowReader(d.by);
@@ -232,21 +260,6 @@ function transform(stage: Stage, i: number, s: StageContext): OperatorFunction<R
         }),
       );
   }
-  if (stage.trend) {
-    const t = stage.trend;
-    return (rows) =>
-      rows.pipe(
-        trend({ window: t.points, keyOf, readingOf: numberReader(t.field), timeOf: (r: Row) => r.ts, threshold: t.threshold }, state.of(i)),
-        map((fit) =>
-          withFields(fit.event, {
-            slope: fit.slopePerSecond,
-            fitted: fit.fitted,
-            // Never reaching the threshold is an infinite remaining life, so a `below` threshold on rul clears.
-            rul: t.threshold === undefined ? undefined : fit.timeToThresholdMs !== undefined ? fit.timeToThresholdMs / 1000 : Infinity,
-          }),
-        ),
-      );
-  }
   if (stage.join) {
     const j = stage.join;
     const accepts = compileEventFilter(j.with);
@@ -283,20 +296,13 @@ function level(c: LevelChange<Row>, value = c.value): Signal {
   };
 }
 
-function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Signal> | undefined {
+function detector(stage: Stage, i: number, s: StageContext): Staged<Row, Signal> | undefined {
   const { keyOf, ctx, limits } = s;
   const state = ctx.state;
   if (stage.persistence) {
     const p = stage.persistence;
-    return (rows) =>
-      rows.pipe(
-        persistence(
-          { keyOf, readingOf: numberReader(p.field), threshold: p.atLeast, n: p.n, m: p.m, clearAfter: p.clearAfter },
-          state.of(i),
-          limits,
-        ),
-        map((c) => level(c)),
-      );
+    const o = { keyOf, readingOf: numberReader(p.field), threshold: p.atLeast, n: p.n, m: p.m, clearAfter: p.clearAfter };
+    return keyed(persistence(o, state.of(i), limits), (c, emit: (sig: Signal) => void) => emit(level(c)));
   }
   if (stage.threshold) {
     const h = stage.threshold;
@@ -304,12 +310,57 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
     const up = h.above !== undefined;
     const readingOf = up ? read : (r: Row) => ((v) => (v === undefined ? undefined : -v))(read(r));
     const [raiseAt, clearAt] = up ? [h.above!, h.clearBelow!] : [-h.below!, -h.clearAbove!];
-    return (rows) =>
-      rows.pipe(
-        hysteresis({ keyOf, readingOf, raiseAt, clearAt }, state.of(i), limits),
-        map((c) => level(c, up ? c.value : -c.value)),
-      );
+    return keyed(hysteresis({ keyOf, readingOf, raiseAt, clearAt }, state.of(i), limits), (c, emit: (sig: Signal) => void) =>
+      emit(level(c, up ? c.value : -c.value)),
+    );
   }
+  if (stage.drift) {
+    const d = stage.drift;
+    const common = { keyOf, readingOf: numberReader(d.field), direction: d.direction };
+    const detect =
+      d.method === 'page-hinkley'
+        ? pageHinkley({ ...common, delta: d.delta, lambda: d.lambda, minPoints: d.minPoints }, state.of(i), limits)
+        : cusum({ ...common, slack: d.slack, threshold: d.limit, warmup: d.warmup }, state.of(i), limits);
+    return keyed(detect, (c: ChangePoint<Row>, emit: (sig: Signal) => void) =>
+      emit({
+        key: c.key,
+        device: c.event.device,
+        ts: c.event.ts,
+        state: 'event',
+        value: c.statistic,
+        row: c.event,
+        fields: { direction: c.direction, detector: c.detector, points: c.points },
+      }),
+    );
+  }
+  if (stage.mismatch) {
+    const m = stage.mismatch;
+    const detect = mismatch(
+      { groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) },
+      state.of(i, '', false),
+      state.of(i, 'member'),
+    );
+    return keyed(detect, (changes, emit: (sig: Signal) => void) => {
+      for (const c of changes)
+        emit({
+          key: c.key,
+          device: c.key,
+          ts: c.event.ts,
+          state: c.state,
+          value: 0,
+          row: { device: c.key, ts: c.event.ts },
+          fields: { [m.field]: c.value, majority: c.majority },
+        });
+    });
+  }
+  const op = detectorOperator(stage, i, s);
+  return op && rxOnly(op);
+}
+
+/** The detectors that run as RxJS only: timers (absence, pattern timeouts) and their latches. */
+function detectorOperator(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Signal> | undefined {
+  const { keyOf, ctx } = s;
+  const state = ctx.state;
   if (stage.absence) {
     const timeoutMs = stage.absence.timeout;
     return latched(
@@ -329,29 +380,6 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
           })),
         ),
     );
-  }
-  if (stage.drift) {
-    const d = stage.drift;
-    const common = { keyOf, readingOf: numberReader(d.field), direction: d.direction };
-    const detect =
-      d.method === 'page-hinkley'
-        ? pageHinkley({ ...common, delta: d.delta, lambda: d.lambda, minPoints: d.minPoints }, state.of(i), limits)
-        : cusum({ ...common, slack: d.slack, threshold: d.limit, warmup: d.warmup }, state.of(i), limits);
-    return (rows) =>
-      rows.pipe(
-        detect,
-        map(
-          (c: ChangePoint<Row>): Signal => ({
-            key: c.key,
-            device: c.event.device,
-            ts: c.event.ts,
-            state: 'event',
-            value: c.statistic,
-            row: c.event,
-            fields: { direction: c.direction, detector: c.detector, points: c.points },
-          }),
-        ),
-      );
   }
   /** Pattern options over rows, with partial matches and their deadlines kept in the rule state. */
   const patternOptions = (withinMs: number) => ({
@@ -396,29 +424,6 @@ function detector(stage: Stage, i: number, s: StageContext): OperatorFunction<Ro
         map((m): Signal => ({ ...patternSignal(m, n.within, 'first'), state: 'raised' })),
       ),
     );
-  }
-  if (stage.mismatch) {
-    const m = stage.mismatch;
-    return (rows) =>
-      rows.pipe(
-        mismatch(
-          { groupOf: keyReader(m.group), memberOf: keyOf, valueOf: stringReader(m.field) },
-          state.of(i, '', false),
-          state.of(i, 'member'),
-        ),
-        mergeMap((changes) => from(changes)),
-        map(
-          (c): Signal => ({
-            key: c.key,
-            device: c.key,
-            ts: c.event.ts,
-            state: c.state,
-            value: 0,
-            row: { device: c.key, ts: c.event.ts },
-            fields: { [m.field]: c.value, majority: c.majority },
-          }),
-        ),
-      );
   }
   return undefined;
 }
