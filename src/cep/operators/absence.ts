@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { directOperator, type DirectOperator } from './direct-operator.js';
 import { QuietKeys, type Seen } from './quiet-keys.js';
 
 export interface Silence<T> {
@@ -23,33 +24,18 @@ export interface AbsenceOptions<T> {
  * "No event from key K within T": emits one Silence per quiet episode; the key's next event
  * re-arms it. O(1) per event, and one scheduled wake-up drives every key (QuietKeys).
  */
-export function absence<T>(options: AbsenceOptions<T>): OperatorFunction<T, Silence<T>> {
+export function absence<T>(options: AbsenceOptions<T>): DirectOperator<T, Silence<T>> {
   const scheduler = options.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<Silence<T>>((subscriber) => {
-      const quiet = new QuietKeys<T>(
-        scheduler,
-        options.timeoutMs,
-        (key, last, lastSeenAt) => subscriber.next({ key, last, lastSeenAt, at: lastSeenAt + options.timeoutMs }),
-        options.shared,
-      );
-      const subscription = source.subscribe({
-        next(event) {
-          let key: string;
-          try {
-            key = options.keyOf(event);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          quiet.touch(key, event);
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        subscription.unsubscribe();
-        quiet.dispose();
-      };
-    });
+  return directOperator((emit) => {
+    const quiet = new QuietKeys<T>(
+      scheduler,
+      options.timeoutMs,
+      (key, last, lastSeenAt) => emit({ key, last, lastSeenAt, at: lastSeenAt + options.timeoutMs }),
+      options.shared,
+    );
+    return {
+      push: (event) => void quiet.touch(options.keyOf(event), event),
+      dispose: () => quiet.dispose(),
+    };
+  });
 }

@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { directOperator, type DirectOperator } from './direct-operator.js';
 import { QuietKeys, type Seen } from './quiet-keys.js';
 
 /** How a step's first event follows the previous step's last: Flink's next, followedBy, followedByAny. */
@@ -174,7 +175,7 @@ function normalise<T>(steps: NfaStep<T>[], o: NfaOptions<T>): Step<T>[] {
  * their own output. Events are taken in arrival order (see docs/rules.md); partial matches that
  * share a prefix share its links. A throwing condition errors the stream.
  */
-export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunction<T, NfaOutput<T>> {
+export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): DirectOperator<T, NfaOutput<T>> {
   return nfaAnyOf([definition], o);
 }
 
@@ -184,7 +185,7 @@ export function nfa<T>(definition: NfaStep<T>[], o: NfaOptions<T>): OperatorFunc
  * alternatives lie in one array, each alternative followed by an end slot (undefined) that a
  * complete partial match points at.
  */
-export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): OperatorFunction<T, NfaOutput<T>> {
+export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): DirectOperator<T, NfaOutput<T>> {
   if (alternatives.length === 0) throw new RangeError('a pattern needs at least one alternative');
   const steps: (Step<T> | undefined)[] = [];
   const firsts: number[] = [];
@@ -229,179 +230,169 @@ export function nfaAnyOf<T>(alternatives: NfaStep<T>[][], o: NfaOptions<T>): Ope
     return r.count < s.max && !(s.until && holds(s.until, e, r.link)) && holds(s.where, e, r.link);
   };
 
-  return (source) =>
-    new Observable<NfaOutput<T>>((subscriber) => {
-      const keys = o.shared?.keys ?? new Map<string, KeyRuns<T>>();
-      const flush = (key: string, state: KeyRuns<T>, due: (r: Run<T>) => boolean): Run<T>[] => {
-        // The usual case, nothing due, allocates nothing.
-        if (!state.runs.some(due)) return state.runs;
-        const kept: Run<T>[] = [];
-        const told = new Set<Link<T>>();
+  return directOperator<T, NfaOutput<T>>((emit) => {
+    const subscriber = { next: emit };
+    const keys = o.shared?.keys ?? new Map<string, KeyRuns<T>>();
+    const flush = (key: string, state: KeyRuns<T>, due: (r: Run<T>) => boolean): Run<T>[] => {
+      // The usual case, nothing due, allocates nothing.
+      if (!state.runs.some(due)) return state.runs;
+      const kept: Run<T>[] = [];
+      const told = new Set<Link<T>>();
+      for (const r of state.runs) {
+        if (!due(r)) {
+          kept.push(r);
+          continue;
+        }
+        r.dead = true;
+        if (told.has(r.link)) continue;
+        told.add(r.link);
+        if (steps[r.step] === undefined)
+          subscriber.next({ type: 'match', key, start: r.start, end: r.start + within, events: events(r.link) });
+        else subscriber.next({ type: 'timeout', key, start: r.start, events: events(r.link), waitingFor: waitingFor(r) });
+      }
+      return kept;
+    };
+    /** Event time a partial match runs out at: the whole pattern's within, or the step it waits for. */
+    const dueAt = (r: Run<T>): number => Math.min(r.start + within, r.count === 0 ? r.lastTs + stepWithin[r.step]! : Infinity);
+    /** One wake-up per key, at the earliest deadline of its partial matches (event time read as scheduler time from the newest event on). */
+    const arm = (key: string, state: KeyRuns<T>): void => {
+      let due = Infinity;
+      for (const r of state.runs) due = Math.min(due, dueAt(r));
+      if (due === state.due) return;
+      state.due = due;
+      // An event exactly at the deadline still belongs to the match, so the wake-up comes 1 ms after.
+      if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest) + 1);
+      else deadlines.forget(key);
+    };
+    const deadlines = new QuietKeys<undefined>(
+      scheduler,
+      // Any finite timeout makes it schedule wake-ups; `arm` gives each its own delay.
+      Number.isFinite(within) || stepWithin.some(Number.isFinite) ? 0 : undefined,
+      (key, _none, at) => {
+        const state = keys.get(key);
+        if (!state) return;
+        state.newest += scheduler.now() - at;
+        state.due = undefined;
+        state.runs = flush(key, state, (r) => dueAt(r) < state.newest);
+        if (state.runs.length === 0) keys.delete(key);
+        else arm(key, state);
+      },
+      o.shared?.deadlines,
+    );
+
+    /** Emits the event's matches oldest first, each discarding what its skip strategy names. */
+    const prune = (runs: Run<T>[], matches: Run<T>[], key: string, ts: number): Run<T>[] => {
+      matches.sort((a, b) => a.startSeq - b.startSeq);
+      let kept = runs;
+      const discarded = new Set<Run<T>>();
+      for (const m of matches) {
+        if (discarded.has(m)) continue;
+        subscriber.next({ type: 'match', key, start: m.start, end: ts, events: events(m.link) });
+        const until = skipTarget(m);
+        if (until <= m.startSeq) continue;
+        const inRange = (r: Run<T>): boolean => r.startSeq >= m.startSeq && r.startSeq < until;
+        for (const other of matches) if (inRange(other)) discarded.add(other);
+        kept = kept.filter((r) => {
+          if (!inRange(r)) return true;
+          r.dead = true;
+          return false;
+        });
+      }
+      return kept;
+    };
+    const skipTarget = (m: Run<T>): number => {
+      if (skip.to === 'noSkip') return -Infinity;
+      if (skip.to === 'skipToNext') return m.startSeq + 1;
+      if (skip.to === 'skipPastLastEvent') return m.link.seq + 1;
+      if (!('step' in skip)) return -Infinity;
+      let first: number | undefined;
+      let lastSeq: number | undefined;
+      for (let l: Link<T> | undefined = m.link; l; l = l.prev) {
+        if (names[l.step] !== skip.step) continue;
+        first = l.seq;
+        lastSeq ??= l.seq;
+      }
+      // Flink: no event of the named step is NO_SKIP.
+      return (skip.to === 'skipToFirst' ? first : lastSeq) ?? -Infinity;
+    };
+
+    return {
+      push(event) {
+        const key = o.keyOf(event);
+        const ts = o.timeOf(event);
+        let state = keys.get(key);
+        if (!state) {
+          // A key with no partial match that this event cannot begin one for would only be made and dropped again.
+          if (!firsts.some((first) => holds(steps[first]!.where, event, undefined))) return;
+          keys.set(key, (state = { runs: [], seq: 0, newest: ts }));
+        }
+        if (ts < state.newest - within) return o.onLate?.(key, event);
+        state.newest = Math.max(state.newest, ts);
+        const seq = state.seq++;
+        // Partial matches past their time (none before the key's earliest deadline), then the event through every one left.
+        if (!(ts <= (state.due ?? -Infinity))) state.runs = flush(key, state, (r) => ts > dueAt(r));
+        const next: Run<T>[] = [];
+        const matches: Run<T>[] = [];
+        const proceed = (from: Run<T>, link: Link<T>, step: number, guard: Run<T> | undefined, extra: Partial<Run<T>>): void => {
+          const base = newRun(from.start, from.startSeq, step, 0, link, ts, guard, extra.notNext, extra.notAfter);
+          const s = steps[step];
+          if (s === undefined) return void (base.notAfter ? next.push(base) : matches.push(base));
+          if (s.negative) {
+            const add =
+              s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), step] } : { notAfter: [...(extra.notAfter ?? []), step] };
+            return proceed(from, link, step + 1, guard, { ...extra, ...add });
+          }
+          next.push(base);
+          if (s.optional) proceed(from, link, step + 1, guard, extra);
+        };
+        /** The event taken as the `count + 1`th of `step` into the partial match `r` (a new one when it has no link). */
+        const take = (r: Pick<Run<T>, 'start' | 'startSeq'> & { link?: Link<T> }, step: number, count: number): void => {
+          const link: Link<T> = { event, step, seq, prev: r.link };
+          const s = steps[step]!;
+          const fresh = newRun(r.start, r.startSeq, step, count + 1, link, ts, undefined, undefined, undefined);
+          let loop: Run<T> | undefined;
+          if (count + 1 < s.max) next.push((loop = fresh));
+          if (count + 1 >= s.min) proceed(fresh, link, step + 1, s.greedy ? loop : undefined, {});
+        };
         for (const r of state.runs) {
-          if (!due(r)) {
-            kept.push(r);
+          const s = steps[r.step];
+          if (s === undefined) {
+            // Complete but for a final notFollowedBy: only its time can end it now.
+            if (!r.notAfter!.some((n) => holds(steps[n]!.where, event, r.link))) next.push(r);
             continue;
           }
-          r.dead = true;
-          if (told.has(r.link)) continue;
-          told.add(r.link);
-          if (steps[r.step] === undefined)
-            subscriber.next({ type: 'match', key, start: r.start, end: r.start + within, events: events(r.link) });
-          else subscriber.next({ type: 'timeout', key, start: r.start, events: events(r.link), waitingFor: waitingFor(r) });
-        }
-        return kept;
-      };
-      /** Event time a partial match runs out at: the whole pattern's within, or the step it waits for. */
-      const dueAt = (r: Run<T>): number => Math.min(r.start + within, r.count === 0 ? r.lastTs + stepWithin[r.step]! : Infinity);
-      /** One wake-up per key, at the earliest deadline of its partial matches (event time read as scheduler time from the newest event on). */
-      const arm = (key: string, state: KeyRuns<T>): void => {
-        let due = Infinity;
-        for (const r of state.runs) due = Math.min(due, dueAt(r));
-        if (due === state.due) return;
-        state.due = due;
-        // An event exactly at the deadline still belongs to the match, so the wake-up comes 1 ms after.
-        if (Number.isFinite(due)) deadlines.touch(key, undefined, Math.max(0, due - state.newest) + 1);
-        else deadlines.forget(key);
-      };
-      const deadlines = new QuietKeys<undefined>(
-        scheduler,
-        // Any finite timeout makes it schedule wake-ups; `arm` gives each its own delay.
-        Number.isFinite(within) || stepWithin.some(Number.isFinite) ? 0 : undefined,
-        (key, _none, at) => {
-          const state = keys.get(key);
-          if (!state) return;
-          state.newest += scheduler.now() - at;
-          state.due = undefined;
-          state.runs = flush(key, state, (r) => dueAt(r) < state.newest);
-          if (state.runs.length === 0) keys.delete(key);
-          else arm(key, state);
-        },
-        o.shared?.deadlines,
-      );
-
-      /** Emits the event's matches oldest first, each discarding what its skip strategy names. */
-      const prune = (runs: Run<T>[], matches: Run<T>[], key: string, ts: number): Run<T>[] => {
-        matches.sort((a, b) => a.startSeq - b.startSeq);
-        let kept = runs;
-        const discarded = new Set<Run<T>>();
-        for (const m of matches) {
-          if (discarded.has(m)) continue;
-          subscriber.next({ type: 'match', key, start: m.start, end: ts, events: events(m.link) });
-          const until = skipTarget(m);
-          if (until <= m.startSeq) continue;
-          const inRange = (r: Run<T>): boolean => r.startSeq >= m.startSeq && r.startSeq < until;
-          for (const other of matches) if (inRange(other)) discarded.add(other);
-          kept = kept.filter((r) => {
-            if (!inRange(r)) return true;
-            r.dead = true;
-            return false;
-          });
-        }
-        return kept;
-      };
-      const skipTarget = (m: Run<T>): number => {
-        if (skip.to === 'noSkip') return -Infinity;
-        if (skip.to === 'skipToNext') return m.startSeq + 1;
-        if (skip.to === 'skipPastLastEvent') return m.link.seq + 1;
-        if (!('step' in skip)) return -Infinity;
-        let first: number | undefined;
-        let lastSeq: number | undefined;
-        for (let l: Link<T> | undefined = m.link; l; l = l.prev) {
-          if (names[l.step] !== skip.step) continue;
-          first = l.seq;
-          lastSeq ??= l.seq;
-        }
-        // Flink: no event of the named step is NO_SKIP.
-        return (skip.to === 'skipToFirst' ? first : lastSeq) ?? -Infinity;
-      };
-
-      const subscription = source.subscribe({
-        next(event) {
-          try {
-            const key = o.keyOf(event);
-            const ts = o.timeOf(event);
-            let state = keys.get(key);
-            if (!state) {
-              // A key with no partial match that this event cannot begin one for would only be made and dropped again.
-              if (!firsts.some((first) => holds(steps[first]!.where, event, undefined))) return;
-              keys.set(key, (state = { runs: [], seq: 0, newest: ts }));
-            }
-            if (ts < state.newest - within) return o.onLate?.(key, event);
-            state.newest = Math.max(state.newest, ts);
-            const seq = state.seq++;
-            // Partial matches past their time (none before the key's earliest deadline), then the event through every one left.
-            if (!(ts <= (state.due ?? -Infinity))) state.runs = flush(key, state, (r) => ts > dueAt(r));
-            const next: Run<T>[] = [];
-            const matches: Run<T>[] = [];
-            const proceed = (from: Run<T>, link: Link<T>, step: number, guard: Run<T> | undefined, extra: Partial<Run<T>>): void => {
-              const base = newRun(from.start, from.startSeq, step, 0, link, ts, guard, extra.notNext, extra.notAfter);
-              const s = steps[step];
-              if (s === undefined) return void (base.notAfter ? next.push(base) : matches.push(base));
-              if (s.negative) {
-                const add =
-                  s.contiguity === 'next' ? { notNext: [...(extra.notNext ?? []), step] } : { notAfter: [...(extra.notAfter ?? []), step] };
-                return proceed(from, link, step + 1, guard, { ...extra, ...add });
-              }
-              next.push(base);
-              if (s.optional) proceed(from, link, step + 1, guard, extra);
-            };
-            /** The event taken as the `count + 1`th of `step` into the partial match `r` (a new one when it has no link). */
-            const take = (r: Pick<Run<T>, 'start' | 'startSeq'> & { link?: Link<T> }, step: number, count: number): void => {
-              const link: Link<T> = { event, step, seq, prev: r.link };
-              const s = steps[step]!;
-              const fresh = newRun(r.start, r.startSeq, step, count + 1, link, ts, undefined, undefined, undefined);
-              let loop: Run<T> | undefined;
-              if (count + 1 < s.max) next.push((loop = fresh));
-              if (count + 1 >= s.min) proceed(fresh, link, step + 1, s.greedy ? loop : undefined, {});
-            };
-            for (const r of state.runs) {
-              const s = steps[r.step];
-              if (s === undefined) {
-                // Complete but for a final notFollowedBy: only its time can end it now.
-                if (!r.notAfter!.some((n) => holds(steps[n]!.where, event, r.link))) next.push(r);
-                continue;
-              }
-              if (r.count > 0) {
-                const takes = loopTakes(r, event);
-                const stopped = s.until !== undefined && holds(s.until, event, r.link);
-                if (takes) take(r, r.step, r.count);
-                if (!stopped && ((!takes && s.loop !== 'consecutive') || (takes && s.loop === 'combinations'))) next.push(r);
-                continue;
-              }
-              if (r.notNext?.some((n) => holds(steps[n]!.where, event, r.link))) continue;
-              const blocked = r.guard !== undefined && !r.guard.dead && loopTakes(r.guard, event);
-              if (blocked) continue;
-              const takes = holds(s.where, event, r.link);
-              if (takes) take(r, r.step, 0);
-              const forbidden = r.notAfter?.some((n) => holds(steps[n]!.where, event, r.link)) ?? false;
-              const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
-              if (stays && !forbidden)
-                next.push(r.notNext ? newRun(r.start, r.startSeq, r.step, r.count, r.link, r.lastTs, undefined, undefined, r.notAfter) : r);
-            }
-            for (const first of firsts) if (holds(steps[first]!.where, event, undefined)) take({ start: ts, startSeq: seq }, first, 0);
-            for (const r of state.runs) r.dead = true;
-            for (const r of next) r.dead = false;
-            state.runs = prune(next, matches, key, ts);
-            if (state.runs.length > cap) {
-              const dropped = state.runs.length - cap;
-              for (const r of state.runs.splice(0, dropped)) r.dead = true;
-              o.onOverflow?.(key, dropped);
-            }
-            if (state.runs.length === 0) {
-              keys.delete(key);
-              deadlines.forget(key);
-            } else arm(key, state);
-          } catch (err) {
-            subscriber.error(err);
+          if (r.count > 0) {
+            const takes = loopTakes(r, event);
+            const stopped = s.until !== undefined && holds(s.until, event, r.link);
+            if (takes) take(r, r.step, r.count);
+            if (!stopped && ((!takes && s.loop !== 'consecutive') || (takes && s.loop === 'combinations'))) next.push(r);
+            continue;
           }
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-
-      return () => {
-        subscription.unsubscribe();
-        deadlines.dispose();
-      };
-    });
+          if (r.notNext?.some((n) => holds(steps[n]!.where, event, r.link))) continue;
+          const blocked = r.guard !== undefined && !r.guard.dead && loopTakes(r.guard, event);
+          if (blocked) continue;
+          const takes = holds(s.where, event, r.link);
+          if (takes) take(r, r.step, 0);
+          const forbidden = r.notAfter?.some((n) => holds(steps[n]!.where, event, r.link)) ?? false;
+          const stays = takes ? s.contiguity === 'followedByAny' : s.contiguity !== 'next';
+          if (stays && !forbidden)
+            next.push(r.notNext ? newRun(r.start, r.startSeq, r.step, r.count, r.link, r.lastTs, undefined, undefined, r.notAfter) : r);
+        }
+        for (const first of firsts) if (holds(steps[first]!.where, event, undefined)) take({ start: ts, startSeq: seq }, first, 0);
+        for (const r of state.runs) r.dead = true;
+        for (const r of next) r.dead = false;
+        state.runs = prune(next, matches, key, ts);
+        if (state.runs.length > cap) {
+          const dropped = state.runs.length - cap;
+          for (const r of state.runs.splice(0, dropped)) r.dead = true;
+          o.onOverflow?.(key, dropped);
+        }
+        if (state.runs.length === 0) {
+          keys.delete(key);
+          deadlines.forget(key);
+        } else arm(key, state);
+      },
+      dispose: () => deadlines.dispose(),
+    };
+  });
 }

@@ -322,7 +322,7 @@ export class RuleEngine {
         rule.eventsOut++;
         outputs.signal(signal);
       });
-      rule.input = { next: (row) => program.push(row), complete: () => undefined };
+      rule.input = { next: (row) => program.push(row), complete: () => program.complete?.() };
       rule.subscription = new Subscription(() => program.dispose());
       return;
     }

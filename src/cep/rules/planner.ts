@@ -1,5 +1,5 @@
-import { filter, map, merge, share, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { absence } from '../operators/absence.js';
+import { filter, map, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { absence, type Silence } from '../operators/absence.js';
 import { cusum, pageHinkley, type ChangePoint } from '../operators/change-detection.js';
 import { hysteresis, type LevelChange } from '../operators/hysteresis.js';
 import { intervalJoin, latestJoin, type Joined } from '../operators/join.js';
@@ -13,7 +13,7 @@ import { trend } from '../operators/trend.js';
 import { window, type WindowKeyState } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
-import { chain, each, keyed, rxOnly, type Staged } from './staged.js';
+import { chain, direct, each, fromOperator, keyed, rxOnly, type Staged } from './staged.js';
 import { SlotMap, type DeviceTable } from './device-table.js';
 import { patternSequences, type PatternStepConfig, type RuleSpec, type Stage } from './language.js';
 import { compileEventFilter, compilePredicate } from './predicate.js';
@@ -353,32 +353,19 @@ function detector(stage: Stage, i: number, s: StageContext): Staged<Row, Signal>
         });
     });
   }
-  const op = detectorOperator(stage, i, s);
-  return op && rxOnly(op);
-}
-
-/** The detectors that run as RxJS only: timers (absence, pattern timeouts) and their latches. */
-function detectorOperator(stage: Stage, i: number, s: StageContext): OperatorFunction<Row, Signal> | undefined {
-  const { keyOf, ctx } = s;
-  const state = ctx.state;
   if (stage.absence) {
     const timeoutMs = stage.absence.timeout;
+    const silences = fromOperator(absence<Row>({ timeoutMs, keyOf, scheduler: ctx.scheduler, shared: state.of(i) }));
     return latched(
       state.of(i, 'silent'),
       keyOf,
       () => true,
-      (rows) =>
-        rows.pipe(
-          absence({ timeoutMs, keyOf, scheduler: ctx.scheduler, shared: state.of(i) }),
-          map((q) => ({
-            key: q.key,
-            device: q.last.device,
-            ts: q.last.ts + timeoutMs,
-            state: 'raised' as const,
-            value: timeoutMs / 1000,
-            row: q.last,
-          })),
+      chain(
+        silences,
+        each<Silence<Row>, Signal>((q, emit) =>
+          emit({ key: q.key, device: q.last.device, ts: q.last.ts + timeoutMs, state: 'raised', value: timeoutMs / 1000, row: q.last }),
         ),
+      ),
     );
   }
   /** Pattern options over rows, with partial matches and their deadlines kept in the rule state. */
@@ -402,12 +389,12 @@ function detectorOperator(stage: Stage, i: number, s: StageContext): OperatorFun
       maxPartials: p.maxPartials,
       onOverflow: () => ctx.onEvict?.('partials'),
     });
-    return (rows) =>
-      rows.pipe(
-        detect,
-        filter((m) => p.emit === 'both' || p.emit === m.type),
-        map((m) => patternSignal(m, p.within, anchor, matched)),
-      );
+    return chain(
+      fromOperator(detect),
+      each<NfaOutput<Row>, Signal>((m, emit) => {
+        if (p.emit === 'both' || p.emit === m.type) emit(patternSignal(m, p.within, anchor, matched));
+      }),
+    );
   }
   if (stage.notFollowedBy) {
     const n = stage.notFollowedBy;
@@ -417,13 +404,13 @@ function detectorOperator(stage: Stage, i: number, s: StageContext): OperatorFun
       { name: 'then', where: then },
     ];
     const o = patternOptions(n.within);
-    return latched(state.of(i, 'late'), keyOf, then, (rows) =>
-      rows.pipe(
-        nfa(steps, { ...o, skip: { to: 'skipPastLastEvent' } }),
-        filter((m) => m.type === 'timeout'),
-        map((m): Signal => ({ ...patternSignal(m, n.within, 'first'), state: 'raised' })),
-      ),
+    const timeouts = chain(
+      fromOperator(nfa(steps, { ...o, skip: { to: 'skipPastLastEvent' } })),
+      each<NfaOutput<Row>, Signal>((m, emit) => {
+        if (m.type === 'timeout') emit({ ...patternSignal(m, n.within, 'first'), state: 'raised' });
+      }),
     );
+    return latched(state.of(i, 'late'), keyOf, then, timeouts);
   }
   return undefined;
 }
@@ -510,23 +497,26 @@ function latched(
   raised: Map<string, true>,
   keyOf: (r: Row) => string,
   clears: (r: Row) => boolean,
-  detect: OperatorFunction<Row, Signal>,
-): OperatorFunction<Row, Signal> {
-  return (rows) => {
-    const shared = rows.pipe(share());
-    const cleared = shared.pipe(
-      filter((r) => raised.size > 0 && raised.has(keyOf(r)) && clears(r)),
-      map((r): Signal => {
-        const key = keyOf(r);
-        raised.delete(key);
-        return { key, device: r.device, ts: r.ts, state: 'cleared', value: 0, row: r };
-      }),
-    );
-    const raises = shared.pipe(
-      detect,
-      filter((sig) => !raised.has(sig.key)),
-      map((sig) => (raised.set(sig.key, true), sig)),
-    );
-    return merge(cleared, raises);
-  };
+  detect: Staged<Row, Signal>,
+): Staged<Row, Signal> {
+  const inner = detect.direct!;
+  return direct((emit) => {
+    const raises = inner((sig) => {
+      if (raised.has(sig.key)) return;
+      raised.set(sig.key, true);
+      emit(sig);
+    });
+    return {
+      push(r) {
+        // The clear goes out before the row reaches the detector, which may raise again on it.
+        if (raised.size > 0 && clears(r)) {
+          const key = keyOf(r);
+          if (raised.delete(key)) emit({ key, device: r.device, ts: r.ts, state: 'cleared', value: 0, row: r });
+        }
+        raises.push(r);
+      },
+      complete: () => raises.complete?.(),
+      dispose: () => raises.dispose(),
+    };
+  });
 }

@@ -1,11 +1,6 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { directOperator, type Direct, type DirectOperator } from '../operators/direct-operator.js';
 import type { KeyedOperator } from '../operators/keyed-step.js';
-
-/** A stage called directly: `push` runs it on one input and calls the next stage for each output. */
-export interface Direct<I> {
-  push(input: I): void;
-  dispose(): void;
-}
 
 /**
  * A rule stage in both forms: an RxJS operator, and (for the stages that have one) a direct form
@@ -22,27 +17,11 @@ export const rxOnly = <I, O>(op: OperatorFunction<I, O>): Staged<I, O> => ({ op 
 
 /** A stage defined by its direct form; its operator runs the same code, so both cannot differ. */
 export function direct<I, O>(make: (emit: (out: O) => void) => Direct<I>): Staged<I, O> {
-  const op: OperatorFunction<I, O> = (source) =>
-    new Observable<O>((subscriber) => {
-      const stage = make((out) => subscriber.next(out));
-      const subscription = source.subscribe({
-        next(input) {
-          try {
-            stage.push(input);
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        subscription.unsubscribe();
-        stage.dispose();
-      };
-    });
-  return { op, direct: make };
+  return { op: directOperator(make), direct: make };
 }
+
+/** A stage from an operator that has a direct form. */
+export const fromOperator = <I, O>(operator: DirectOperator<I, O>): Staged<I, O> => ({ op: operator, direct: operator.direct });
 
 /** A stage that calls `f` on each input: a filter or a map. */
 export const each = <I, O>(f: (input: I, emit: (out: O) => void) => void): Staged<I, O> =>
@@ -75,6 +54,8 @@ export function chain<I, M, O>(a: Staged<I, M> | undefined, b: Staged<M, O>): St
             const earlier = first((m) => later.push(m));
             return {
               push: (input) => earlier.push(input),
+              // What the earlier stage emits as it completes goes through the later one before that completes.
+              complete: () => (earlier.complete?.(), later.complete?.()),
               dispose: () => (earlier.dispose(), later.dispose()),
             };
           },
