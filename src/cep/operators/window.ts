@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { directOperator, type DirectOperator } from './direct-operator.js';
 import type { Aggregator } from './aggregates.js';
 import { QuietKeys, type Seen } from './quiet-keys.js';
 import { alignedWindows, validateSpec, type Span, type WindowSpec } from './window-assign.js';
@@ -49,105 +50,94 @@ export interface WindowKeyState<A> {
  * belong to come out as `{ type: 'late' }` (a side output to count). When the source completes,
  * every open window closes, so replays are deterministic.
  */
-export function window<T, A, R>(o: WindowOptions<T, A, R>): OperatorFunction<T, WindowOutput<T, R>> {
+export function window<T, A, R>(o: WindowOptions<T, A, R>): DirectOperator<T, WindowOutput<T, R>> {
   validateSpec(o.spec);
   const scheduler = o.scheduler ?? asyncScheduler;
   const outOfOrder = o.outOfOrderMs ?? 0;
   const lateness = o.latenessMs ?? 0;
   const limit = countLimit(o.spec);
-  return (source) =>
-    new Observable<WindowOutput<T, R>>((subscriber) => {
-      const keys = o.shared ?? new Map<string, WindowKeyState<A>>();
+  return directOperator<T, WindowOutput<T, R>>((emit) => {
+    const subscriber = { next: emit };
+    const keys = o.shared ?? new Map<string, WindowKeyState<A>>();
 
-      const emitWindow = (key: string, w: Open<A>, final: boolean): void => {
-        const end = w.end === Infinity ? w.lastTs : w.end;
-        const value = o.aggregate.result(w.acc, end - w.start);
-        subscriber.next({ type: 'window', key, start: w.start, end, value, count: w.count, final });
-      };
+    const emitWindow = (key: string, w: Open<A>, final: boolean): void => {
+      const end = w.end === Infinity ? w.lastTs : w.end;
+      const value = o.aggregate.result(w.acc, end - w.start);
+      subscriber.next({ type: 'window', key, start: w.start, end, value, count: w.count, final });
+    };
 
-      const close = (key: string, state: WindowKeyState<A>, until: number): void => {
-        // The common case, nothing due, must not allocate: this runs after every event.
-        if (!anyDue(state.windows, until - lateness)) return;
-        const remaining: Open<A>[] = [];
-        for (const w of state.windows.sort((a, b) => a.end - b.end || a.start - b.start)) {
-          if (w.end + lateness <= until) emitWindow(key, w, true);
-          else remaining.push(w);
-        }
-        state.windows = remaining;
-      };
+    const close = (key: string, state: WindowKeyState<A>, until: number): void => {
+      // The common case, nothing due, must not allocate: this runs after every event.
+      if (!anyDue(state.windows, until - lateness)) return;
+      const remaining: Open<A>[] = [];
+      for (const w of state.windows.sort((a, b) => a.end - b.end || a.start - b.start)) {
+        if (w.end + lateness <= until) emitWindow(key, w, true);
+        else remaining.push(w);
+      }
+      state.windows = remaining;
+    };
 
-      const idle = new QuietKeys<undefined>(
-        scheduler,
-        o.idleMs,
-        (key) => {
-          const state = keys.get(key);
-          if (!state) return;
-          // Close everything; a straggler older than what they held cannot reopen them, the next event in order can.
-          const newest = Math.max(state.idleClosed ?? -Infinity, ...state.windows.map((w) => w.lastTs));
-          close(key, state, Infinity);
-          state.idleClosed = newest;
-        },
-        o.sharedIdle,
-      );
+    const idle = new QuietKeys<undefined>(
+      scheduler,
+      o.idleMs,
+      (key) => {
+        const state = keys.get(key);
+        if (!state) return;
+        // Close everything; a straggler older than what they held cannot reopen them, the next event in order can.
+        const newest = Math.max(state.idleClosed ?? -Infinity, ...state.windows.map((w) => w.lastTs));
+        close(key, state, Infinity);
+        state.idleClosed = newest;
+      },
+      o.sharedIdle,
+    );
 
-      const take = (key: string, state: WindowKeyState<A>, w: Open<A>, value: number | string, ts: number): void => {
-        const acc = o.aggregate.add(w.acc, value, ts);
-        if (acc !== w.acc) w.acc = acc;
-        w.count++;
-        w.lastTs = Math.max(w.lastTs, ts);
-        if (limit !== undefined && w.count >= limit) {
-          emitWindow(key, w, true);
-          state.windows = state.windows.filter((x) => x !== w);
-        } else if (o.emit === 'update') emitWindow(key, w, false);
-      };
+    const take = (key: string, state: WindowKeyState<A>, w: Open<A>, value: number | string, ts: number): void => {
+      const acc = o.aggregate.add(w.acc, value, ts);
+      if (acc !== w.acc) w.acc = acc;
+      w.count++;
+      w.lastTs = Math.max(w.lastTs, ts);
+      if (limit !== undefined && w.count >= limit) {
+        emitWindow(key, w, true);
+        state.windows = state.windows.filter((x) => x !== w);
+      } else if (o.emit === 'update') emitWindow(key, w, false);
+    };
 
-      const onEvent = (event: T): void => {
-        const value = o.readingOf(event);
-        if (value === undefined) return;
-        const key = o.keyOf(event);
-        const ts = o.timeOf(event);
-        let state = keys.get(key);
-        if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
-        if (state.idleClosed !== undefined && ts <= state.idleClosed) {
-          subscriber.next({ type: 'late', key, event });
-          if (o.idleMs !== undefined) idle.touch(key, undefined);
-          return;
-        }
-        state.watermark = Math.max(state.watermark, ts - outOfOrder);
-        // Tumbling windows, the usual case, take one window without building a list per event.
-        const spec = o.spec;
-        if (spec.kind === 'tumbling') {
-          const w = tumbling(spec.sizeMs, o.aggregate, state, ts, lateness);
-          if (w === undefined) subscriber.next({ type: 'late', key, event });
-          else take(key, state, w, value, ts);
-        } else {
-          const touched = place(spec, o.aggregate, state, ts, lateness);
-          if (touched.length === 0) subscriber.next({ type: 'late', key, event });
-          for (const w of touched) take(key, state, w, value, ts);
-        }
-        close(key, state, state.watermark);
+    const onEvent = (event: T): void => {
+      const value = o.readingOf(event);
+      if (value === undefined) return;
+      const key = o.keyOf(event);
+      const ts = o.timeOf(event);
+      let state = keys.get(key);
+      if (!state) keys.set(key, (state = { watermark: -Infinity, windows: [] }));
+      if (state.idleClosed !== undefined && ts <= state.idleClosed) {
+        subscriber.next({ type: 'late', key, event });
         if (o.idleMs !== undefined) idle.touch(key, undefined);
-      };
+        return;
+      }
+      state.watermark = Math.max(state.watermark, ts - outOfOrder);
+      // Tumbling windows, the usual case, take one window without building a list per event.
+      const spec = o.spec;
+      if (spec.kind === 'tumbling') {
+        const w = tumbling(spec.sizeMs, o.aggregate, state, ts, lateness);
+        if (w === undefined) subscriber.next({ type: 'late', key, event });
+        else take(key, state, w, value, ts);
+      } else {
+        const touched = place(spec, o.aggregate, state, ts, lateness);
+        if (touched.length === 0) subscriber.next({ type: 'late', key, event });
+        for (const w of touched) take(key, state, w, value, ts);
+      }
+      close(key, state, state.watermark);
+      if (o.idleMs !== undefined) idle.touch(key, undefined);
+    };
 
-      const subscription = source.subscribe({
-        next(event) {
-          try {
-            onEvent(event);
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete() {
-          for (const [key, state] of keys) close(key, state, Infinity);
-          subscriber.complete();
-        },
-      });
-      return () => {
-        subscription.unsubscribe();
-        idle.dispose();
-      };
-    });
+    return {
+      push: onEvent,
+      complete() {
+        for (const [key, state] of keys) close(key, state, Infinity);
+      },
+      dispose: () => idle.dispose(),
+    };
+  });
 }
 
 function findOrOpen<A, R>(state: WindowKeyState<A>, agg: Aggregator<A, R>, start: number, end: number, ts: number): Open<A> {

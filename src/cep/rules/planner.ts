@@ -10,7 +10,7 @@ import { nfa, nfaAnyOf, type NfaOutput, type NfaStep, type SkipStrategy, type Ta
 import { persistence } from '../operators/persistence.js';
 import { shiftSeen } from '../operators/quiet-keys.js';
 import { trend } from '../operators/trend.js';
-import { window, type WindowKeyState } from '../operators/window.js';
+import { window, type WindowKeyState, type WindowOutput } from '../operators/window.js';
 import type { WindowSpec } from '../operators/window-assign.js';
 import { aggregateSet } from './aggregate-set.js';
 import { chain, direct, each, fromOperator, keyed, rxOnly, type Staged } from './staged.js';
@@ -203,6 +203,45 @@ function transform(stage: Stage, i: number, s: StageContext): Staged<Row, Row> {
       ),
     );
   }
+  if (stage.window) {
+    const w = stage.window;
+    const spec: WindowSpec =
+      w.type === 'tumbling'
+        ? { kind: 'tumbling', sizeMs: w.size! }
+        : w.type === 'sliding'
+          ? { kind: 'sliding', sizeMs: w.size!, slideMs: w.slide! }
+          : w.type === 'session'
+            ? { kind: 'session', gapMs: w.gap! }
+            : w.type === 'count'
+              ? { kind: 'count', size: w.count! }
+              : { kind: 'time-or-count', sizeMs: w.size!, size: w.count! };
+    const windows = window({
+      spec,
+      keyOf,
+      timeOf: (r: Row) => r.ts,
+      readingOf: rowReader(w.field),
+      aggregate: aggregateSet(w.aggregates, w.ewmaAlpha),
+      emit: w.emit,
+      outOfOrderMs: w.outOfOrder,
+      latenessMs: w.lateness,
+      idleMs: w.idle,
+      scheduler: ctx.scheduler,
+      shared: state.of<string, WindowKeyState<unknown[]>>(i),
+      sharedIdle: state.of(i, 'idle'),
+    });
+    return chain(
+      fromOperator(windows),
+      each<WindowOutput<Row, Record<string, FieldValue>>, Row>((out, emit) => {
+        if (out.type === 'late') return ctx.onLate?.(out.event);
+        emit({
+          device: out.key,
+          ts: out.end,
+          fields: { ...out.value, 'window.start': out.start, 'window.end': out.end, 'window.count': out.count },
+          attrs: ctx.attributesOf?.(out.key),
+        });
+      }),
+    );
+  }
   return rxOnly(transformOperator(stage, i, s));
 }
 
@@ -216,50 +255,6 @@ function transformOperator(stage: Stage, i: number, s: StageContext): OperatorFu
     return dedupe({ keyOf, idOf, withinMs: d.within, maxIds: d.maxIds, scheduler: ctx.scheduler, shared: state.of(i) });
   }
   if (stage.debounce) return debounceByKey({ keyOf, quietMs: stage.debounce.quiet, scheduler: ctx.scheduler, shared: state.of(i) });
-  if (stage.window) {
-    const w = stage.window;
-    const spec: WindowSpec =
-      w.type === 'tumbling'
-        ? { kind: 'tumbling', sizeMs: w.size! }
-        : w.type === 'sliding'
-          ? { kind: 'sliding', sizeMs: w.size!, slideMs: w.slide! }
-          : w.type === 'session'
-            ? { kind: 'session', gapMs: w.gap! }
-            : w.type === 'count'
-              ? { kind: 'count', size: w.count! }
-              : { kind: 'time-or-count', sizeMs: w.size!, size: w.count! };
-    const read = rowReader(w.field);
-    return (rows) =>
-      rows.pipe(
-        window({
-          spec,
-          keyOf,
-          timeOf: (r: Row) => r.ts,
-          readingOf: read,
-          aggregate: aggregateSet(w.aggregates, w.ewmaAlpha),
-          emit: w.emit,
-          outOfOrderMs: w.outOfOrder,
-          latenessMs: w.lateness,
-          idleMs: w.idle,
-          scheduler: ctx.scheduler,
-          shared: state.of<string, WindowKeyState<unknown[]>>(i),
-          sharedIdle: state.of(i, 'idle'),
-        }),
-        filter((out) => {
-          if (out.type === 'late') ctx.onLate?.(out.event);
-          return out.type === 'window';
-        }),
-        map((out) => {
-          const win = out as Extract<typeof out, { type: 'window' }>;
-          return {
-            device: win.key,
-            ts: win.end,
-            fields: { ...win.value, 'window.start': win.start, 'window.end': win.end, 'window.count': win.count },
-            attrs: ctx.attributesOf?.(win.key),
-          };
-        }),
-      );
-  }
   if (stage.join) {
     const j = stage.join;
     const accepts = compileEventFilter(j.with);
