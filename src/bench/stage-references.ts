@@ -26,52 +26,94 @@ export const handHysteresis = (): Step =>
     },
   );
 
+/** The last five hit flags, their count, the streak below and the latch: 3 of 5 raise, 5 below in a row clear. */
+export interface ThreeOfFive {
+  ring: boolean[];
+  next: number;
+  hits: number;
+  below: number;
+  active: boolean;
+}
+
+export const freshThreeOfFive = (): ThreeOfFive => ({
+  ring: [false, false, false, false, false],
+  next: 0,
+  hits: 0,
+  below: 0,
+  active: false,
+});
+
+/** Returns whether the latch changed. */
+export function threeOfFive(s: ThreeOfFive, hit: boolean): boolean {
+  if (s.ring[s.next]) s.hits--;
+  s.ring[s.next] = hit;
+  if (hit) s.hits++;
+  s.next = (s.next + 1) % 5;
+  s.below = hit ? 0 : s.below + 1;
+  if (!s.active && s.hits >= 3) return (s.active = true);
+  if (s.active && s.below >= 5) return !((s.active = false), s.ring.fill(false), (s.hits = 0));
+  return false;
+}
+
 /** 3 of the last 5 anomalies ≥ 0.7 raise, 5 below in a row clear (the anomaly-persistence template). */
 export const handPersistence = (): Step =>
-  keyed(
-    () => ({ ring: [false, false, false, false, false], next: 0, hits: 0, below: 0, active: false }),
-    (s, e) => {
-      const a = e.anomaly;
-      if (a === undefined) return;
-      const hit = a >= 0.7;
-      if (s.ring[s.next]) s.hits--;
-      s.ring[s.next] = hit;
-      if (hit) s.hits++;
-      s.next = (s.next + 1) % 5;
-      s.below = hit ? 0 : s.below + 1;
-      if (!s.active && s.hits >= 3) s.active = true;
-      else if (s.active && s.below >= 5) ((s.active = false), s.ring.fill(false), (s.hits = 0));
-    },
-  );
+  keyed(freshThreeOfFive, (s, e) => {
+    if (e.anomaly !== undefined) threeOfFive(s, e.anomaly >= 0.7);
+  });
 
-/** Least-squares slope over the last `points` anomalies, and the time until it reaches 0.8; returns the fit as the stage does. */
+/** A least-squares line through the last `size` points, by running sums over a ring. */
+export interface RingFit {
+  xs: Float64Array;
+  ys: Float64Array;
+  head: number;
+  points: number;
+  sx: number;
+  sy: number;
+  sxx: number;
+  sxy: number;
+}
+
+export const freshFit = (size: number): RingFit => ({
+  xs: new Float64Array(size),
+  ys: new Float64Array(size),
+  head: 0,
+  points: 0,
+  sx: 0,
+  sy: 0,
+  sxx: 0,
+  sxy: 0,
+});
+
+/** Adds a point (dropping the oldest once full); returns the seconds until the line at x reaches `level` (0 there, Infinity never), undefined with too few points. */
+export function fitPoint(d: RingFit, size: number, x: number, y: number, level: number): number | undefined {
+  if (d.points === size) {
+    const ox = d.xs[d.head]!;
+    const oy = d.ys[d.head]!;
+    d.sx -= ox;
+    d.sy -= oy;
+    d.sxx -= ox * ox;
+    d.sxy -= ox * oy;
+  } else d.points++;
+  d.xs[d.head] = x;
+  d.ys[d.head] = y;
+  d.head = (d.head + 1) % size;
+  d.sx += x;
+  d.sy += y;
+  d.sxx += x * x;
+  d.sxy += x * y;
+  const den = d.points * d.sxx - d.sx * d.sx;
+  if (d.points < 2 || den <= 1e-12) return undefined;
+  const slope = (d.points * d.sxy - d.sx * d.sy) / den;
+  const fitted = (d.sy - slope * d.sx) / d.points + slope * x;
+  return fitted >= level ? 0 : slope <= 0 ? Infinity : (level - fitted) / slope;
+}
+
+/** Least-squares slope over the last `points` anomalies, and the time until it reaches 0.8. */
 export const handTrend = (points: number): Step =>
   keyed(
-    (e) => ({ xs: new Float64Array(points), ys: new Float64Array(points), head: 0, n: 0, origin: e.ts, sx: 0, sy: 0, sxx: 0, sxy: 0 }),
+    (e) => ({ fit: freshFit(points), origin: e.ts }),
     (d, e) => {
-      const y = e.anomaly;
-      if (y === undefined) return;
-      const x = (e.ts - d.origin) / 1000;
-      if (d.n === points) {
-        const ox = d.xs[d.head]!;
-        const oy = d.ys[d.head]!;
-        d.sx -= ox;
-        d.sy -= oy;
-        d.sxx -= ox * ox;
-        d.sxy -= ox * oy;
-      } else d.n++;
-      d.xs[d.head] = x;
-      d.ys[d.head] = y;
-      d.head = (d.head + 1) % points;
-      d.sx += x;
-      d.sy += y;
-      d.sxx += x * x;
-      d.sxy += x * y;
-      const den = d.n * d.sxx - d.sx * d.sx;
-      if (d.n < 2 || den <= 1e-12) return;
-      const slope = (d.n * d.sxy - d.sx * d.sy) / den;
-      const fitted = (d.sy - slope * d.sx) / d.n + slope * x;
-      sink = fitted >= 0.8 ? 0 : slope <= 0 ? Infinity : (0.8 - fitted) / slope;
+      if (e.anomaly !== undefined) sink = fitPoint(d.fit, points, (e.ts - d.origin) / 1000, e.anomaly, 0.8) ?? 0;
     },
   );
 
