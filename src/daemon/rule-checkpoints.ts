@@ -114,12 +114,11 @@ export class RuleCheckpoints implements Part {
     const parts = encodeSnapshot({ ...checkpoint, gateway: this.settings.gateway, writtenAt: this.clock.now() });
     const tookMs = performance.now() - t0;
     const bytes = parts.reduce((n, p) => n + p.length, 0);
-    const events = this.engine.status().reduce((n, r) => n + r.eventsIn, 0);
     this.writing = writeSnapshot(this.file, parts)
       .then(() => {
         Object.assign(this.figures, { lastAt: this.clock.now(), lastTookMs: tookMs, lastBytes: bytes });
         this.told.written(tookMs, bytes);
-        this.log.debug({ bytes: bytes, tookMs, events }, 'rule-state snapshot written');
+        this.log.debug({ bytes, tookMs }, 'rule-state snapshot written');
       })
       .catch((err: unknown) => {
         this.figures.failures++;

@@ -103,9 +103,11 @@ export class KeyedRunner<T, R> {
  */
 export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string, S>, limits: KeyLimits = {}): KeyedOperator<T, R> {
   const general = spec as unknown as KeyedStep<T, unknown, R>;
+  const runnerOf = (emit: (out: R) => void): KeyedRunner<T, R> =>
+    new KeyedRunner<T, R>(general, shared ?? new Map<string, S>(), limits, emit);
   const operator: OperatorFunction<T, R> = (source) =>
     new Observable<R>((subscriber) => {
-      const runner = new KeyedRunner<T, R>(general, shared ?? new Map<string, S>(), limits, (out) => subscriber.next(out));
+      const runner = runnerOf((out) => subscriber.next(out));
       const subscription = source.subscribe({
         next(event) {
           let out: R | undefined;
@@ -125,7 +127,5 @@ export function keyedStep<T, S, R>(spec: KeyedStep<T, S, R>, shared?: Map<string
         runner.dispose();
       };
     });
-  return Object.assign(operator, {
-    runner: (emit: (out: R) => void) => new KeyedRunner<T, R>(general, shared ?? new Map<string, S>(), limits, emit),
-  });
+  return Object.assign(operator, { runner: runnerOf });
 }
